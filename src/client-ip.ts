@@ -1,0 +1,91 @@
+// Client address for rate limits and logs: X-Forwarded-For / Forwarded are
+// believed only when the socket peer is one of TRUSTED_PROXIES.
+import { isIP } from 'node:net'
+
+interface Range { family: 4 | 6, bits: number, value: bigint }
+
+function toBigInt (ip: string): { family: 4 | 6, value: bigint } | null {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  if (mapped?.[1] !== undefined) ip = mapped[1]
+  const family = isIP(ip)
+  if (family === 4) {
+    let value = 0n
+    for (const part of ip.split('.')) value = (value << 8n) | BigInt(Number(part))
+    return { family: 4, value }
+  }
+  if (family === 6) {
+    const [head = '', tail] = ip.split('::')
+    const parse = (s: string): number[] => s === '' ? [] : s.split(':').map((h) => parseInt(h, 16))
+    const left = parse(head)
+    const right = tail === undefined ? [] : parse(tail)
+    const groups = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right]
+    let value = 0n
+    for (const g of groups) value = (value << 16n) | BigInt(g)
+    return { family: 6, value }
+  }
+  return null
+}
+
+function parseRange (cidr: string): Range | null {
+  const [addr = '', bitsText] = cidr.split('/')
+  const parsed = toBigInt(addr)
+  if (parsed === null) return null
+  const max = parsed.family === 4 ? 32 : 128
+  const bits = bitsText === undefined ? max : Number(bitsText)
+  return { family: parsed.family, bits, value: parsed.value >> BigInt(max - bits) }
+}
+
+export interface ClientIpResolver {
+  resolve: (peer: string, forwardedFor: string | undefined) => string
+  isTrusted: (peer: string) => boolean
+}
+
+export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBits = 64): ClientIpResolver {
+  const ranges = trusted.map(parseRange).filter((r): r is Range => r !== null)
+  const cache = new Map<string, boolean>()
+
+  function isTrusted (peer: string): boolean {
+    if (ranges.length === 0) return false
+    const hit = cache.get(peer)
+    if (hit !== undefined) return hit
+    const ip = toBigInt(peer)
+    const ok = ip !== null && ranges.some((r) => {
+      const max = r.family === 4 ? 32 : 128
+      return r.family === ip.family && (ip.value >> BigInt(max - r.bits)) === r.value
+    })
+    if (cache.size > 10000) cache.clear()
+    cache.set(peer, ok)
+    return ok
+  }
+
+  // Walk X-Forwarded-For from the right, skipping our own proxies: the first
+  // untrusted hop is the client. A spoofed left-most entry is never believed.
+  function resolve (peer: string, forwardedFor: string | undefined): string {
+    if (ranges.length === 0) return peer.includes(':') ? group(normalize(peer)) : peer
+    let client = normalize(peer)
+    if (forwardedFor === undefined || forwardedFor === '' || !isTrusted(client)) return group(client)
+    const hops = forwardedFor.split(',')
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = normalize((hops[i] ?? '').trim())
+      if (isIP(hop) === 0) break
+      client = hop
+      if (!isTrusted(hop)) break
+    }
+    return group(client)
+  }
+
+  // IPv6 clients own whole prefixes; count them as one.
+  function group (ip: string): string {
+    if (isIP(ip) !== 6) return ip
+    const parsed = toBigInt(ip)
+    if (parsed === null) return ip
+    return `${(parsed.value >> BigInt(128 - ipv6PrefixBits)).toString(16)}::/${ipv6PrefixBits}`
+  }
+
+  return { resolve, isTrusted }
+}
+
+function normalize (ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  return mapped?.[1] ?? ip
+}

@@ -1,0 +1,177 @@
+// The per-request prelude every route runs through, kept cheap for the hot
+// path: request id, security and CORS headers, URL/body bounds, access check,
+// rate limit; then the handler; then one place that turns errors into bodies.
+import type { Request, Response } from 'hyper-express'
+import { randomBytes } from 'node:crypto'
+import { AppError, toErrorBody } from '../errors.ts'
+import { serializeError } from '../schemas/error.ts'
+import { isLoopback } from '../access.ts'
+import { JSON_TYPE, processTime } from './route.ts'
+import type { Route, RequestContext, LimitClass } from './route.ts'
+import type { Access } from '../access.ts'
+import type { RateLimiter, RateResult } from '../rate-limit.ts'
+import type { ClientIpResolver } from '../client-ip.ts'
+import type { RequestMetrics, RouteObserver } from '../metrics.ts'
+import type { Logger } from '../log.ts'
+
+export interface PipelineDeps {
+  log: Logger
+  metrics: RequestMetrics
+  access: Access
+  clientIp: ClientIpResolver
+  limiters: Partial<Record<LimitClass, RateLimiter>>
+  corsOrigins: readonly string[]
+  corsCredentials: boolean
+  maxUrlLength: number
+  maxBodyBytes: number
+  slowRequestMs: number
+  accessLog: boolean
+}
+
+export type Handler = (req: Request, res: Response) => void
+export interface Pipeline {
+  wrap: (route: Route) => Handler
+  sendError: (req: Request, res: Response, ctx: RequestContext, err: unknown) => void
+  context: (req: Request, res: Response, route: string, observe?: RouteObserver) => RequestContext
+  finish: (ctx: RequestContext) => void
+  corsHeaders: (req: Request, res: Response) => void
+  inflight: () => number
+  drain: () => void
+}
+
+const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+  ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"]
+]
+const EXPOSED = 'X-Request-Id, X-Process-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Stream-Mode, Content-Range, Content-Length, Accept-Ranges'
+const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])
+
+export function createPipeline (deps: PipelineDeps): Pipeline {
+  const idPrefix = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}-`
+  let idCounter = 0
+  let inflight = 0
+  let draining = false
+  const anyOrigin = deps.corsOrigins.includes('*')
+  const origins = new Set(deps.corsOrigins.map((o) => o.toLowerCase()))
+
+  // Only browsers send Origin, and only they read CORS headers.
+  function corsHeaders (req: Request, res: Response): void {
+    const origin = req.headers.origin
+    if (anyOrigin) {
+      if (origin === undefined) return
+      res.header('access-control-allow-origin', '*')
+      res.header('access-control-expose-headers', EXPOSED)
+      return
+    }
+    res.header('vary', 'Origin')
+    if (origin !== undefined && origins.has(origin.toLowerCase())) {
+      res.header('access-control-allow-origin', origin)
+      res.header('access-control-expose-headers', EXPOSED)
+      if (deps.corsCredentials) res.header('access-control-allow-credentials', 'true')
+    }
+  }
+
+  function context (req: Request, res: Response, route: string, observe?: RouteObserver): RequestContext {
+    const sent = req.headers['x-request-id']
+    const id = sent !== undefined && SANE_ID.test(sent) ? sent : idPrefix + (++idCounter).toString(36)
+    const peer = req.ip
+    const ctx: RequestContext = {
+      id,
+      startMs: performance.now(),
+      peer,
+      ip: deps.clientIp.resolve(peer, req.headers['x-forwarded-for']),
+      method: req.method,
+      route,
+      observe: observe ?? deps.metrics.forRoute(route, METHODS.has(req.method) ? req.method : 'OTHER'),
+      status: 200,
+      scopes: [],
+      controller: null
+    }
+    inflight++
+    // A draining worker asks keep-alive clients to reconnect (to a live worker).
+    if (draining) res.header('connection', 'close')
+    res.header('x-request-id', id)
+    for (const [k, v] of SECURITY_HEADERS) res.header(k, v)
+    corsHeaders(req, res)
+    return ctx
+  }
+
+  function finish (ctx: RequestContext): void {
+    inflight--
+    const ms = performance.now() - ctx.startMs
+    ctx.observe(ctx.status, ms / 1000)
+    if (deps.accessLog) deps.log.info({ reqId: ctx.id, method: ctx.method, route: ctx.route, status: ctx.status, ms, ip: ctx.ip }, 'request')
+    else if (ms >= deps.slowRequestMs && deps.slowRequestMs > 0) deps.log.warn({ reqId: ctx.id, method: ctx.method, route: ctx.route, status: ctx.status, ms }, 'slow request')
+  }
+
+  function sendError (_req: Request, res: Response, ctx: RequestContext, err: unknown): void {
+    const app = err instanceof AppError ? err : null
+    if (app === null) deps.log.error({ err, reqId: ctx.id, route: ctx.route }, 'unhandled error')
+    const status = app?.statusCode ?? 500
+    ctx.status = status
+    if (res.completed || res.aborted) return
+    if (res.initiated) { res.close(); return }
+    if (app?.headers !== undefined) for (const [k, v] of Object.entries(app.headers)) res.header(k, v)
+    res.status(status).header('content-type', JSON_TYPE).header('x-process-time', processTime(ctx)).send(serializeError(toErrorBody(err, ctx.id)))
+  }
+
+  function applyLimit (res: Response, r: RateResult): void {
+    res.header('x-ratelimit-limit', String(r.limit))
+    res.header('x-ratelimit-remaining', String(r.remaining))
+    res.header('x-ratelimit-reset', String(r.resetSec))
+    if (!r.allowed) {
+      throw new AppError('RATE_LIMITED', 'Rate limit exceeded', {
+        detail: `at most ${r.limit} requests per window; retry in ${r.retryAfterSec} s`,
+        headers: { 'retry-after': String(r.retryAfterSec) }
+      })
+    }
+  }
+
+  function prelude (route: Route, req: Request, ctx: RequestContext): void {
+    if (req.url.length > deps.maxUrlLength) throw new AppError('URL_TOO_LONG', `The request URL is longer than ${deps.maxUrlLength} bytes`)
+    if (route.method === 'post' || route.method === 'put') {
+      const length = Number(req.headers['content-length'] ?? '0')
+      if (length > deps.maxBodyBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${deps.maxBodyBytes} bytes`)
+    }
+    if (route.admin || deps.access.keysConfigured) {
+      const key = deps.access.identify(req.headers.authorization, req.headers['x-api-key'])
+      const presented = req.headers.authorization !== undefined || req.headers['x-api-key'] !== undefined
+      deps.access.check({ key, presented, admin: route.admin, loopback: isLoopback(ctx.peer) && !deps.clientIp.isTrusted(ctx.peer) })
+      if (key !== null) ctx.scopes = key.scopes
+    }
+  }
+
+  function wrap (route: Route): Handler {
+    const limiter = deps.limiters[route.limit]
+    const fail = (req: Request, res: Response, ctx: RequestContext, err: unknown): void => { sendError(req, res, ctx, err); finish(ctx) }
+    const run = (req: Request, res: Response, ctx: RequestContext): void => {
+      // Handlers resolve once their response is complete (streams included);
+      // synchronous ones return undefined and are finished here at once.
+      const done = route.handle(req, res, ctx)
+      if (done instanceof Promise) done.then(() => finish(ctx), (err: unknown) => fail(req, res, ctx, err))
+      else finish(ctx)
+    }
+    const observe = deps.metrics.forRoute(route.path, route.method.toUpperCase())
+    return (req, res) => {
+      const ctx = context(req, res, route.path, observe)
+      try {
+        prelude(route, req, ctx)
+        if (limiter === undefined) { run(req, res, ctx); return }
+        const r = limiter.hit(ctx.ip)
+        if (r instanceof Promise) {
+          r.then((x) => { applyLimit(res, x); run(req, res, ctx) }).catch((err: unknown) => fail(req, res, ctx, err))
+          return
+        }
+        applyLimit(res, r)
+        run(req, res, ctx)
+      } catch (err) {
+        fail(req, res, ctx, err)
+      }
+    }
+  }
+
+  return { wrap, sendError, context, finish, corsHeaders, inflight: () => inflight, drain: () => { draining = true } }
+}

@@ -1,0 +1,128 @@
+// A route is data (method, path, docs for OpenAPI, policy) plus a handler.
+// JSON routes return a value that their precompiled serializer turns into the body.
+import type { Request, Response } from 'hyper-express'
+import type { JsonSchema, Serializer } from '../schemas/compile.ts'
+
+export type Method = 'get' | 'post' | 'put' | 'delete'
+
+export interface RequestContext {
+  readonly id: string
+  readonly startMs: number
+  readonly ip: string
+  readonly peer: string
+  readonly method: string
+  readonly route: string
+  readonly observe: (status: number, seconds: number) => void
+  status: number
+  scopes: readonly string[]
+  controller: AbortController | null
+}
+
+export interface ParamDoc { name: string, in: 'query' | 'path' | 'header', required?: boolean, description: string, schema?: JsonSchema }
+
+export interface ResponseDoc { description: string, schema?: JsonSchema, contentType?: string }
+
+export interface RouteDoc {
+  summary: string
+  tags: readonly string[]
+  params?: readonly ParamDoc[]
+  body?: { schema: JsonSchema, contentType?: string, description?: string }
+  responses: Readonly<Record<number, ResponseDoc>>
+}
+
+export type LimitClass = 'none' | 'default' | 'extract'
+
+export interface Route {
+  readonly method: Method
+  readonly path: string
+  readonly doc: RouteDoc
+  readonly limit: LimitClass
+  readonly admin: boolean
+  readonly handle: (req: Request, res: Response, ctx: RequestContext) => void | Promise<void>
+}
+
+
+export interface JsonInput {
+  req: Request
+  res: Response
+  ctx: RequestContext
+  params: Readonly<Record<string, string>>
+  query: Readonly<Record<string, unknown>>
+}
+
+export interface JsonRouteSpec<T> {
+  method: Method
+  path: string
+  doc: Omit<RouteDoc, 'responses'> & { responses?: RouteDoc['responses'], description?: string }
+  serialize: Serializer<T>
+  limit?: LimitClass
+  admin?: boolean
+  status?: (value: T) => number
+  headers?: (value: T) => Record<string, string>
+  // Reuse the serialized body for this long: for system endpoints whose data
+  // is a periodically refreshed snapshot anyway.
+  cacheMs?: number
+  handle: (input: JsonInput) => T | Promise<T>
+}
+
+export const JSON_TYPE = 'application/json; charset=utf-8'
+
+// Aborted when the client goes away: handed to extractions and upstream fetches.
+export function requestSignal (ctx: RequestContext, res: Response): AbortSignal {
+  if (ctx.controller === null) {
+    const c = new AbortController()
+    ctx.controller = c
+    if (res.aborted || res.completed) c.abort()
+    else res.once('abort', () => c.abort())
+  }
+  return ctx.controller.signal
+}
+
+export function processTime (ctx: RequestContext): string {
+  return ((performance.now() - ctx.startMs) / 1000).toFixed(6)
+}
+
+export function jsonRoute<T> (spec: JsonRouteSpec<T>): Route {
+  const status = spec.status
+  const headers = spec.headers
+  const cacheMs = spec.cacheMs ?? 0
+  let cached: { body: string, status: number, until: number } | null = null
+  return {
+    method: spec.method,
+    path: spec.path,
+    limit: spec.limit ?? 'default',
+    admin: spec.admin ?? false,
+    doc: {
+      ...spec.doc,
+      responses: { 200: { description: spec.doc.description ?? spec.doc.summary, schema: spec.serialize.schema }, ...spec.doc.responses }
+    },
+    handle (req, res, ctx) {
+      const send = (value: T): void => {
+        if (res.completed) return
+        const code = status === undefined ? 200 : status(value)
+        ctx.status = code
+        const body = spec.serialize(value)
+        if (cacheMs > 0) cached = { body, status: code, until: performance.now() + cacheMs }
+        if (headers !== undefined) for (const [k, v] of Object.entries(headers(value))) res.header(k, v)
+        res.status(code).header('content-type', JSON_TYPE).header('x-process-time', processTime(ctx)).send(body)
+      }
+      if (cacheMs > 0 && cached !== null && performance.now() < cached.until) {
+        ctx.status = cached.status
+        res.status(cached.status).header('content-type', JSON_TYPE).header('x-process-time', processTime(ctx)).send(cached.body)
+        return undefined
+      }
+      const input: JsonInput = {
+        req,
+        res,
+        ctx,
+        params: req.path_parameters ?? {},
+        get query () { return req.query_parameters }
+      }
+      // Synchronous handlers (the hot system endpoints) skip the promise machinery.
+      const value = spec.handle(input)
+      if (value instanceof Promise) return value.then(send)
+      send(value)
+      return undefined
+    }
+  }
+}

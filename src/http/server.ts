@@ -1,0 +1,74 @@
+// The only file that constructs the hyper-express Server: registers the route
+// table, the CORS preflight, 404/405 in the JSON error shape, and drains on shutdown.
+import HyperExpress from 'hyper-express'
+import { AppError } from '../errors.ts'
+import type { Route } from './route.ts'
+import type { Pipeline } from './pipeline.ts'
+
+export interface HttpServer {
+  listen: (port: number, host: string) => Promise<number>
+  shutdown: (timeoutMs: number) => Promise<void>
+  readonly inflight: () => number
+}
+
+export interface ServerOptions {
+  routes: readonly Route[]
+  pipeline: Pipeline
+  maxBodyBytes: number
+  corsMethods?: string
+}
+
+function patternOf (path: string): RegExp {
+  const escaped = path.split('/').map((seg) => seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('/')
+  return new RegExp(`^${escaped}/?$`)
+}
+
+export function createHttpServer (opts: ServerOptions): HttpServer {
+  const { pipeline } = opts
+  const server = new HyperExpress.Server({ max_body_length: opts.maxBodyBytes, fast_buffers: true, auto_close: false })
+  const table = opts.routes.map((r) => ({ route: r, pattern: patternOf(r.path) }))
+  for (const route of opts.routes) server[route.method](route.path, pipeline.wrap(route))
+
+  const methods = opts.corsMethods ?? 'GET, HEAD, POST, PUT, DELETE, OPTIONS'
+  server.options('/*', (req, res) => {
+    const ctx = pipeline.context(req, res, 'OPTIONS')
+    ctx.status = 204
+    res.header('access-control-allow-methods', methods)
+    res.header('access-control-allow-headers', req.headers['access-control-request-headers'] ?? 'Content-Type, Authorization, X-API-Key, X-Request-Id, Range')
+    res.header('access-control-max-age', '86400')
+    res.status(204).send()
+    pipeline.finish(ctx)
+  })
+
+  server.set_not_found_handler((req, res) => {
+    const ctx = pipeline.context(req, res, 'not_found')
+    const allowed = table.filter((t) => t.pattern.test(req.path)).map((t) => t.route.method.toUpperCase())
+    if (allowed.length > 0) {
+      res.header('allow', [...new Set(allowed), 'OPTIONS'].join(', '))
+      pipeline.sendError(req, res, ctx, new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allowed.join(' or ')}`))
+    } else {
+      pipeline.sendError(req, res, ctx, new AppError('NOT_FOUND', `No endpoint at ${req.path.slice(0, 200)}`))
+    }
+    pipeline.finish(ctx)
+  })
+
+  server.set_error_handler((req, res, err) => {
+    const ctx = pipeline.context(req, res, 'error')
+    pipeline.sendError(req, res, ctx, err)
+    pipeline.finish(ctx)
+  })
+
+  return {
+    async listen (port, host) {
+      await server.listen(port, host)
+      return server.port
+    },
+    async shutdown (timeoutMs) {
+      pipeline.drain()
+      server.close()
+      const deadline = Date.now() + timeoutMs
+      while (pipeline.inflight() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    },
+    inflight: pipeline.inflight
+  }
+}

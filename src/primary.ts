@@ -1,0 +1,161 @@
+// The cluster primary: validates config, forks the HTTP workers, restarts dead
+// ones (within 1 s, with a crash-loop limit), relays collect requests between
+// workers, drains on SIGTERM/SIGINT and rolls the workers on SIGHUP.
+// It never accepts connections: each worker binds the port (SO_REUSEPORT).
+import cluster from 'node:cluster'
+import type { Worker } from 'node:cluster'
+import { randomBytes } from 'node:crypto'
+import { loadConfig, parseArgs, ConfigError } from './config.ts'
+import type { Config } from './config.ts'
+import { createLogger } from './log.ts'
+
+const CRASH_WINDOW_MS = 30_000
+const CRASH_LIMIT = 10
+
+interface Slot { worker: Worker, ready: boolean, retiring: boolean }
+
+export function runPrimary (): void {
+  let config: Config
+  try {
+    config = loadConfig(process.env, process.argv.slice(2))
+  } catch (err) {
+    process.stderr.write(`vidgate: ${err instanceof ConfigError ? err.message : String(err)}\n`)
+    process.exit(1)
+  }
+  const log = createLogger(config.LOG_LEVEL, { role: 'primary' })
+  // Workers re-read the environment: hand them the flags and one shared secret.
+  const env: Record<string, string> = { ...parseArgs(process.argv.slice(2)).overrides, WORKERS: String(config.WORKERS) }
+  if (config.PROXY_SIGNING_SECRET === '') env.PROXY_SIGNING_SECRET = randomBytes(32).toString('hex')
+
+  const slots = new Map<number, Slot>()
+  const crashes: number[] = []
+  let restarts = 0
+  let shuttingDown = false
+  let announced = false
+  let port = config.PORT
+  const pendingCollect = new Map<string, { from: Worker, waiting: Set<number>, results: unknown[], timer: NodeJS.Timeout }>()
+
+  const live = (): Slot[] => [...slots.values()].filter((s) => s.ready && !s.retiring)
+  const broadcast = (): void => {
+    const msg = { type: 'vidgate:cluster', alive: live().length, expected: config.WORKERS, restarts }
+    for (const s of slots.values()) if (s.worker.isConnected()) s.worker.send(msg)
+  }
+
+  function fork (): Worker {
+    const worker = cluster.fork(env)
+    slots.set(worker.id, { worker, ready: false, retiring: false })
+    worker.on('message', (msg: unknown) => onMessage(worker, msg))
+    return worker
+  }
+
+  function finishCollect (id: string): void {
+    const p = pendingCollect.get(id)
+    if (p === undefined) return
+    pendingCollect.delete(id)
+    clearTimeout(p.timer)
+    if (p.from.isConnected()) p.from.send({ type: 'vidgate:response', id, results: p.results })
+  }
+
+  function onMessage (worker: Worker, msg: unknown): void {
+    if (typeof msg !== 'object' || msg === null || !('type' in msg)) return
+    const m = msg as { type: unknown, id?: unknown, what?: unknown, data?: unknown, port?: unknown }
+    const slot = slots.get(worker.id)
+    if (m.type === 'vidgate:ready' && slot !== undefined) {
+      slot.ready = true
+      if (typeof m.port === 'number') port = m.port
+      broadcast()
+      if (!announced && live().length >= config.WORKERS) {
+        announced = true
+        log.info({ port, workers: config.WORKERS, host: config.HOST }, 'ready')
+      }
+    } else if (m.type === 'vidgate:request' && typeof m.id === 'string') {
+      const targets = live()
+      const waiting = new Set(targets.map((s) => s.worker.id))
+      const id = m.id
+      const timer = setTimeout(() => finishCollect(id), 1500)
+      pendingCollect.set(id, { from: worker, waiting, results: [], timer })
+      for (const s of targets) s.worker.send({ type: 'vidgate:collect', id, what: m.what })
+      if (waiting.size === 0) finishCollect(id)
+    } else if (m.type === 'vidgate:collected' && typeof m.id === 'string') {
+      const p = pendingCollect.get(m.id)
+      if (p === undefined || !p.waiting.delete(worker.id)) return
+      if (m.data !== null) p.results.push(m.data)
+      if (p.waiting.size === 0) finishCollect(m.id)
+    }
+  }
+
+  cluster.on('exit', (worker, code, signal) => {
+    const slot = slots.get(worker.id)
+    slots.delete(worker.id)
+    for (const [id, p] of pendingCollect) if (p.waiting.delete(worker.id) && p.waiting.size === 0) finishCollect(id)
+    broadcast()
+    if (shuttingDown || slot?.retiring === true) return
+    const now = Date.now()
+    crashes.push(now)
+    while (crashes.length > 0 && (crashes[0] ?? now) < now - CRASH_WINDOW_MS) crashes.shift()
+    if (crashes.length > CRASH_LIMIT) {
+      log.fatal({ crashes: crashes.length, windowMs: CRASH_WINDOW_MS }, 'workers crash-looping; giving up')
+      shutdown(1)
+      return
+    }
+    restarts++
+    const delayMs = Math.min(900, 50 * 2 ** (crashes.length - 1))
+    log.error({ pid: worker.process.pid, code, signal, delayMs }, 'worker died; restarting')
+    setTimeout(() => { if (!shuttingDown) fork() }, delayMs)
+  })
+
+  function shutdown (exitCode: number): void {
+    if (shuttingDown) return
+    shuttingDown = true
+    log.info({ timeoutS: config.SHUTDOWN_TIMEOUT }, 'shutting down')
+    for (const s of slots.values()) if (s.worker.isConnected()) s.worker.send({ type: 'vidgate:shutdown' })
+    const deadline = setTimeout(() => {
+      for (const s of slots.values()) s.worker.process.kill('SIGKILL')
+      log.warn('shutdown deadline passed; killed remaining workers')
+      process.exit(exitCode)
+    }, config.SHUTDOWN_TIMEOUT * 1000 + 500)
+    const check = (): void => {
+      if (slots.size > 0) return
+      clearTimeout(deadline)
+      log.info('stopped')
+      process.exit(exitCode)
+    }
+    cluster.on('exit', check)
+    check()
+  }
+
+  // Rolling reload: start a replacement, wait until it listens, then drain the old one.
+  let reloading = false
+  async function reload (): Promise<void> {
+    if (reloading || shuttingDown) return
+    reloading = true
+    log.info('reloading workers one at a time')
+    for (const old of [...slots.values()]) {
+      if (shuttingDown) break
+      const next = fork()
+      const ok = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 30_000)
+        next.on('message', (msg: unknown) => {
+          if (typeof msg === 'object' && msg !== null && 'type' in msg && msg.type === 'vidgate:ready') { clearTimeout(timer); resolve(true) }
+        })
+        next.once('exit', () => { clearTimeout(timer); resolve(false) })
+      })
+      if (!ok) { log.error('replacement worker did not start; reload stopped'); break }
+      old.retiring = true
+      broadcast()
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => { old.worker.process.kill('SIGKILL'); resolve() }, config.SHUTDOWN_TIMEOUT * 1000 + 500)
+        old.worker.once('exit', () => { clearTimeout(timer); resolve() })
+        if (old.worker.isConnected()) old.worker.send({ type: 'vidgate:shutdown' })
+      })
+    }
+    reloading = false
+    log.info({ workers: live().length }, 'reload done')
+  }
+
+  process.on('SIGTERM', () => shutdown(0))
+  process.on('SIGINT', () => shutdown(0))
+  process.on('SIGHUP', () => { reload().catch((err: unknown) => log.error({ err }, 'reload failed')) })
+
+  for (let i = 0; i < config.WORKERS; i++) fork()
+}

@@ -1,0 +1,78 @@
+// Fixed-window rate limiting. The Redis limiter shares one count across every
+// worker and host; the memory limiter counts in this process only and is
+// handed its share of the limit, so N workers never let more than the limit
+// through in total. Redis down = fall back to the memory share (fail safe).
+import type { Redis } from './redis.ts'
+
+export interface RateResult {
+  allowed: boolean
+  limit: number
+  remaining: number
+  resetSec: number
+  retryAfterSec: number
+}
+
+export interface RateLimiter {
+  readonly backend: 'memory' | 'redis'
+  hit: (key: string) => RateResult | Promise<RateResult>
+}
+
+function result (count: number, limit: number, windowEndMs: number, now: number): RateResult {
+  const allowed = count <= limit
+  return {
+    allowed,
+    limit,
+    remaining: Math.max(0, limit - count),
+    resetSec: Math.ceil(windowEndMs / 1000),
+    retryAfterSec: allowed ? 0 : Math.max(1, Math.ceil((windowEndMs - now) / 1000))
+  }
+}
+
+export function createMemoryRateLimiter (opts: { limit: number, windowSec: number, now?: () => number }): RateLimiter {
+  const windowMs = opts.windowSec * 1000
+  const now = opts.now ?? Date.now
+  let windowStart = 0
+  let counts = new Map<string, number>()
+  return {
+    backend: 'memory',
+    hit (key) {
+      const t = now()
+      const start = t - (t % windowMs)
+      if (start !== windowStart) {
+        windowStart = start
+        counts = new Map()
+      }
+      const count = (counts.get(key) ?? 0) + 1
+      counts.set(key, count)
+      return result(count, opts.limit, start + windowMs, t)
+    }
+  }
+}
+
+const LUA = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`
+
+export function createRedisRateLimiter (opts: { redis: Redis, limit: number, windowSec: number, prefix?: string, fallback: RateLimiter, now?: () => number }): RateLimiter {
+  const windowMs = opts.windowSec * 1000
+  const now = opts.now ?? Date.now
+  const prefix = opts.prefix ?? 'vg:rl:'
+  if (typeof (opts.redis as unknown as Record<string, unknown>).vgRateHit !== 'function') {
+    opts.redis.defineCommand('vgRateHit', { numberOfKeys: 1, lua: LUA })
+  }
+  const run = (opts.redis as unknown as { vgRateHit: (key: string, ttl: number) => Promise<unknown> }).vgRateHit.bind(opts.redis)
+  return {
+    backend: 'redis',
+    async hit (key) {
+      const t = now()
+      const start = t - (t % windowMs)
+      try {
+        const count = Number(await run(`${prefix}${start}:${key}`, windowMs + 1000))
+        return result(count, opts.limit, start + windowMs, t)
+      } catch {
+        return await opts.fallback.hit(key)
+      }
+    }
+  }
+}

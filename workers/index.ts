@@ -1,0 +1,11 @@
+// The piscina entry: named task exports only, each a one-line call into its module.
+import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpTask, YtDlpVersionTask } from './protocol.ts'
+import { runYtDlpTask, ytDlpVersion } from './ytdlp-task.ts'
+
+export async function ytdlp (input: YtDlpTask): Promise<TaskResult<MediaInfo | PlaylistInfo>> {
+  return await runYtDlpTask(input)
+}
+
+export async function ytdlpVersion (input: YtDlpVersionTask): Promise<TaskResult<string>> {
+  return await ytDlpVersion(input.ytdlpPath, input.timeoutMs)
+}

@@ -1,0 +1,196 @@
+// yt-dlp info JSON (unknown) → MediaInfo / PlaylistInfo. Pure; runs in the thread so
+// the multi-megabyte JSON never reaches the HTTP event loop.
+import type { MediaFormat, MediaFragment, MediaInfo, MediaThumbnail, PlaylistEntry, PlaylistInfo } from './protocol.ts'
+import { idOrNull, isRecord, numberOrNull, recordsOf, stringOrNull } from './json-guards.ts'
+import { parseUrlExpiry } from './url-expiry.ts'
+
+export class YtDlpOutputError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'YtDlpOutputError'
+  }
+}
+
+// Only what the media fetch needs; Cookie is never forwarded.
+const FORWARDED_HEADERS = ['Referer', 'Origin', 'User-Agent'] as const
+const AUDIO_ONLY_EXTS = new Set(['m4a', 'mp3', 'opus', 'aac', 'oga', 'ogg', 'flac', 'wav', 'weba'])
+const IGNORED_SUBTITLE_KEYS = new Set(['live_chat'])
+
+function pickHeaders (value: unknown): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (!isRecord(value)) return headers
+  for (const [name, raw] of Object.entries(value)) {
+    const wanted = FORWARDED_HEADERS.find(h => h.toLowerCase() === name.toLowerCase())
+    if (wanted !== undefined && typeof raw === 'string' && raw !== '') headers[wanted] = raw
+  }
+  return headers
+}
+
+// yt-dlp writes 'none' for an absent stream and leaves the field out when it does not know
+function codecState (value: unknown): { known: boolean, codec: string | null } {
+  const codec = stringOrNull(value)
+  if (codec === null) return { known: false, codec: null }
+  return codec === 'none' ? { known: true, codec: null } : { known: true, codec }
+}
+
+function streams (f: Record<string, unknown>): { vcodec: string | null, acodec: string | null, hasVideo: boolean, hasAudio: boolean } {
+  const v = codecState(f.vcodec)
+  const a = codecState(f.acodec)
+  const ext = stringOrNull(f.ext) ?? ''
+  const note = `${stringOrNull(f.resolution) ?? ''} ${stringOrNull(f.format_note) ?? ''}`.toLowerCase()
+  const audioOnlyHint = AUDIO_ONLY_EXTS.has(ext) || note.includes('audio only')
+  const hasVideo = v.known ? v.codec !== null : !audioOnlyHint || numberOrNull(f.height) !== null
+  // unknown audio on a format that may have video: assume a progressive file unless marked video only
+  const hasAudio = a.known ? a.codec !== null : !note.includes('video only')
+  return { vcodec: v.codec, acodec: a.codec, hasVideo, hasAudio }
+}
+
+function parseFragments (value: unknown): MediaFragment[] | null {
+  if (!Array.isArray(value)) return null
+  return recordsOf(value).map(raw => {
+    const fragment: MediaFragment = {}
+    const url = stringOrNull(raw.url)
+    const path = stringOrNull(raw.path)
+    const duration = numberOrNull(raw.duration)
+    if (url !== null) fragment.url = url
+    if (path !== null) fragment.path = path
+    if (duration !== null) fragment.duration = duration
+    return fragment
+  })
+}
+
+function isStoryboard (f: Record<string, unknown>): boolean {
+  return f.ext === 'mhtml' || f.protocol === 'mhtml' || f.format_note === 'storyboard'
+}
+
+function guessProtocol (url: string, ext: string): string {
+  if (ext === 'm3u8' || /\.m3u8(?:\?|$)/.test(url)) return 'm3u8_native'
+  return url.startsWith('https:') ? 'https' : 'http'
+}
+
+export function normalizeFormat (f: Record<string, unknown>, index: number): MediaFormat | null {
+  const url = stringOrNull(f.url)
+  if (url === null || isStoryboard(f)) return null
+  const ext = stringOrNull(f.ext) ?? 'unknown'
+  const manifestUrl = stringOrNull(f.manifest_url)
+  const { vcodec, acodec, hasVideo, hasAudio } = streams(f)
+  const filesize = numberOrNull(f.filesize) ?? numberOrNull(f.filesize_approx)
+  return {
+    format_id: idOrNull(f.format_id) ?? String(index),
+    url,
+    manifest_url: manifestUrl,
+    ext,
+    protocol: stringOrNull(f.protocol) ?? guessProtocol(url, ext),
+    width: numberOrNull(f.width),
+    height: numberOrNull(f.height),
+    fps: numberOrNull(f.fps),
+    vcodec,
+    acodec,
+    has_audio: hasAudio,
+    has_video: hasVideo,
+    bitrate: numberOrNull(f.tbr),
+    filesize: filesize === null ? null : Math.round(filesize),
+    headers: pickHeaders(f.http_headers),
+    expires_at: parseUrlExpiry(url) ?? (manifestUrl === null ? null : parseUrlExpiry(manifestUrl)),
+    fragment_base_url: stringOrNull(f.fragment_base_url),
+    fragments: parseFragments(f.fragments),
+    language: stringOrNull(f.language),
+    format_note: stringOrNull(f.format_note),
+    dynamic_range: stringOrNull(f.dynamic_range)
+  }
+}
+
+function parseThumbnails (info: Record<string, unknown>): MediaThumbnail[] {
+  return recordsOf(info.thumbnails).flatMap(t => {
+    const url = stringOrNull(t.url)
+    return url === null ? [] : [{ url, width: numberOrNull(t.width), height: numberOrNull(t.height) }]
+  })
+}
+
+function languages (value: unknown): string[] {
+  if (!isRecord(value)) return []
+  return Object.entries(value)
+    .filter(([lang, tracks]) => !IGNORED_SUBTITLE_KEYS.has(lang) && Array.isArray(tracks) && tracks.length > 0)
+    .map(([lang]) => lang)
+}
+
+function uploadDate (info: Record<string, unknown>): string | null {
+  const date = /^(\d{4})(\d{2})(\d{2})$/.exec(stringOrNull(info.upload_date) ?? '')
+  if (date !== null) return `${date[1]}-${date[2]}-${date[3]}`
+  const timestamp = numberOrNull(info.timestamp)
+  return timestamp === null ? null : new Date(timestamp * 1000).toISOString().slice(0, 10)
+}
+
+function earliest (dates: (string | null)[]): string | null {
+  let best: string | null = null
+  for (const date of dates) {
+    if (date !== null && (best === null || date < best)) best = date
+  }
+  return best
+}
+
+// A page holding several videos comes back as a playlist even with noplaylist: use its first video.
+function singleVideo (raw: unknown): Record<string, unknown> {
+  if (!isRecord(raw)) throw new YtDlpOutputError('yt-dlp output is not a JSON object')
+  if (raw._type !== 'playlist' || raw.formats !== undefined || raw.url !== undefined) return raw
+  const first = recordsOf(raw.entries).find(e => e.formats !== undefined || e.url !== undefined)
+  if (first === undefined) throw new YtDlpOutputError('yt-dlp returned a playlist without playable entries')
+  return first
+}
+
+export function normalizeMediaInfo (raw: unknown): MediaInfo {
+  const info = singleVideo(raw)
+  const id = idOrNull(info.id)
+  if (id === null) throw new YtDlpOutputError('yt-dlp output has no id')
+  // Extractors that find one URL may leave formats out; yt-dlp then treats the info itself as the format.
+  const rawFormats = Array.isArray(info.formats) ? recordsOf(info.formats) : [info]
+  const formats = rawFormats.flatMap((f, i) => normalizeFormat(f, i) ?? [])
+  const thumbnails = parseThumbnails(info)
+  return {
+    id,
+    title: stringOrNull(info.title) ?? id,
+    description: stringOrNull(info.description),
+    duration: numberOrNull(info.duration),
+    uploader: stringOrNull(info.uploader) ?? stringOrNull(info.channel),
+    uploader_id: idOrNull(info.uploader_id) ?? idOrNull(info.channel_id),
+    upload_date: uploadDate(info),
+    view_count: numberOrNull(info.view_count),
+    like_count: numberOrNull(info.like_count),
+    thumbnail: stringOrNull(info.thumbnail) ?? thumbnails.at(-1)?.url ?? null,
+    thumbnails,
+    is_live: info.is_live === true || info.live_status === 'is_live',
+    webpage_url: stringOrNull(info.webpage_url),
+    extractor: stringOrNull(info.extractor) ?? stringOrNull(info.extractor_key) ?? 'unknown',
+    formats,
+    subtitles: languages(info.subtitles),
+    automatic_captions: languages(info.automatic_captions),
+    expires_at: earliest(formats.map(f => f.expires_at))
+  }
+}
+
+function playlistEntry (e: Record<string, unknown>): PlaylistEntry | null {
+  const id = idOrNull(e.id)
+  const url = stringOrNull(e.url) ?? stringOrNull(e.webpage_url)
+  if (id === null || url === null) return null
+  return { id, title: stringOrNull(e.title), duration: numberOrNull(e.duration), url }
+}
+
+export function normalizePlaylist (raw: unknown): PlaylistInfo {
+  if (!isRecord(raw)) throw new YtDlpOutputError('yt-dlp output is not a JSON object')
+  const id = idOrNull(raw.id)
+  if (id === null) throw new YtDlpOutputError('yt-dlp output has no id')
+  if (raw._type !== 'playlist') {
+    // a single video asked for as a playlist: a playlist of one
+    const url = stringOrNull(raw.webpage_url) ?? stringOrNull(raw.original_url)
+    const entries = url === null ? [] : [{ id, title: stringOrNull(raw.title), duration: numberOrNull(raw.duration), url }]
+    return { id, title: stringOrNull(raw.title) ?? id, uploader: stringOrNull(raw.uploader), entry_count: entries.length, entries }
+  }
+  const entries = recordsOf(raw.entries).flatMap(e => playlistEntry(e) ?? [])
+  return {
+    id,
+    title: stringOrNull(raw.title) ?? id,
+    uploader: stringOrNull(raw.uploader) ?? stringOrNull(raw.channel),
+    entry_count: numberOrNull(raw.playlist_count) ?? entries.length,
+    entries
+  }
+}

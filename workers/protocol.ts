@@ -1,0 +1,117 @@
+// What crosses the thread boundary for yt-dlp tasks: inputs, normalized outputs and
+// the result envelope. Types only, plus the code-string constants.
+
+export const TASK_ERROR_CODES = [
+  'VIDEO_NOT_FOUND',
+  'LOGIN_REQUIRED',
+  'GEO_BLOCKED',
+  'UPSTREAM_RATE_LIMITED',
+  'EXTRACTION_TIMEOUT',
+  'EXTRACTION_FAILED',
+  'UNSUPPORTED_URL',
+  'INVALID_INPUT'
+] as const
+
+export type TaskErrorCode = typeof TASK_ERROR_CODES[number]
+
+export type YtDlpMode = 'warm' | 'spawn'
+
+export type TaskResult<T> =
+  | { ok: true, value: T, ms: number, mode?: YtDlpMode }
+  | { ok: false, code: TaskErrorCode, message: string, stderrTail: string, ms: number }
+
+export interface YtDlpTask {
+  kind: 'info' | 'playlist'
+  url: string
+  ytdlpPath: string
+  mode: YtDlpMode
+  timeoutMs: number
+  maxOutputBytes: number
+  cookiesFile: string | null
+  // jobs one warm Python process serves before it is replaced
+  maxWarmJobs: number
+  // warm processes per thread and yt-dlp path; when all are busy the task spawns (default 4)
+  maxWarmProcesses?: number
+  playlistLimit?: number
+}
+
+export interface YtDlpVersionTask {
+  ytdlpPath: string
+  timeoutMs: number
+}
+
+export interface MediaThumbnail {
+  url: string
+  width: number | null
+  height: number | null
+}
+
+export interface MediaFragment {
+  url?: string
+  path?: string
+  duration?: number
+}
+
+export interface MediaFormat {
+  format_id: string
+  url: string
+  manifest_url: string | null
+  ext: string
+  protocol: string
+  width: number | null
+  height: number | null
+  fps: number | null
+  vcodec: string | null
+  acodec: string | null
+  has_audio: boolean
+  has_video: boolean
+  // kbps (yt-dlp tbr)
+  bitrate: number | null
+  filesize: number | null
+  headers: Record<string, string>
+  expires_at: string | null
+  fragment_base_url: string | null
+  fragments: MediaFragment[] | null
+  language: string | null
+  format_note: string | null
+  dynamic_range: string | null
+}
+
+export interface MediaInfo {
+  id: string
+  title: string
+  description: string | null
+  duration: number | null
+  uploader: string | null
+  uploader_id: string | null
+  // YYYY-MM-DD
+  upload_date: string | null
+  view_count: number | null
+  like_count: number | null
+  thumbnail: string | null
+  thumbnails: MediaThumbnail[]
+  is_live: boolean
+  webpage_url: string | null
+  extractor: string
+  formats: MediaFormat[]
+  subtitles: string[]
+  automatic_captions: string[]
+  // earliest expiry among the format URLs, ISO 8601
+  expires_at: string | null
+}
+
+export interface PlaylistEntry {
+  id: string
+  title: string | null
+  duration: number | null
+  url: string
+}
+
+export interface PlaylistInfo {
+  id: string
+  title: string
+  uploader: string | null
+  // yt-dlp's playlist_count when it knows the total, else the number of entries returned
+  entry_count: number
+  entries: PlaylistEntry[]
+}
