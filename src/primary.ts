@@ -5,6 +5,7 @@
 import cluster from 'node:cluster'
 import type { Worker } from 'node:cluster'
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
 import { loadConfig, parseArgs, ConfigError } from './config.ts'
 import type { Config } from './config.ts'
 import { createLogger } from './log.ts'
@@ -157,5 +158,22 @@ export function runPrimary (): void {
   process.on('SIGINT', () => shutdown(0))
   process.on('SIGHUP', () => { reload().catch((err: unknown) => log.error({ err }, 'reload failed')) })
 
-  for (let i = 0; i < config.WORKERS; i++) fork()
+  // uWS binds with SO_REUSEPORT, so a second instance on a busy port would
+  // silently share it. Refuse to start instead.
+  portIsFree(config.PORT, config.HOST).then((free) => {
+    if (!free) {
+      log.fatal({ port: config.PORT, host: config.HOST }, 'port already in use')
+      process.exit(1)
+    }
+    for (let i = 0; i < config.WORKERS; i++) fork()
+  }, (err: unknown) => { log.fatal({ err }, 'cannot check the port'); process.exit(1) })
+}
+
+async function portIsFree (port: number, host: string): Promise<boolean> {
+  if (port === 0) return true
+  return await new Promise((resolve) => {
+    const probe = createServer()
+    probe.once('error', () => resolve(false))
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(true)))
+  })
 }

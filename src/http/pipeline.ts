@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { AppError, toErrorBody } from '../errors.ts'
 import { serializeError } from '../schemas/error.ts'
 import { isLoopback } from '../access.ts'
-import { JSON_TYPE, processTime } from './route.ts'
+import { sendJson } from './route.ts'
 import type { Route, RequestContext, LimitClass } from './route.ts'
 import type { Access } from '../access.ts'
 import type { RateLimiter, RateResult } from '../rate-limit.ts'
@@ -107,7 +107,7 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
     else if (ms >= deps.slowRequestMs && deps.slowRequestMs > 0) deps.log.warn({ reqId: ctx.id, method: ctx.method, route: ctx.route, status: ctx.status, ms }, 'slow request')
   }
 
-  function sendError (_req: Request, res: Response, ctx: RequestContext, err: unknown): void {
+  function sendError (req: Request, res: Response, ctx: RequestContext, err: unknown): void {
     const app = err instanceof AppError ? err : null
     if (app === null) deps.log.error({ err, reqId: ctx.id, route: ctx.route }, 'unhandled error')
     const status = app?.statusCode ?? 500
@@ -115,7 +115,7 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
     if (res.completed || res.aborted) return
     if (res.initiated) { res.close(); return }
     if (app?.headers !== undefined) for (const [k, v] of Object.entries(app.headers)) res.header(k, v)
-    res.status(status).header('content-type', JSON_TYPE).header('x-process-time', processTime(ctx)).send(serializeError(toErrorBody(err, ctx.id)))
+    sendJson(req, res, ctx, status, serializeError(toErrorBody(err, ctx.id)))
   }
 
   function applyLimit (res: Response, r: RateResult): void {

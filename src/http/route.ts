@@ -82,6 +82,13 @@ export function processTime (ctx: RequestContext): string {
   return ((performance.now() - ctx.startMs) / 1000).toFixed(6)
 }
 
+// HEAD gets the same status and headers with an explicit length and no body.
+export function sendJson (req: Request, res: Response, ctx: RequestContext, status: number, body: string): void {
+  res.status(status).header('content-type', JSON_TYPE).header('x-process-time', processTime(ctx))
+  if (req.method === 'HEAD') res.header('content-length', String(Buffer.byteLength(body))).send()
+  else res.send(body)
+}
+
 export function jsonRoute<T> (spec: JsonRouteSpec<T>): Route {
   const status = spec.status
   const headers = spec.headers
@@ -104,11 +111,11 @@ export function jsonRoute<T> (spec: JsonRouteSpec<T>): Route {
         const body = spec.serialize(value)
         if (cacheMs > 0) cached = { body, status: code, until: performance.now() + cacheMs }
         if (headers !== undefined) for (const [k, v] of Object.entries(headers(value))) res.header(k, v)
-        res.status(code).header('content-type', JSON_TYPE).header('x-process-time', processTime(ctx)).send(body)
+        sendJson(req, res, ctx, code, body)
       }
       if (cacheMs > 0 && cached !== null && performance.now() < cached.until) {
         ctx.status = cached.status
-        res.status(cached.status).header('content-type', JSON_TYPE).header('x-process-time', processTime(ctx)).send(cached.body)
+        sendJson(req, res, ctx, cached.status, cached.body)
         return undefined
       }
       const input: JsonInput = {

@@ -27,7 +27,13 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
   const { pipeline } = opts
   const server = new HyperExpress.Server({ max_body_length: opts.maxBodyBytes, fast_buffers: true, auto_close: false })
   const table = opts.routes.map((r) => ({ route: r, pattern: patternOf(r.path) }))
-  for (const route of opts.routes) server[route.method](route.path, pipeline.wrap(route))
+  for (const route of opts.routes) {
+    const handler = pipeline.wrap(route)
+    server[route.method](route.path, handler)
+    // uWS does not route HEAD to GET handlers; every GET route answers HEAD too
+    // (JSON routes send the headers only; raw routes check req.method themselves).
+    if (route.method === 'get') server.head(route.path, handler)
+  }
 
   const methods = opts.corsMethods ?? 'GET, HEAD, POST, PUT, DELETE, OPTIONS'
   server.options('/*', (req, res) => {
@@ -42,7 +48,7 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
 
   server.set_not_found_handler((req, res) => {
     const ctx = pipeline.context(req, res, 'not_found')
-    const allowed = table.filter((t) => t.pattern.test(req.path)).map((t) => t.route.method.toUpperCase())
+    const allowed = table.filter((t) => t.pattern.test(req.path)).flatMap((t) => t.route.method === 'get' ? ['GET', 'HEAD'] : [t.route.method.toUpperCase()])
     if (allowed.length > 0) {
       res.header('allow', [...new Set(allowed), 'OPTIONS'].join(', '))
       pipeline.sendError(req, res, ctx, new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allowed.join(' or ')}`))
