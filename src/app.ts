@@ -14,7 +14,17 @@ import { createCookieStore } from './cookies.ts'
 import { createHealthMonitor } from './health.ts'
 import { createClusterLink } from './cluster-link.ts'
 import { buildClusterStats } from './stats.ts'
+import { videoRoutes } from './http/routes/videos.ts'
+import { authRoutes } from './http/routes/auth.ts'
+import { createPlatformRegistry, PLATFORMS } from './platforms/index.ts'
+import { createExtractionPool } from './pool.ts'
+import { createInfoCache } from './cache.ts'
+import { createSingleFlight } from './single-flight.ts'
+import { createExtractor } from './extract.ts'
+import { isMediaInfo, isPlaylistInfo } from './media-guards.ts'
 import type { RateLimiter } from './rate-limit.ts'
+import type { Settings } from './config.ts'
+import type { ExtractionPool } from './pool.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './log.ts'
 import type { Redis } from './redis.ts'
@@ -22,12 +32,14 @@ import type { ClusterLink, CollectKind } from './cluster-link.ts'
 import type { Route } from './http/route.ts'
 import type { WorkerStats } from './schemas/system.ts'
 
-export const PLATFORM_NAMES = ['youtube', 'bilibili', 'twitter', 'instagram', 'twitch'] as const
+export const PLATFORM_NAMES: readonly string[] = PLATFORMS.map((p) => p.name)
 
 export interface AppDeps {
   config: Config
   log: Logger
   redis: Redis | null
+  // tests may share one pool between apps or hand in their own
+  pool?: ExtractionPool
 }
 
 export interface App {
@@ -35,6 +47,7 @@ export interface App {
   close: () => Promise<void>
   link: ClusterLink
   routes: readonly Route[]
+  pool: ExtractionPool
 }
 
 const require = createRequire(import.meta.url)
@@ -43,6 +56,13 @@ function packageVersion (name: string): string {
     const pkg: unknown = require(`${name}/package.json`)
     return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown'
   } catch { return 'unknown' }
+}
+
+function parseJson<T> (text: string, guard: (x: unknown) => x is T): T | null {
+  try {
+    const value: unknown = JSON.parse(text)
+    return guard(value) ? value : null
+  } catch { return null }
 }
 
 function buildLimiter (config: Config, redis: Redis | null, limit: number, prefix: string): RateLimiter | undefined {
@@ -54,12 +74,42 @@ function buildLimiter (config: Config, redis: Redis | null, limit: number, prefi
   return createRedisRateLimiter({ redis, limit, windowSec: config.RATE_LIMIT_WINDOW, prefix, fallback: memory })
 }
 
-export function createApp ({ config, log, redis }: AppDeps): App {
+function ttlSetting (config: Config, name: string | null): number {
+  const key = name as keyof Settings | null
+  const value = key !== null && Object.hasOwn(config, key) ? config[key] : undefined
+  return typeof value === 'number' ? value : config.CACHE_TTL
+}
+
+export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): App {
   const own = require('../../package.json') as { name: string, version: string, description: string }
   const metrics = createRequestMetrics()
   const access = createAccess(config.API_KEYS, config.REQUIRE_API_KEY)
   const cookies = createCookieStore(config.cookiesDirectory, PLATFORM_NAMES)
   const started = Date.now()
+
+  const registry = createPlatformRegistry({ genericHosts: config.GENERIC_HOSTS, maxUrlLength: config.MAX_URL_LENGTH })
+  const pool = givenPool ?? createExtractionPool({
+    threads: config.EXTRACT_THREADS,
+    concurrency: config.EXTRACT_CONCURRENCY,
+    maxQueue: config.EXTRACT_QUEUE,
+    ytdlpPath: config.YTDLP_PATH,
+    mode: config.YTDLP_MODE,
+    timeoutMs: Math.round(config.EXTRACT_TIMEOUT * 1000)
+  })
+  const cacheOpts = { redis, l1MaxEntries: config.CACHE_L1_SIZE, l1TtlSec: config.CACHE_L1_TTL, encode: JSON.stringify }
+  const infoCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isMediaInfo) })
+  const playlistCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isPlaylistInfo) })
+  const flights = createSingleFlight({ redis, lockTtlMs: Math.round(config.EXTRACT_TIMEOUT * 1000) + 5000, waitTimeoutMs: Math.round(config.EXTRACT_TIMEOUT * 1000) + 5000 })
+  const ttlByPlatform = new Map(registry.list.map((p) => [p.name, ttlSetting(config, p.cacheTtlEnv)]))
+  const extractor = createExtractor({
+    pool,
+    cache: infoCache,
+    playlists: playlistCache,
+    flights,
+    redis,
+    cookieFile: (platform) => cookies.fileFor(platform),
+    ttlSec: (platform) => ttlByPlatform.get(platform) ?? config.CACHE_TTL
+  })
 
   const localStats = (): WorkerStats => {
     const mem = process.memoryUsage()
@@ -68,11 +118,11 @@ export function createApp ({ config, log, redis }: AppDeps): App {
       pid: process.pid,
       requests: totals.requests,
       errors: totals.errors,
-      cache_hits: 0,
-      cache_misses: 0,
-      extraction_queued: 0,
-      extraction_active: 0,
-      extractions: 0,
+      cache_hits: infoCache.stats().hits,
+      cache_misses: infoCache.stats().misses,
+      extraction_queued: pool.stats().queued,
+      extraction_active: pool.stats().active,
+      extractions: pool.stats().completed,
       rss_bytes: mem.rss,
       heap_used_bytes: mem.heapUsed,
       uptime_seconds: (Date.now() - started) / 1000
@@ -95,7 +145,10 @@ export function createApp ({ config, log, redis }: AppDeps): App {
     metrics,
     access,
     clientIp: createClientIpResolver(config.TRUSTED_PROXIES),
-    limiters: { default: buildLimiter(config, redis, config.RATE_LIMIT_MAX_REQUESTS, 'vg:rl:d:') },
+    limiters: {
+      default: buildLimiter(config, redis, config.RATE_LIMIT_MAX_REQUESTS, 'vg:rl:d:'),
+      extract: buildLimiter(config, redis, config.RATE_LIMIT_EXTRACT_MAX_REQUESTS, 'vg:rl:x:')
+    },
     corsOrigins: config.CORS_ORIGINS,
     corsCredentials: config.CORS_ALLOW_CREDENTIALS,
     maxUrlLength: config.MAX_URL_LENGTH,
@@ -126,6 +179,8 @@ export function createApp ({ config, log, redis }: AppDeps): App {
     apiKeysRequired: access.required,
     adminRequiresKey: access.keysConfigured
   }))
+  routes.push(...videoRoutes({ registry, extractor, batchMax: config.BATCH_MAX }))
+  routes.push(...authRoutes({ cookies, platforms: PLATFORM_NAMES }))
   routes.push(...docsRoutes(() => JSON.stringify(buildOpenApi(routes, { title: own.name, version: own.version, description: own.description }))))
 
   const server = createHttpServer({ routes, pipeline, maxBodyBytes: config.MAX_REQUEST_BODY_SIZE })
@@ -133,7 +188,9 @@ export function createApp ({ config, log, redis }: AppDeps): App {
   return {
     link,
     routes,
+    pool,
     async listen (port = config.PORT, host = config.HOST) {
+      if (config.YTDLP_MODE === 'warm') pool.run('ytdlpPrewarm', { ytdlpPath: config.YTDLP_PATH, count: config.EXTRACT_CONCURRENCY }).catch(() => {})
       await Promise.all([health.refresh(), cookies.refresh()])
       return await server.listen(port, host)
     },
@@ -142,6 +199,8 @@ export function createApp ({ config, log, redis }: AppDeps): App {
       health.close()
       cookies.close()
       link.close()
+      await flights.close()
+      if (givenPool === undefined) await pool.close()
     }
   }
 }

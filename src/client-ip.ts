@@ -4,26 +4,33 @@ import { isIP } from 'node:net'
 
 interface Range { family: 4 | 6, bits: number, value: bigint }
 
-function toBigInt (ip: string): { family: 4 | 6, value: bigint } | null {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
-  if (mapped?.[1] !== undefined) ip = mapped[1]
+function toBigInt (raw: string): { family: 4 | 6, value: bigint } | null {
+  const ip = normalizeIp(raw)
   const family = isIP(ip)
   if (family === 4) {
     let value = 0n
     for (const part of ip.split('.')) value = (value << 8n) | BigInt(Number(part))
     return { family: 4, value }
   }
-  if (family === 6) {
-    const [head = '', tail] = ip.split('::')
-    const parse = (s: string): number[] => s === '' ? [] : s.split(':').map((h) => parseInt(h, 16))
-    const left = parse(head)
-    const right = tail === undefined ? [] : parse(tail)
-    const groups = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right]
-    let value = 0n
-    for (const g of groups) value = (value << 16n) | BigInt(g)
-    return { family: 6, value }
-  }
+  if (family === 6) return { family: 6, value: parseV6(ip) }
   return null
+}
+
+function parseV6 (ip: string): bigint {
+  let text = ip.split('%')[0] ?? ''
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
+  if (v4 !== null) {
+    const [a, b, c, d] = v4.slice(1).map(Number)
+    text = `${text.slice(0, v4.index)}${(((a ?? 0) << 8) | (b ?? 0)).toString(16)}:${(((c ?? 0) << 8) | (d ?? 0)).toString(16)}`
+  }
+  const [head = '', tail] = text.split('::')
+  const parse = (s: string): number[] => s === '' ? [] : s.split(':').map((h) => parseInt(h, 16))
+  const left = parse(head)
+  const right = tail === undefined ? [] : parse(tail)
+  const groups = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right]
+  let value = 0n
+  for (const g of groups) value = (value << 16n) | BigInt(g)
+  return value
 }
 
 function parseRange (cidr: string): Range | null {
@@ -61,12 +68,12 @@ export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBi
   // Walk X-Forwarded-For from the right, skipping our own proxies: the first
   // untrusted hop is the client. A spoofed left-most entry is never believed.
   function resolve (peer: string, forwardedFor: string | undefined): string {
-    if (ranges.length === 0) return peer.includes(':') ? group(normalize(peer)) : peer
-    let client = normalize(peer)
+    if (ranges.length === 0) return peer.includes(':') ? group(normalizeIp(peer)) : peer
+    let client = normalizeIp(peer)
     if (forwardedFor === undefined || forwardedFor === '' || !isTrusted(client)) return group(client)
     const hops = forwardedFor.split(',')
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = normalize((hops[i] ?? '').trim())
+      const hop = normalizeIp((hops[i] ?? '').trim())
       if (isIP(hop) === 0) break
       client = hop
       if (!isTrusted(hop)) break
@@ -85,7 +92,15 @@ export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBi
   return { resolve, isTrusted }
 }
 
-function normalize (ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
-  return mapped?.[1] ?? ip
+// IPv4-mapped IPv6 → dotted IPv4, in every spelling: "::ffff:1.2.3.4", and the
+// fully expanded hex form uWS reports for IPv4 peers on a dual-stack (::) socket,
+// "0000:0000:0000:0000:0000:ffff:0102:0304". Anything else is returned as is.
+export function normalizeIp (ip: string): string {
+  if (!ip.includes(':')) return ip
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  if (dotted?.[1] !== undefined) return dotted[1]
+  if (isIP(ip) !== 6) return ip
+  const value = parseV6(ip)
+  if (value >> 32n !== 0xffffn) return ip
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.')
 }

@@ -85,7 +85,7 @@ const proxies: Parser<string[]> = (raw, name) => {
 
 interface Entry<T> { parse: Parser<T>, default: T | (() => T), description: string }
 
-function entry<T> (parse: Parser<T>, def: T | (() => T), description: string): Entry<T> {
+function entry<T> (parse: Parser<T>, def: NoInfer<T> | (() => NoInfer<T>), description: string): Entry<T> {
   return { parse, default: def, description }
 }
 
@@ -94,7 +94,7 @@ export const CONFIG_TABLE = {
   PORT: entry(int(0, 65535), 8000, 'TCP port every HTTP worker listens on'),
   HOST: entry(str, '0.0.0.0', 'address to listen on'),
   WORKERS: entry(int(1, 256), () => availableParallelism(), 'HTTP worker processes (default: one per CPU)'),
-  LOG_LEVEL: entry(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level'),
+  LOG_LEVEL: entry(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info', 'pino log level'),
   ACCESS_LOG: entry(bool, false, 'log one line per request (off: only errors and slow requests)'),
   SLOW_REQUEST_MS: entry(int(0), 5000, 'log requests slower than this many milliseconds'),
   SHUTDOWN_TIMEOUT: entry(num(0.1, 3600), 10, 'seconds to drain in-flight requests on SIGTERM before killing workers'),
@@ -106,12 +106,16 @@ export const CONFIG_TABLE = {
   RATE_LIMIT_ENABLED: entry(bool, true, 'per-client rate limiting'),
   RATE_LIMIT_MAX_REQUESTS: entry(int(1), 100, 'requests allowed per client per window'),
   RATE_LIMIT_WINDOW: entry(int(1, 86400), 60, 'rate limit window in seconds'),
+  RATE_LIMIT_EXTRACT_MAX_REQUESTS: entry(int(1), 60, 'requests per client per window on endpoints that may run an extraction'),
   TRUSTED_PROXIES: entry(proxies, [], 'IPs/CIDRs whose X-Forwarded-For is believed'),
   CORS_ORIGINS: entry(list, ['*'], 'allowed CORS origins, comma-separated; * = any'),
   CORS_ALLOW_CREDENTIALS: entry(bool, false, 'send Access-Control-Allow-Credentials (needs explicit origins)'),
   MAX_URL_LENGTH: entry(int(64, 65536), 2048, 'longest accepted request URL in bytes'),
   MAX_REQUEST_BODY_SIZE: entry(int(64, 64 * 1024 * 1024), 1048576, 'largest accepted request body in bytes'),
   CACHE_MAX_AGE: entry(int(0), 1800, 'Cache-Control max-age (seconds) on redirects'),
+  CACHE_L1_SIZE: entry(int(0, 1000000), 1000, 'videos kept in each worker\'s in-process cache'),
+  CACHE_L1_TTL: entry(int(0), 60, 'seconds an info stays in the in-process cache (Redis keeps it for its full TTL)'),
+  BATCH_MAX: entry(int(1, 1000), 20, 'items accepted by one batch request'),
   CACHE_TTL: entry(int(1), 3600, 'info cache TTL in seconds for platforms without their own'),
   YOUTUBE_CACHE_TTL: entry(int(1), 1800, 'YouTube info cache TTL in seconds'),
   BILIBILI_CACHE_TTL: entry(int(1), 3600, 'BiliBili info cache TTL in seconds'),
@@ -128,7 +132,7 @@ export const CONFIG_TABLE = {
   REQUIRE_API_KEY: entry(bool, false, 'require an API key on public endpoints too'),
   GENERIC_HOSTS: entry(list, [], 'hosts the generic extractor may fetch (off when empty)'),
   YTDLP_PATH: entry(str, 'yt-dlp', 'yt-dlp executable'),
-  YTDLP_MODE: entry(oneOf(['warm', 'spawn']), 'warm', 'warm: keep yt-dlp loaded in long-lived processes; spawn: one process per call'),
+  YTDLP_MODE: entry(oneOf(['warm', 'spawn'] as const), 'warm', 'warm: keep yt-dlp loaded in long-lived processes; spawn: one process per call'),
   EXTRACT_THREADS: entry(int(1, 64), 1, 'extraction threads per HTTP worker'),
   EXTRACT_CONCURRENCY: entry(int(1, 64), 4, 'concurrent yt-dlp jobs per extraction thread'),
   EXTRACT_QUEUE: entry(int(0, 100000), 256, 'queued extractions per worker before 503 EXTRACTION_BUSY'),

@@ -1,6 +1,7 @@
 // The piscina entry: named task exports only, each a one-line call into its module.
 import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpTask, YtDlpVersionTask } from './protocol.ts'
 import { runYtDlpTask, ytDlpVersion } from './ytdlp-task.ts'
+import { prewarm } from './ytdlp-warm.ts'
 
 export async function ytdlp (input: YtDlpTask): Promise<TaskResult<MediaInfo | PlaylistInfo>> {
   return await runYtDlpTask(input)
@@ -8,4 +9,8 @@ export async function ytdlp (input: YtDlpTask): Promise<TaskResult<MediaInfo | P
 
 export async function ytdlpVersion (input: YtDlpVersionTask): Promise<TaskResult<string>> {
   return await ytDlpVersion(input.ytdlpPath, input.timeoutMs)
+}
+
+export function ytdlpPrewarm (input: { ytdlpPath: string, count: number }): number {
+  return prewarm(input.ytdlpPath, input.count)
 }

@@ -85,3 +85,15 @@ export async function closeWarmProcesses (): Promise<void> {
   for (const proc of all) proc.close()
   await Promise.all(all.map(p => p.exited))
 }
+
+// Starts warm processes ahead of the first job, so it does not pay Python's start-up.
+export function prewarm (ytdlpPath: string, count: number): number {
+  if ((unavailableUntil.get(ytdlpPath) ?? 0) > Date.now()) return 0
+  const list = pools.get(ytdlpPath) ?? []
+  let started = 0
+  while (list.length + started < count) {
+    if (start(ytdlpPath) === null) break
+    started++
+  }
+  return started
+}

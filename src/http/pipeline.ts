@@ -10,6 +10,7 @@ import { sendJson } from './route.ts'
 import type { Route, RequestContext, LimitClass } from './route.ts'
 import type { Access } from '../access.ts'
 import type { RateLimiter, RateResult } from '../rate-limit.ts'
+import { normalizeIp } from '../client-ip.ts'
 import type { ClientIpResolver } from '../client-ip.ts'
 import type { RequestMetrics, RouteObserver } from '../metrics.ts'
 import type { Logger } from '../log.ts'
@@ -77,7 +78,7 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
   function context (req: Request, res: Response, route: string, observe?: RouteObserver): RequestContext {
     const sent = req.headers['x-request-id']
     const id = sent !== undefined && SANE_ID.test(sent) ? sent : idPrefix + (++idCounter).toString(36)
-    const peer = req.ip
+    const peer = normalizeIp(req.ip)
     const ctx: RequestContext = {
       id,
       startMs: performance.now(),

@@ -1,0 +1,76 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createClientIpResolver, normalizeIp } from './client-ip.ts'
+
+test('without trusted proxies X-Forwarded-For is ignored', () => {
+  const r = createClientIpResolver([])
+  assert.equal(r.resolve('203.0.113.7', '1.1.1.1'), '203.0.113.7')
+  assert.equal(r.resolve('203.0.113.7', undefined), '203.0.113.7')
+  assert.equal(r.isTrusted('203.0.113.7'), false)
+})
+
+test('X-Forwarded-For is believed only from a trusted peer', () => {
+  const r = createClientIpResolver(['10.0.0.0/8'])
+  assert.equal(r.resolve('10.1.2.3', '198.51.100.9'), '198.51.100.9')
+  assert.equal(r.resolve('203.0.113.7', '198.51.100.9'), '203.0.113.7', 'an untrusted peer cannot claim another address')
+  assert.equal(r.resolve('10.1.2.3', undefined), '10.1.2.3')
+  assert.equal(r.resolve('10.1.2.3', ''), '10.1.2.3')
+})
+
+test('spoofed left-most entries are ignored: the right-most untrusted hop is the client', () => {
+  const r = createClientIpResolver(['10.0.0.0/8', '192.168.1.1'])
+  // client sent "X-Forwarded-For: 6.6.6.6"; our proxies appended the real hops
+  assert.equal(r.resolve('10.0.0.1', '6.6.6.6, 198.51.100.9'), '198.51.100.9')
+  assert.equal(r.resolve('10.0.0.1', '6.6.6.6, 198.51.100.9, 192.168.1.1, 10.9.9.9'), '198.51.100.9')
+  assert.equal(r.resolve('10.0.0.1', ' 6.6.6.6 ,198.51.100.9 '), '198.51.100.9')
+  // garbage from the client never becomes the key, and does not hide the real hop
+  assert.equal(r.resolve('10.0.0.1', 'not-an-ip, 198.51.100.9'), '198.51.100.9')
+})
+
+test('IPv6 clients are grouped by /64', () => {
+  const r = createClientIpResolver([])
+  const a = r.resolve('2001:db8:1:2:aaaa::1', undefined)
+  const b = r.resolve('2001:db8:1:2:bbbb:cccc:dddd:eeee', undefined)
+  const c = r.resolve('2001:db8:1:3::1', undefined)
+  assert.equal(a, b)
+  assert.notEqual(a, c)
+  assert.equal(r.resolve('2001:0db8:0001:0002:0000:0000:0000:0009', undefined), a, 'expanded and compressed spellings group together')
+  const wide = createClientIpResolver([], 48)
+  assert.equal(wide.resolve('2001:db8:1:2::1', undefined), wide.resolve('2001:db8:1:ffff::1', undefined))
+  // grouped behind a trusted proxy too
+  const behind = createClientIpResolver(['::1'])
+  assert.equal(behind.resolve('::1', '2001:db8:1:2::5'), behind.resolve('::1', '2001:db8:1:2::6'))
+})
+
+test('CIDR matching for IPv4 and IPv6', () => {
+  const r = createClientIpResolver(['10.0.0.0/8', '172.16.0.0/12', '192.0.2.1', 'fd00::/8', '2001:db8:abcd::/48', '::1'])
+  for (const ip of ['10.0.0.1', '10.255.255.255', '172.16.0.1', '172.31.255.254', '192.0.2.1', 'fd12:3456::1', '2001:db8:abcd:12::1', '::1', '0000:0000:0000:0000:0000:0000:0000:0001']) {
+    assert.equal(r.isTrusted(ip), true, ip)
+  }
+  for (const ip of ['11.0.0.1', '172.32.0.1', '192.0.2.2', 'fe80::1', '2001:db8:abce::1', '::2', 'garbage', '']) {
+    assert.equal(r.isTrusted(ip), false, ip)
+  }
+  const all = createClientIpResolver(['0.0.0.0/0'])
+  assert.equal(all.isTrusted('8.8.8.8'), true)
+  assert.equal(all.isTrusted('2001:db8::1'), false, 'an IPv4 range never matches IPv6')
+})
+
+test('IPv4-mapped IPv6 is treated as IPv4 in every spelling', () => {
+  assert.equal(normalizeIp('::ffff:192.0.2.5'), '192.0.2.5')
+  assert.equal(normalizeIp('::FFFF:192.0.2.5'), '192.0.2.5')
+  // what uWS reports for an IPv4 peer on a dual-stack (::) socket
+  assert.equal(normalizeIp('0000:0000:0000:0000:0000:ffff:7f00:0001'), '127.0.0.1')
+  assert.equal(normalizeIp('::ffff:c000:0205'), '192.0.2.5')
+  assert.equal(normalizeIp('2001:db8::1'), '2001:db8::1')
+  assert.equal(normalizeIp('0000:0000:0000:0000:0000:0000:0000:0001'), '0000:0000:0000:0000:0000:0000:0000:0001')
+  assert.equal(normalizeIp('192.0.2.5'), '192.0.2.5')
+
+  const plain = createClientIpResolver([])
+  assert.equal(plain.resolve('0000:0000:0000:0000:0000:ffff:c000:0205', undefined), '192.0.2.5')
+  assert.notEqual(plain.resolve('0000:0000:0000:0000:0000:ffff:c000:0205', undefined), plain.resolve('0000:0000:0000:0000:0000:ffff:c000:0206', undefined),
+    'distinct IPv4 clients must not collapse into one IPv6 /64 bucket')
+  const r = createClientIpResolver(['10.0.0.0/8'])
+  assert.equal(r.isTrusted('::ffff:10.1.2.3'), true)
+  assert.equal(r.isTrusted('0000:0000:0000:0000:0000:ffff:0a01:0203'), true)
+  assert.equal(r.resolve('0000:0000:0000:0000:0000:ffff:0a01:0203', '::ffff:198.51.100.9'), '198.51.100.9')
+})

@@ -1,0 +1,106 @@
+// The extraction use case: target → L1/L2 cache → single-flight → yt-dlp in the
+// pool → cache. Media URLs expire, so a cached info never outlives its URLs.
+import { AppError, isErrorCode } from './errors.ts'
+import { cacheKey } from './cache.ts'
+import type { InfoCache, L1Entry } from './cache.ts'
+import type { ExtractionPool } from './pool.ts'
+import type { SingleFlight } from './single-flight.ts'
+import type { Target } from './platforms/index.ts'
+import type { Redis } from './redis.ts'
+import type { MediaInfo, PlaylistInfo } from '../workers/protocol.ts'
+
+export const EXPIRY_MARGIN_SEC = 120
+export const ERROR_TTL_SEC = 15
+// Deterministic failures are shared with waiting processes; timeouts are not.
+const SHARED_ERRORS = new Set(['VIDEO_NOT_FOUND', 'LOGIN_REQUIRED', 'GEO_BLOCKED', 'UNSUPPORTED_URL', 'EXTRACTION_FAILED'])
+
+export interface Extraction { info: MediaInfo, cached: boolean, key: string }
+
+export interface ExtractorDeps {
+  pool: ExtractionPool
+  cache: InfoCache<MediaInfo>
+  playlists: InfoCache<PlaylistInfo>
+  flights: SingleFlight
+  redis: Redis | null
+  cookieFile: (platform: string) => string | null
+  ttlSec: (platform: string) => number
+  now?: () => number
+}
+
+export interface Extractor {
+  info: (target: Target, opts?: { fresh?: boolean }) => Promise<Extraction>
+  peek: (target: Target) => L1Entry<MediaInfo> | null
+  playlist: (target: Target, limit: number) => Promise<{ playlist: PlaylistInfo, cached: boolean }>
+  infoKey: (target: Target) => string
+}
+
+export function ttlFor (info: { expires_at: string | null }, configuredSec: number, nowMs: number): number {
+  if (info.expires_at === null) return configuredSec
+  const left = Math.floor((Date.parse(info.expires_at) - nowMs) / 1000) - EXPIRY_MARGIN_SEC
+  return Math.min(configuredSec, left)
+}
+
+export function createExtractor (deps: ExtractorDeps): Extractor {
+  const now = deps.now ?? Date.now
+  const infoKey = (t: Target): string => cacheKey('info', t.platform.name, t.id)
+  const errorKey = (key: string): string => `${key}:error`
+
+  async function sharedError (key: string): Promise<never | null> {
+    if (deps.redis === null) return null
+    const text = await deps.redis.get(errorKey(key)).catch(() => null)
+    if (text === null) return null
+    let parsed: unknown
+    try { parsed = JSON.parse(text) } catch { return null }
+    if (typeof parsed === 'object' && parsed !== null && 'code' in parsed && isErrorCode(parsed.code)) {
+      const detail = 'detail' in parsed && typeof parsed.detail === 'string' ? parsed.detail : null
+      throw new AppError(parsed.code, undefined, { detail })
+    }
+    return null
+  }
+
+  async function produce (target: Target, key: string): Promise<MediaInfo> {
+    try {
+      const value = await deps.pool.ytdlp('info', target.url, deps.cookieFile(target.platform.name))
+      if (!('formats' in value)) throw new AppError('EXTRACTION_FAILED', 'yt-dlp returned a playlist where a video was expected')
+      await deps.cache.set(key, value, ttlFor(value, deps.ttlSec(target.platform.name), now()))
+      return value
+    } catch (err) {
+      if (err instanceof AppError && SHARED_ERRORS.has(err.code) && deps.redis !== null) {
+        await deps.redis.set(errorKey(key), JSON.stringify({ code: err.code, detail: err.detail }), 'EX', ERROR_TTL_SEC).catch(() => {})
+      }
+      throw err
+    }
+  }
+
+  return {
+    infoKey,
+    peek: (target) => deps.cache.peek(infoKey(target)),
+    async info (target, opts = {}) {
+      const key = infoKey(target)
+      if (opts.fresh !== true) {
+        const hit = await deps.cache.get(key)
+        if (hit !== null) return { info: hit, cached: true, key }
+      } else {
+        await deps.cache.delete(key)
+      }
+      let produced = false
+      const info = await deps.flights.run(key, async () => { produced = true; return await produce(target, key) }, async () => {
+        const shared = await deps.cache.get(key)
+        return shared ?? await sharedError(key)
+      })
+      return { info, cached: !produced, key }
+    },
+    async playlist (target, limit) {
+      const key = cacheKey('playlist', target.platform.name, target.id, String(limit))
+      const hit = await deps.playlists.get(key)
+      if (hit !== null) return { playlist: hit, cached: true }
+      const playlist = await deps.flights.run(key, async () => {
+        const value = await deps.pool.ytdlp('playlist', target.url, deps.cookieFile(target.platform.name), limit)
+        if (!('entries' in value)) throw new AppError('EXTRACTION_FAILED', 'yt-dlp did not return a playlist')
+        await deps.playlists.set(key, value, deps.ttlSec(target.platform.name))
+        return value
+      }, async () => await deps.playlists.get(key))
+      return { playlist, cached: false }
+    }
+  }
+}

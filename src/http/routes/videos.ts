@@ -1,0 +1,239 @@
+// Video metadata endpoints: info, formats, playlists, batch, and the compat
+// forms by page URL. Thin: parse → extractor → serialize.
+import { AppError } from '../../errors.ts'
+import { jsonRoute, sendJson } from '../route.ts'
+import type { Route, ParamDoc } from '../route.ts'
+import { pathParam, queryString, queryInt, jsonBody, bodyArray, bodyString } from '../input.ts'
+import { serializeVideoInfo, serializeFormats, serializePlaylist, serializeBatch, serializePlatforms } from '../../schemas/videos.ts'
+import type { VideoInfoOut, FormatOut, BatchItemOut } from '../../schemas/videos.ts'
+import { availableQualities } from '../../quality.ts'
+import type { Extractor } from '../../extract.ts'
+import type { PlatformRegistry, Target } from '../../platforms/index.ts'
+import type { MediaInfo, MediaFormat } from '../../../workers/protocol.ts'
+
+export interface VideoRouteDeps {
+  registry: PlatformRegistry
+  extractor: Extractor
+  batchMax: number
+}
+
+const URL_PARAM: ParamDoc = { name: 'url', in: 'query', required: true, description: 'the video page URL (platform detected from its host)' }
+const INFO_BODY_KEY = 'info-body'
+
+export function formatOut (f: MediaFormat): FormatOut {
+  return {
+    format_id: f.format_id,
+    ext: f.ext,
+    protocol: f.protocol,
+    width: f.width,
+    height: f.height,
+    fps: f.fps,
+    vcodec: f.vcodec,
+    acodec: f.acodec,
+    has_audio: f.has_audio,
+    has_video: f.has_video,
+    bitrate: f.bitrate,
+    filesize: f.filesize === null ? null : Math.round(f.filesize),
+    format_note: f.format_note,
+    language: f.language,
+    needs_headers: Object.keys(f.headers).some((h) => h.toLowerCase() !== 'user-agent')
+  }
+}
+
+export function infoOut (target: Target, info: MediaInfo, cached: boolean): VideoInfoOut {
+  return {
+    id: target.id,
+    platform: target.platform.name,
+    url: target.url,
+    title: info.title,
+    description: info.description,
+    duration: info.duration,
+    uploader: info.uploader,
+    uploader_id: info.uploader_id,
+    upload_date: info.upload_date,
+    view_count: info.view_count === null ? null : Math.round(info.view_count),
+    like_count: info.like_count === null ? null : Math.round(info.like_count),
+    thumbnail: info.thumbnail,
+    thumbnails: info.thumbnails.map((t) => ({ url: t.url, width: t.width === null ? null : Math.round(t.width), height: t.height === null ? null : Math.round(t.height) })),
+    is_live: info.is_live,
+    webpage_url: info.webpage_url,
+    formats: info.formats.map(formatOut),
+    subtitles: info.subtitles,
+    automatic_captions: info.automatic_captions,
+    expires_at: info.expires_at,
+    cached
+  }
+}
+
+export function targetFrom (registry: PlatformRegistry, params: Readonly<Record<string, string>>, query: Readonly<Record<string, unknown>>, kind: 'video' | 'playlist'): Target {
+  if (params.platform !== undefined) {
+    return registry.resolve({ platform: pathParam(params, 'platform'), id: pathParam(params, 'id'), kind })
+  }
+  return registry.resolve({ url: queryString(query, 'url', { required: true, max: 8192 }), kind })
+}
+
+export function videoRoutes (deps: VideoRouteDeps): Route[] {
+  const { registry, extractor } = deps
+
+  // The cached-info fast path: an L1 hit reuses the body serialized on the first hit.
+  const infoRoute = (path: string, params: readonly ParamDoc[]): Route => {
+    const base = jsonRoute({
+      method: 'get',
+      path,
+      limit: 'extract',
+      doc: { summary: 'Normalized video info: metadata, formats, subtitles, media URL expiry', tags: ['videos'], params },
+      serialize: serializeVideoInfo,
+      handle: async ({ req, params: p }) => {
+        const target = targetFrom(registry, p, req.query_parameters, 'video')
+        const { info, cached } = await extractor.info(target)
+        return infoOut(target, info, cached)
+      }
+    })
+    return {
+      ...base,
+      handle (req, res, ctx) {
+        let target: Target
+        try { target = targetFrom(registry, req.path_parameters ?? {}, req.query_parameters, 'video') } catch { return base.handle(req, res, ctx) }
+        const entry = extractor.peek(target)
+        if (entry === null) return base.handle(req, res, ctx)
+        let body = entry.extra.get(INFO_BODY_KEY)
+        if (body === undefined) {
+          body = serializeVideoInfo(infoOut(target, entry.value, true))
+          entry.extra.set(INFO_BODY_KEY, body)
+        }
+        sendJson(req, res, ctx, 200, body)
+        return undefined
+      }
+    }
+  }
+
+  const formatsRoute = (path: string, params: readonly ParamDoc[]): Route => jsonRoute({
+    method: 'get',
+    path,
+    limit: 'extract',
+    doc: { summary: 'The formats and the qualities actually available, and how each is served', tags: ['videos'], params },
+    serialize: serializeFormats,
+    handle: async ({ req, params: p }) => {
+      const target = targetFrom(registry, p, req.query_parameters, 'video')
+      const { info, cached } = await extractor.info(target)
+      const qualities = availableQualities(info.formats).map((q) => ({ quality: q.quality, height: q.height, serving: q.serving }))
+      return {
+        id: target.id,
+        platform: target.platform.name,
+        title: info.title,
+        formats: info.formats.map(formatOut),
+        qualities,
+        default_quality: 'best',
+        expires_at: info.expires_at,
+        cached
+      }
+    }
+  })
+
+  const playlistRoute = (path: string, params: readonly ParamDoc[]): Route => jsonRoute({
+    method: 'get',
+    path,
+    limit: 'extract',
+    doc: {
+      summary: 'Playlist title, uploader, entry count and a page of entries',
+      tags: ['videos'],
+      params: [...params,
+        { name: 'page', in: 'query', description: 'page number, from 1', schema: { type: 'integer', minimum: 1 } },
+        { name: 'page_size', in: 'query', description: 'entries per page (1–200, default 50)', schema: { type: 'integer', minimum: 1, maximum: 200 } }]
+    },
+    serialize: serializePlaylist,
+    handle: async ({ req, params: p }) => {
+      const q = req.query_parameters
+      const page = queryInt(q, 'page', { min: 1, max: 10000, fallback: 1 })
+      const pageSize = queryInt(q, 'page_size', { min: 1, max: 200, fallback: 50 })
+      const target = targetFrom(registry, p, q, 'playlist')
+      const limit = Math.min(5000, page * pageSize)
+      const { playlist, cached } = await extractor.playlist(target, limit)
+      const start = (page - 1) * pageSize
+      return {
+        id: target.id,
+        platform: target.platform.name,
+        title: playlist.title,
+        uploader: playlist.uploader,
+        entry_count: playlist.entry_count,
+        page,
+        page_size: pageSize,
+        entries: playlist.entries.slice(start, start + pageSize),
+        cached
+      }
+    }
+  })
+
+  const batch = jsonRoute({
+    method: 'post',
+    path: '/api/v2/videos/batch',
+    limit: 'extract',
+    doc: {
+      summary: `Info for up to ${deps.batchMax} videos at once ({platform,id} or {url} items), resolved concurrently; a result or an error per item`,
+      tags: ['videos'],
+      body: { schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', maxItems: deps.batchMax, items: { type: 'object', properties: { platform: { type: 'string' }, id: { type: 'string' }, url: { type: 'string' } } } } } } }
+    },
+    serialize: serializeBatch,
+    handle: async ({ req }) => {
+      const items = bodyArray(await jsonBody(req), 'items', deps.batchMax)
+      const results = await Promise.all(items.map(async (item, index): Promise<BatchItemOut> => {
+        const fields = typeof item === 'object' && item !== null && !Array.isArray(item) ? item as Record<string, unknown> : {}
+        const input = String(fields.url ?? `${String(fields.platform ?? '')}/${String(fields.id ?? '')}`).slice(0, 300)
+        try {
+          if (Object.keys(fields).length === 0) throw new AppError('INVALID_INPUT', `items[${index}] must be an object with url or platform and id`)
+          const url = bodyString(fields, 'url', { max: 8192 })
+          const target = url !== undefined
+            ? registry.resolve({ url, kind: 'video' })
+            : registry.resolve({ platform: bodyString(fields, 'platform', { required: true, max: 64 }), id: bodyString(fields, 'id', { required: true, max: 4096 }), kind: 'video' })
+          const { info, cached } = await extractor.info(target)
+          return { index, ok: true, input, info: infoOut(target, info, cached), error: null }
+        } catch (err) {
+          const e = err instanceof AppError ? err : new AppError('INTERNAL')
+          return { index, ok: false, input, info: null, error: { code: e.code, error: e.message, detail: e.detail } }
+        }
+      }))
+      const succeeded = results.filter((r) => r.ok).length
+      return { count: results.length, succeeded, failed: results.length - succeeded, results }
+    }
+  })
+
+  const postInfo = jsonRoute({
+    method: 'post',
+    path: '/api/v2/videos/info',
+    limit: 'extract',
+    doc: { summary: 'Info by page URL in a JSON body {url} (compat)', tags: ['videos', 'compat'], body: { schema: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, quality: { type: 'string' } } } } },
+    serialize: serializeVideoInfo,
+    handle: async ({ req }) => {
+      const body = await jsonBody(req)
+      const target = registry.resolve({ url: bodyString(body, 'url', { required: true, max: 8192 }), kind: 'video' })
+      const { info, cached } = await extractor.info(target)
+      return infoOut(target, info, cached)
+    }
+  })
+
+  const platforms = jsonRoute({
+    method: 'get',
+    path: '/api/platforms',
+    doc: { summary: 'Supported platforms with their domains, example URLs and features', tags: ['videos', 'compat'] },
+    serialize: serializePlatforms,
+    cacheMs: 60_000,
+    handle: () => {
+      const list = registry.describe().map((p) => ({ ...p, enabled: true }))
+      return { count: list.length, platforms: list }
+    }
+  })
+
+  return [
+    infoRoute('/api/v2/videos/:platform/:id', []),
+    infoRoute('/api/v2/videos', [URL_PARAM]),
+    infoRoute('/api/info', [URL_PARAM]),
+    formatsRoute('/api/v2/videos/:platform/:id/formats', []),
+    formatsRoute('/api/v2/videos/formats', [URL_PARAM]),
+    formatsRoute('/api/formats', [URL_PARAM]),
+    playlistRoute('/api/v2/playlists/:platform/:id', []),
+    playlistRoute('/api/v2/playlists', [URL_PARAM]),
+    batch,
+    postInfo,
+    platforms
+  ]
+}

@@ -1,0 +1,132 @@
+// One contract suite, run against the memory limiter and against the Redis
+// limiter on a real redis-server; then what happens when Redis goes away.
+import { test } from 'node:test'
+import type { TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { createMemoryRateLimiter, createRedisRateLimiter } from './rate-limit.ts'
+import type { RateLimiter } from './rate-limit.ts'
+import { createRedis, connectRedis } from './redis.ts'
+import type { Redis } from './redis.ts'
+import { createLogger } from './log.ts'
+import { startRedis, sleep } from './test-helpers.ts'
+import type { StartedRedis } from './test-helpers.ts'
+
+const T0 = 1_700_000_040_000 // a multiple of every window below (60 s)
+
+interface Clock { now: () => number, set: (ms: number) => void }
+function clock (start = T0): Clock {
+  let t = start
+  return { now: () => t, set: (ms) => { t = ms } }
+}
+
+type Make = (opts: { limit: number, windowSec: number, now: () => number }) => RateLimiter
+
+async function hitN (l: RateLimiter, key: string, n: number): Promise<boolean[]> {
+  const out: boolean[] = []
+  for (let i = 0; i < n; i++) out.push((await l.hit(key)).allowed)
+  return out
+}
+
+async function contract (t: TestContext, make: Make): Promise<void> {
+  await t.test('allows the limit, then refuses with Retry-After', async () => {
+    const c = clock(T0 + 500)
+    const l = make({ limit: 3, windowSec: 10, now: c.now })
+    const results = [await l.hit('a'), await l.hit('a'), await l.hit('a'), await l.hit('a')]
+    assert.deepEqual(results.map((r) => r.allowed), [true, true, true, false])
+    assert.deepEqual(results.map((r) => r.remaining), [2, 1, 0, 0])
+    for (const r of results) {
+      assert.equal(r.limit, 3)
+      assert.equal(r.resetSec, (T0 + 10_000) / 1000)
+    }
+    assert.equal(results[0]?.retryAfterSec, 0)
+    assert.equal(results[3]?.retryAfterSec, 10, '9.5 s left rounds up')
+    c.set(T0 + 9_999)
+    assert.equal((await l.hit('a')).retryAfterSec, 1, 'never 0 while refused')
+  })
+
+  await t.test('counts each key separately', async () => {
+    const c = clock()
+    const l = make({ limit: 2, windowSec: 60, now: c.now })
+    assert.deepEqual(await hitN(l, 'a', 3), [true, true, false])
+    assert.deepEqual(await hitN(l, 'b', 2), [true, true])
+  })
+
+  await t.test('a new window starts a new count', async () => {
+    const c = clock()
+    const l = make({ limit: 2, windowSec: 5, now: c.now })
+    assert.deepEqual(await hitN(l, 'a', 3), [true, true, false])
+    c.set(T0 + 4_999)
+    assert.equal((await l.hit('a')).allowed, false)
+    c.set(T0 + 5_000)
+    const r = await l.hit('a')
+    assert.equal(r.allowed, true)
+    assert.equal(r.remaining, 1)
+    assert.equal(r.resetSec, (T0 + 10_000) / 1000)
+  })
+}
+
+test('memory limiter', async (t) => {
+  await contract(t, (o) => createMemoryRateLimiter(o))
+})
+
+test('redis limiter against a real redis-server', async (t) => {
+  const server = await startRedis()
+  const log = createLogger('silent', {})
+  const clients: Redis[] = []
+  t.after(async () => {
+    for (const c of clients) c.disconnect()
+    await server.stop()
+  })
+  const client = async (s: StartedRedis): Promise<Redis> => {
+    const r = createRedis(s.url, log, { commandTimeoutMs: 500 })
+    clients.push(r)
+    assert.ok(await connectRedis(r, 3000), 'cannot connect to the test redis-server')
+    return r
+  }
+  const redis = await client(server)
+  const fallbackOf = (o: { limit: number, windowSec: number, now: () => number }): RateLimiter => createMemoryRateLimiter(o)
+  const prefix = (): string => `test:${randomBytes(4).toString('hex')}:`
+
+  let fallbackHits = 0
+  await contract(t, (o) => {
+    const memory = fallbackOf(o)
+    const fallback: RateLimiter = { backend: 'memory', hit: (key) => { fallbackHits++; return memory.hit(key) } }
+    return createRedisRateLimiter({ ...o, redis, prefix: prefix(), fallback })
+  })
+  assert.equal(fallbackHits, 0, 'the contract ran against Redis, not the fallback')
+
+  await t.test('shares one count between clients (processes) and is atomic', async () => {
+    const other = await client(server)
+    const p = prefix()
+    const c = clock()
+    const opts = { limit: 10, windowSec: 60, now: c.now, prefix: p }
+    const a = createRedisRateLimiter({ ...opts, redis, fallback: fallbackOf(opts) })
+    const b = createRedisRateLimiter({ ...opts, redis: other, fallback: fallbackOf(opts) })
+    const results = await Promise.all(Array.from({ length: 40 }, async (_, i) => await (i % 2 === 0 ? a : b).hit('ip')))
+    assert.equal(results.filter((r) => r.allowed).length, 10)
+    const ttl = await redis.pttl(`${p}${T0}:ip`)
+    assert.ok(ttl > 60_000 && ttl <= 61_000, `key expires with its window (pttl ${ttl})`)
+  })
+
+  await t.test('falls back to the memory limiter while Redis is down, then recovers', async () => {
+    const c = clock()
+    const opts = { limit: 2, windowSec: 60, now: c.now }
+    const fallback = createMemoryRateLimiter({ ...opts, limit: 1 })
+    const l = createRedisRateLimiter({ ...opts, redis, prefix: prefix(), fallback })
+    assert.deepEqual(await hitN(l, 'x', 2), [true, true])
+    await server.stop()
+    const started = Date.now()
+    const down = [await l.hit('x'), await l.hit('x')]
+    assert.ok(Date.now() - started < 2500, 'a Redis outage does not hang requests')
+    assert.deepEqual(down.map((r) => r.allowed), [true, false], 'the fallback share applies')
+    assert.equal(down[1]?.limit, 1)
+    await server.restart()
+    const deadline = Date.now() + 5000
+    while (redis.status !== 'ready' && Date.now() < deadline) await sleep(50)
+    assert.equal(redis.status, 'ready', 'ioredis reconnects after the restart')
+    const back = await l.hit('x')
+    assert.equal(back.limit, 2, 'Redis is used again once it is back')
+    assert.equal(back.remaining, 1, 'the restarted Redis has a fresh count')
+  })
+})

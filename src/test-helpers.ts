@@ -1,0 +1,211 @@
+// Shared plumbing for tests only (never imported by production code): free
+// ports, an in-process app on port 0, a real redis-server, the whole cluster
+// as a child process, and where Chromium lives.
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { createServer, connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { delimiter, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadConfig } from './config.ts'
+import { createLogger } from './log.ts'
+import { createRedis, connectRedis } from './redis.ts'
+import { createApp } from './app.ts'
+import type { App } from './app.ts'
+import type { Config } from './config.ts'
+import type { Redis } from './redis.ts'
+
+// dist/src/test-helpers.js → the repository root, two levels up.
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const FAKE_YTDLP = join(REPO_ROOT, 'workers', 'fixtures', 'fake-yt-dlp')
+export const MAIN_JS = join(REPO_ROOT, 'dist', 'src', 'main.js')
+
+export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export function findExecutable (name: string, candidates: readonly string[] = []): string | null {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '')
+  for (const file of [...candidates, ...dirs.map((d) => join(d, name))]) {
+    try { accessSync(file, constants.X_OK); return file } catch {}
+  }
+  return null
+}
+
+export const findChromium = (): string | null => findExecutable('chromium', ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'])
+
+// A private scratch folder per app/cluster (downloads, cookies), removed on close.
+function scratch (): string {
+  return mkdtempSync(join(tmpdir(), 'vidgate-test-'))
+}
+
+function baseEnv (dir: string): Record<string, string> {
+  return {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    WORKERS: '1',
+    LOG_LEVEL: 'silent',
+    YTDLP_PATH: FAKE_YTDLP,
+    YTDLP_MODE: 'spawn',
+    DOWNLOAD_DIRECTORY: join(dir, 'downloads'),
+    COOKIES_DIRECTORY: join(dir, 'cookies'),
+    SHUTDOWN_TIMEOUT: '2'
+  }
+}
+
+export interface StartedApp { url: string, port: number, app: App, config: Config, redis: Redis | null, close: () => Promise<void> }
+
+// createApp in this process on 127.0.0.1 port 0; env is our defaults plus the overrides only.
+export async function startApp (overrides: Record<string, string> = {}): Promise<StartedApp> {
+  const dir = scratch()
+  const config = loadConfig({ ...baseEnv(dir), ...overrides })
+  const log = createLogger(config.LOG_LEVEL, { role: 'test' })
+  const redis = config.redisUrl === null ? null : createRedis(config.redisUrl, log)
+  if (redis !== null) await connectRedis(redis, 3000)
+  const app = createApp({ config, log, redis })
+  const port = await app.listen(0, '127.0.0.1')
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    app,
+    config,
+    redis,
+    async close () {
+      await app.close()
+      if (redis !== null) redis.disconnect()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+export interface StartedRedis { url: string, port: number, stop: () => Promise<void>, restart: () => Promise<void> }
+
+async function ping (port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1')
+    let data = ''
+    const done = (ok: boolean): void => { sock.destroy(); resolve(ok) }
+    sock.setTimeout(500, () => done(false))
+    sock.on('error', () => done(false))
+    sock.on('connect', () => sock.write('PING\r\n'))
+    sock.on('data', (d) => { data += d.toString(); if (data.includes('\r\n')) done(data.startsWith('+PONG')) })
+  })
+}
+
+export async function startRedis (): Promise<StartedRedis> {
+  const bin = findExecutable('redis-server', ['/usr/bin/redis-server'])
+  if (bin === null) throw new Error('redis-server is not installed (apt-get install redis-server)')
+  const port = await freePort()
+  let child: ChildProcess | null = null
+  const start = async (): Promise<void> => {
+    const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    child = proc
+    const deadline = Date.now() + 5000
+    while (!(await ping(port))) {
+      if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`)
+      await sleep(25)
+    }
+  }
+  const stop = async (): Promise<void> => {
+    const proc = child
+    child = null
+    if (proc === null || proc.exitCode !== null || proc.signalCode !== null) return
+    await new Promise<void>((resolve) => { proc.once('exit', () => resolve()); proc.kill('SIGKILL') })
+  }
+  await start()
+  return { url: `redis://127.0.0.1:${port}`, port, stop, restart: async () => { await stop(); await start() } }
+}
+
+export interface StartedCluster {
+  url: string
+  port: number
+  child: ChildProcess
+  pid: number
+  output: () => string
+  workerPids: () => number[]
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  stop: () => Promise<void>
+}
+
+// Children of a process from /proc (cluster workers are the primary's children).
+export function childPids (pid: number): number[] {
+  const out: number[] = []
+  let tasks: string[] = []
+  try { tasks = readdirSync(`/proc/${pid}/task`) } catch { return out }
+  for (const task of tasks) {
+    let text = ''
+    try { text = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8') } catch {}
+    for (const c of text.split(/\s+/)) if (c !== '') out.push(Number(c))
+  }
+  return out.sort((a, b) => a - b)
+}
+
+export interface ClusterOptions { workers?: number, env?: Record<string, string>, args?: string[], waitReady?: boolean, timeoutMs?: number }
+
+// Spawns the compiled entry; resolves once the primary logs "ready" (or at once with waitReady: false).
+export async function startCluster (opts: ClusterOptions = {}): Promise<StartedCluster> {
+  const dir = scratch()
+  const port = await freePort()
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...baseEnv(dir), LOG_LEVEL: 'info', ...opts.env }
+  delete (env as Record<string, string | undefined>).PORT
+  const args = opts.args ?? [`--workers=${opts.workers ?? 2}`, `--port=${port}`, '--host=127.0.0.1']
+  const child = spawn(process.execPath, [MAIN_JS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => { rmSync(dir, { recursive: true, force: true }); resolve({ code, signal }) })
+  })
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const pids = childPids(child.pid ?? 0)
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => { for (const p of [child.pid ?? 0, ...pids]) try { process.kill(p, 'SIGKILL') } catch {} }, 8000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+  if (opts.waitReady !== false) {
+    const ready = /"msg":"ready"/
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { stop().catch(() => {}); reject(new Error(`cluster not ready in time:\n${out.slice(-2000)}`)) }, opts.timeoutMs ?? 15000)
+      const check = (): void => { if (ready.test(out)) { clearTimeout(timer); resolve() } }
+      child.stdout?.on('data', check)
+      exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`cluster exited with ${code}:\n${out.slice(-2000)}`)) }, () => {})
+    })
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    pid: child.pid ?? 0,
+    output: () => out,
+    workerPids: () => childPids(child.pid ?? 0),
+    exited,
+    stop
+  }
+}
+
+// The JSON log lines a process printed, parsed (non-JSON lines skipped).
+export function logLines (text: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = []
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue
+    try {
+      const v: unknown = JSON.parse(line)
+      if (typeof v === 'object' && v !== null) out.push(v as Record<string, unknown>)
+    } catch {}
+  }
+  return out
+}
