@@ -1,6 +1,7 @@
 // Assembles one HTTP process from its dependencies: the worker's composition
 // root calls it, and in-process tests call it with port 0 and their own deps.
 import { createRequire } from 'node:module'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createHttpServer } from './http/server.ts'
 import { createPipeline } from './http/pipeline.ts'
 import { systemRoutes } from './http/routes/system.ts'
@@ -111,6 +112,10 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     ttlSec: (platform) => ttlByPlatform.get(platform) ?? config.CACHE_TTL
   })
 
+  // Event-loop delay since the previous stats read (bench/ reads it around a load phase).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+  loopDelay.enable()
+
   const localStats = (): WorkerStats => {
     const mem = process.memoryUsage()
     const totals = metrics.totals()
@@ -125,10 +130,17 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
       extractions: pool.stats().completed,
       rss_bytes: mem.rss,
       heap_used_bytes: mem.heapUsed,
-      uptime_seconds: (Date.now() - started) / 1000
+      uptime_seconds: (Date.now() - started) / 1000,
+      event_loop_delay_max_ms: loopDelay.max / 1e6,
+      event_loop_delay_p99_ms: loopDelay.percentile(99) / 1e6
     }
   }
-  const collectLocal = async (what: CollectKind): Promise<unknown> => what === 'metrics' ? await metrics.registry.getMetricsAsJSON() : localStats()
+  const collectLocal = async (what: CollectKind): Promise<unknown> => {
+    if (what === 'metrics') return await metrics.registry.getMetricsAsJSON()
+    const stats = localStats()
+    loopDelay.reset()
+    return stats
+  }
   const link = createClusterLink(collectLocal)
 
   const health = createHealthMonitor({
@@ -196,6 +208,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     },
     async close () {
       await server.shutdown(config.SHUTDOWN_TIMEOUT * 1000)
+      loopDelay.disable()
       health.close()
       cookies.close()
       link.close()

@@ -84,6 +84,8 @@ export interface WorkerStats {
   rss_bytes: number
   heap_used_bytes: number
   uptime_seconds: number
+  event_loop_delay_max_ms: number
+  event_loop_delay_p99_ms: number
 }
 
 const workerStatsSchema = object({
@@ -97,7 +99,9 @@ const workerStatsSchema = object({
   extractions: { type: 'integer' },
   rss_bytes: { type: 'integer' },
   heap_used_bytes: { type: 'integer' },
-  uptime_seconds: { type: 'number' }
+  uptime_seconds: { type: 'number' },
+  event_loop_delay_max_ms: { type: 'number' },
+  event_loop_delay_p99_ms: { type: 'number' }
 })
 
 export interface ClusterStats {

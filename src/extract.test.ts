@@ -1,0 +1,134 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Agent, request } from 'undici'
+import { startApp, startRedis } from './test-helpers.ts'
+import { startOrigin } from './test-origin.ts'
+
+const YTDLP = process.env.VIDGATE_TEST_YTDLP ?? '/usr/bin/yt-dlp'
+
+async function getJson (url: string): Promise<{ status: number, body: Record<string, unknown>, headers: Headers }> {
+  const res = await fetch(url)
+  return { status: res.status, body: await res.json() as Record<string, unknown>, headers: res.headers }
+}
+
+test('real yt-dlp (warm pool) extracts a local page, then serves it from the cache', async (t) => {
+  const origin = await startOrigin()
+  const app = await startApp({ GENERIC_HOSTS: origin.host, YTDLP_PATH: YTDLP, YTDLP_MODE: 'warm', RATE_LIMIT_ENABLED: 'false' })
+  t.after(async () => { await app.close(); await origin.close() })
+  const page = `${origin.url}/page.html`
+
+  const first = await getJson(`${app.url}/api/v2/videos?url=${encodeURIComponent(page)}`)
+  assert.equal(first.status, 200, JSON.stringify(first.body))
+  assert.match(String(first.body.title), /^Local Test Clip/)
+  assert.equal(first.body.platform, 'generic')
+  assert.equal(first.body.cached, false)
+  const formats = first.body.formats as Array<Record<string, unknown>>
+  assert.ok(formats.some((f) => f.has_audio === true && f.has_video === true), 'a progressive format with audio')
+  assert.equal(JSON.stringify(first.body).includes('http://127.0.0.1'), true, 'the page URL is echoed')
+  assert.equal(formats.some((f) => 'url' in f), false, 'media URLs are not exposed in info')
+
+  const second = await getJson(`${app.url}/api/v2/videos/generic/${String(first.body.id)}`)
+  assert.equal(second.status, 200)
+  assert.equal(second.body.cached, true)
+  assert.equal(origin.hits('/page.html'), 1, 'the origin saw exactly one page fetch')
+
+  const formatsRes = await getJson(`${app.url}/api/formats?url=${encodeURIComponent(page)}`)
+  assert.equal(formatsRes.status, 200)
+  assert.ok(Array.isArray(formatsRes.body.formats))
+})
+
+test('1,000 concurrent requests for one uncached video run one extraction', async (t) => {
+  const origin = await startOrigin({ pageDelayMs: 200 })
+  const app = await startApp({ GENERIC_HOSTS: origin.host, YTDLP_PATH: YTDLP, YTDLP_MODE: 'warm', RATE_LIMIT_ENABLED: 'false' })
+  const agent = new Agent({ connections: 200 })
+  t.after(async () => { await agent.close(); await app.close(); await origin.close() })
+  const url = `${app.url}/api/v2/videos?url=${encodeURIComponent(`${origin.url}/page.html`)}`
+  const statuses = await Promise.all(Array.from({ length: 1000 }, async () => {
+    const res = await request(url, { dispatcher: agent })
+    await res.body.dump()
+    return res.statusCode
+  }))
+  assert.deepEqual([...new Set(statuses)], [200])
+  assert.equal(origin.hits('/page.html'), 1)
+})
+
+test('with Redis, two instances share the cache and run one extraction between them', async (t) => {
+  const redis = await startRedis()
+  const origin = await startOrigin({ pageDelayMs: 300 })
+  const env = { GENERIC_HOSTS: origin.host, YTDLP_PATH: YTDLP, YTDLP_MODE: 'warm', RATE_LIMIT_ENABLED: 'false', REDIS_URL: redis.url }
+  const a = await startApp(env)
+  const b = await startApp(env)
+  t.after(async () => { await a.close(); await b.close(); await origin.close(); await redis.stop() })
+  const path = `/api/v2/videos?url=${encodeURIComponent(`${origin.url}/page.html`)}`
+  const results = await Promise.all(Array.from({ length: 40 }, async (_, i) => await getJson(`${i % 2 === 0 ? a.url : b.url}${path}`)))
+  assert.ok(results.every((r) => r.status === 200))
+  assert.equal(origin.hits('/page.html'), 1, 'one page fetch across both instances')
+  // b serves from Redis after its L1 is bypassed by a fresh instance
+  const c = await startApp(env)
+  t.after(async () => { await c.close() })
+  const fromL2 = await getJson(`${c.url}${path}`)
+  assert.equal(fromL2.body.cached, true)
+  assert.equal(origin.hits('/page.html'), 1)
+})
+
+test('Redis down is a cache miss, never a hang or a 5xx', async (t) => {
+  const redis = await startRedis()
+  const origin = await startOrigin()
+  const app = await startApp({ GENERIC_HOSTS: origin.host, YTDLP_PATH: YTDLP, YTDLP_MODE: 'warm', RATE_LIMIT_ENABLED: 'false', REDIS_URL: redis.url })
+  t.after(async () => { await app.close(); await origin.close(); await redis.stop() })
+  await redis.stop()
+  const started = Date.now()
+  const res = await getJson(`${app.url}/api/v2/videos?url=${encodeURIComponent(`${origin.url}/page.html`)}`)
+  assert.equal(res.status, 200)
+  assert.ok(Date.now() - started < 15000)
+  // health notices within its refresh period and reports degraded (still 200)
+  let cacheStatus: unknown = 'ok'
+  for (let i = 0; i < 40 && cacheStatus === 'ok'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const health = await getJson(`${app.url}/health`)
+    assert.equal(health.status, 200)
+    cacheStatus = (health.body.checks as Record<string, Record<string, unknown>>).cache?.status
+    if (cacheStatus !== 'ok') assert.equal(health.body.status, 'degraded')
+  }
+  assert.equal(cacheStatus, 'degraded')
+})
+
+const ERROR_CASES: ReadonlyArray<[string, number, string]> = [
+  ['notfound', 404, 'VIDEO_NOT_FOUND'],
+  ['unavailable', 404, 'VIDEO_NOT_FOUND'],
+  ['geo', 451, 'GEO_BLOCKED'],
+  ['login', 403, 'LOGIN_REQUIRED'],
+  ['429', 429, 'UPSTREAM_RATE_LIMITED'],
+  ['crash', 502, 'EXTRACTION_FAILED'],
+  ['garbage', 502, 'EXTRACTION_FAILED'],
+  ['hang', 504, 'EXTRACTION_TIMEOUT']
+]
+
+test('yt-dlp failures map to the error table', async (t) => {
+  const app = await startApp({ GENERIC_HOSTS: 'fake.test', EXTRACT_TIMEOUT: '1', RATE_LIMIT_ENABLED: 'false' })
+  t.after(async () => { await app.close() })
+  for (const [path, status, code] of ERROR_CASES) {
+    const started = Date.now()
+    const res = await getJson(`${app.url}/api/info?url=${encodeURIComponent(`http://fake.test/${path}`)}`)
+    assert.equal(res.status, status, `${path}: ${JSON.stringify(res.body)}`)
+    assert.equal(res.body.code, code, path)
+    assert.equal(typeof res.body.request_id, 'string')
+    if (path === 'hang') assert.ok(Date.now() - started < 6000, 'the hung yt-dlp was killed at the timeout')
+  }
+  // the pool recovered after the hang and the crash
+  const ok = await getJson(`${app.url}/api/info?url=${encodeURIComponent('http://fake.test/ok')}`)
+  assert.equal(ok.status, 200)
+})
+
+test('a full extraction queue answers 503 EXTRACTION_BUSY with Retry-After', async (t) => {
+  const app = await startApp({ GENERIC_HOSTS: 'fake.test', EXTRACT_CONCURRENCY: '1', EXTRACT_QUEUE: '1', EXTRACT_TIMEOUT: '3', RATE_LIMIT_ENABLED: 'false' })
+  t.after(async () => { await app.close() })
+  const slow = Array.from({ length: 4 }, async (_, i) => await fetch(`${app.url}/api/info?url=${encodeURIComponent(`http://fake.test/ok?delay=1500&n=${i}`)}`))
+  const responses = await Promise.all(slow)
+  const statuses = responses.map((r) => r.status)
+  assert.ok(statuses.includes(200), String(statuses))
+  const busy = responses.find((r) => r.status === 503)
+  assert.ok(busy !== undefined, `expected a 503 among ${statuses.join(',')}`)
+  assert.equal(busy.headers.get('retry-after'), '2')
+  assert.equal((await busy.json() as Record<string, unknown>).code, 'EXTRACTION_BUSY')
+})

@@ -1,0 +1,104 @@
+// Signed, expiring proxy links: JSON → deflateRaw → base64url, then "." and a
+// truncated HMAC-SHA256. The payload is readable by whoever holds the link
+// (signed, not encrypted), so credentials are never embedded: sign() drops
+// Cookie/Authorization headers; formats that need them must carry a ref, and
+// the server supplies them again through re-extraction.
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { AppError } from '../errors.ts'
+
+export interface ReextractRef {
+  platform: string
+  id: string
+  formatId: string
+}
+
+export interface LinkPayload {
+  url: string
+  headers: Record<string, string>
+  // unix seconds after which the link itself is refused
+  expiresAt: number
+  // unix seconds after which the upstream URL is known to be dead (refresh before use)
+  urlExpiresAt: number | null
+  ref: ReextractRef | null
+  filename: string | null
+}
+
+export type LinkInput = Pick<LinkPayload, 'url'> & Partial<Omit<LinkPayload, 'url' | 'expiresAt'>>
+
+export interface LinkSigner {
+  sign: (payload: LinkInput, ttlSec: number) => string
+  verify: (token: string, nowMs?: number) => LinkPayload
+}
+
+const SIG_BYTES = 16
+const SIG_CHARS = 22
+const MAX_TOKEN_CHARS = 16384
+const MAX_JSON_BYTES = 65536
+// Domain separation: a MAC made for another purpose with the same secret never verifies here.
+const CONTEXT = 'vidgate:proxy-link:v1:'
+const SECRET_HEADERS = new Set(['cookie', 'authorization', 'proxy-authorization'])
+const TOKEN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/
+
+interface Wire { u: string, h?: Record<string, string>, e: number, x?: number, r?: [string, string, string], f?: string }
+
+function invalid (detail: string): AppError {
+  return new AppError('INVALID_SIGNATURE', undefined, { detail })
+}
+
+function isStringRecord (value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string')
+}
+
+function isWire (value: unknown): value is Wire {
+  if (typeof value !== 'object' || value === null) return false
+  const w = value as Record<string, unknown>
+  return typeof w.u === 'string' && Number.isSafeInteger(w.e) &&
+    (w.h === undefined || isStringRecord(w.h)) &&
+    (w.x === undefined || Number.isSafeInteger(w.x)) &&
+    (w.f === undefined || typeof w.f === 'string') &&
+    (w.r === undefined || (Array.isArray(w.r) && w.r.length === 3 && w.r.every((s) => typeof s === 'string')))
+}
+
+export function createLinkSigner (secret: string): LinkSigner {
+  if (secret.length === 0) throw new TypeError('createLinkSigner: secret must not be empty')
+  const mac = (body: string): Buffer => createHmac('sha256', secret).update(CONTEXT).update(body).digest().subarray(0, SIG_BYTES)
+
+  return {
+    sign (payload, ttlSec) {
+      if (!Number.isFinite(ttlSec) || ttlSec <= 0) throw new TypeError('sign: ttlSec must be a positive number')
+      const wire: Wire = { u: payload.url, e: Math.floor(Date.now() / 1000 + ttlSec) }
+      const headers = Object.entries(payload.headers ?? {}).filter(([k]) => !SECRET_HEADERS.has(k.toLowerCase()))
+      if (headers.length > 0) wire.h = Object.fromEntries(headers)
+      if (payload.urlExpiresAt != null) wire.x = Math.floor(payload.urlExpiresAt)
+      if (payload.ref != null) wire.r = [payload.ref.platform, payload.ref.id, payload.ref.formatId]
+      if (payload.filename != null) wire.f = payload.filename
+      const body = deflateRawSync(JSON.stringify(wire), { level: 9 }).toString('base64url')
+      return `${body}.${mac(body).toString('base64url')}`
+    },
+
+    verify (token, nowMs = Date.now()) {
+      if (token.length > MAX_TOKEN_CHARS || !TOKEN.test(token)) throw invalid('the link is malformed')
+      const body = token.slice(0, -SIG_CHARS - 1)
+      const given = Buffer.from(token.slice(-SIG_CHARS), 'base64url')
+      if (given.length !== SIG_BYTES || !timingSafeEqual(given, mac(body))) throw invalid('the link signature does not match')
+      let wire: unknown
+      try {
+        wire = JSON.parse(inflateRawSync(Buffer.from(body, 'base64url'), { maxOutputLength: MAX_JSON_BYTES }).toString('utf8'))
+      } catch (err) {
+        throw new AppError('INVALID_SIGNATURE', undefined, { detail: 'the link payload is malformed', cause: err })
+      }
+      if (!isWire(wire)) throw invalid('the link payload is malformed')
+      if (wire.e * 1000 <= nowMs) throw invalid('the link has expired')
+      return {
+        url: wire.u,
+        headers: wire.h ?? {},
+        expiresAt: wire.e,
+        urlExpiresAt: wire.x ?? null,
+        ref: wire.r === undefined ? null : { platform: wire.r[0], id: wire.r[1], formatId: wire.r[2] },
+        filename: wire.f ?? null
+      }
+    }
+  }
+}

@@ -1,0 +1,146 @@
+// Writes a proxied body to the uWS response with backpressure. hyper-express
+// 6.8.2 + uWS 20.30 quirks this works around (checked on this build):
+// - res.write() always uses chunked encoding, even with a Content-Length
+//   header set (the client then sees both), so sized bodies go through
+//   uWS tryEnd(chunk, total), which writes Content-Length itself;
+// - tryEnd does not buffer what the socket refused: the rest of the chunk
+//   is re-sent from getWriteOffset() in onWritable;
+// - a sized body that ends through tryEnd leaves hyper-express's `completed`
+//   false, so it is set here (nothing may touch the uWS response afterwards);
+// - uWS drops a connection whose client has not read anything for ~10 s
+//   while we have data queued (HTTP idle timeout, not configurable in 20.30).
+import type { Response } from 'hyper-express'
+
+export interface BodySink {
+  // Sends the status and every header set on res so far; length null → chunked.
+  start: (status: number, length: number | null) => void
+  // Status and headers only (HEAD); length null → no Content-Length.
+  headOnly: (status: number, length: number | null) => void
+  // false: back off and await drained() before the next write.
+  write: (chunk: Buffer) => boolean
+  drained: () => Promise<void>
+  // Ends a chunked body; a sized body that is still short is cut off instead.
+  end: () => void
+  close: () => void
+  readonly gone: () => boolean
+  readonly finished: () => boolean
+}
+
+// hyper-express keeps the status/header writer private; it also writes the
+// headers the pipeline set (request id, security, CORS).
+function initiate (res: Response): void {
+  const fn: unknown = Reflect.get(res, '_initiate_response')
+  if (typeof fn !== 'function') throw new Error('hyper-express Response._initiate_response is missing (version change?)')
+  Reflect.apply(fn, res, [])
+}
+
+export function createSink (res: Response, signal: AbortSignal): BodySink {
+  const raw = res.raw
+  let length: number | null = null
+  let pending: { chunk: Buffer, base: number } | null = null
+  let blocked = false
+  let ended = false
+  let wake: (() => void) | null = null
+
+  const wakeUp = (): void => {
+    const w = wake
+    wake = null
+    if (w !== null) w()
+  }
+  signal.addEventListener('abort', wakeUp, { once: true })
+
+  const markEnded = (): void => {
+    ended = true
+    res.completed = true
+  }
+
+  function onWritable (offset: number): boolean {
+    if (res.completed) { wakeUp(); return true }
+    if (pending !== null && length !== null) {
+      const [sent, done] = raw.tryEnd(pending.chunk.subarray(offset - pending.base), length)
+      if (done) markEnded()
+      if (!sent && !done) return false
+      pending = null
+    }
+    blocked = false
+    wakeUp()
+    return true
+  }
+
+  return {
+    start (status, len) {
+      length = len
+      res.status(status)
+      raw.cork(() => {
+        initiate(res)
+        raw.onWritable(onWritable)
+      })
+      if (len === 0) {
+        res.send()
+        ended = true
+      }
+    },
+
+    headOnly (status, len) {
+      res.status(status)
+      // send() ends with endWithoutBody() when a Content-Length > 0 is set and
+      // writes "Content-Length: 0" itself otherwise; with no length known, end raw.
+      if (len !== null) {
+        if (len > 0) res.header('content-length', String(len))
+        res.send()
+        ended = true
+        return
+      }
+      raw.cork(() => {
+        initiate(res)
+        raw.endWithoutBody()
+      })
+      markEnded()
+    },
+
+    write (chunk) {
+      if (res.completed || ended || chunk.length === 0) return true
+      let ok = true
+      raw.cork(() => {
+        if (length === null) {
+          ok = raw.write(chunk)
+          blocked = !ok
+          return
+        }
+        const base = raw.getWriteOffset()
+        const [sent, done] = raw.tryEnd(chunk, length)
+        if (done) markEnded()
+        else if (!sent) {
+          pending = { chunk, base }
+          blocked = true
+          ok = false
+        }
+      })
+      return ok
+    },
+
+    async drained () {
+      if (!blocked || res.completed || signal.aborted) return
+      await new Promise<void>((resolve) => { wake = resolve })
+    },
+
+    end () {
+      if (res.completed || ended) return
+      if (length === null) {
+        res.send()
+        ended = true
+        return
+      }
+      res.close()
+      ended = true
+    },
+
+    close () {
+      if (!res.completed) res.close()
+      ended = true
+    },
+
+    gone: () => res.completed && !ended,
+    finished: () => ended
+  }
+}
