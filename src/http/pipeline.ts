@@ -133,10 +133,9 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
 
   function prelude (route: Route, req: Request, ctx: RequestContext): void {
     if (req.url.length > deps.maxUrlLength) throw new AppError('URL_TOO_LONG', `The request URL is longer than ${deps.maxUrlLength} bytes`)
-    if (route.method === 'post' || route.method === 'put') {
-      const length = Number(req.headers['content-length'] ?? '0')
-      if (length > deps.maxBodyBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${deps.maxBodyBytes} bytes`)
-    }
+    // Every method: an unread body is still buffered while an async handler runs.
+    const length = Number(req.headers['content-length'] ?? '0')
+    if (length > deps.maxBodyBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${deps.maxBodyBytes} bytes`)
     if (route.admin || deps.access.keysConfigured) {
       const key = deps.access.identify(req.headers.authorization, req.headers['x-api-key'])
       const presented = req.headers.authorization !== undefined || req.headers['x-api-key'] !== undefined

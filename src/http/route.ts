@@ -82,11 +82,16 @@ export function processTime (ctx: RequestContext): string {
   return ((performance.now() - ctx.startMs) / 1000).toFixed(6)
 }
 
-// HEAD gets the same status and headers with an explicit length and no body.
-export function sendJson (req: Request, res: Response, ctx: RequestContext, status: number, body: string): void {
-  res.status(status).header('content-type', JSON_TYPE).header('x-process-time', processTime(ctx))
+// HEAD gets the same status and headers with an explicit length and no body
+// (uWS would otherwise send the body, which corrupts a keep-alive connection).
+export function sendRaw (req: Request, res: Response, ctx: RequestContext, type: string, body: string | Buffer): void {
+  res.header('content-type', type).header('x-process-time', processTime(ctx))
   if (req.method === 'HEAD') res.header('content-length', String(Buffer.byteLength(body))).send()
   else res.send(body)
+}
+
+export function sendJson (req: Request, res: Response, ctx: RequestContext, status: number, body: string): void {
+  sendRaw(req, res.status(status), ctx, JSON_TYPE, body)
 }
 
 export function jsonRoute<T> (spec: JsonRouteSpec<T>): Route {

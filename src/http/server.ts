@@ -25,14 +25,23 @@ function patternOf (path: string): RegExp {
 
 export function createHttpServer (opts: ServerOptions): HttpServer {
   const { pipeline } = opts
-  const server = new HyperExpress.Server({ max_body_length: opts.maxBodyBytes, fast_buffers: true, auto_close: false })
+  // hyper-express answers a Content-Length above its own limit with a bare 413
+  // before any route runs (no JSON, no request id); the pipeline enforces
+  // maxBodyBytes instead, so its limit here is only a backstop it never reaches.
+  const server = new HyperExpress.Server({ max_body_length: Number.MAX_SAFE_INTEGER, fast_buffers: true, auto_close: false })
+  // hyper-express 6.8 pauses its body stream when a push passes highWaterMark
+  // (16 KB by default) and nothing resumes it: req.text() on a larger body never
+  // settles. A mark above the largest accepted body means it never pauses.
+  // Route-level options are needed: the Server-level `streaming` option is
+  // shadowed by the router's per-route default.
+  const routeOptions = { streaming: { readable: { highWaterMark: opts.maxBodyBytes + 1 } }, middlewares: [] }
   const table = opts.routes.map((r) => ({ route: r, pattern: patternOf(r.path) }))
   for (const route of opts.routes) {
     const handler = pipeline.wrap(route)
-    server[route.method](route.path, handler)
+    server[route.method](route.path, { ...routeOptions, middlewares: [] }, handler)
     // uWS does not route HEAD to GET handlers; every GET route answers HEAD too
-    // (JSON routes send the headers only; raw routes check req.method themselves).
-    if (route.method === 'get') server.head(route.path, handler)
+    // (sendJson/sendRaw in route.ts send the headers and length only).
+    if (route.method === 'get') server.head(route.path, { ...routeOptions, middlewares: [] }, handler)
   }
 
   const methods = opts.corsMethods ?? 'GET, HEAD, POST, PUT, DELETE, OPTIONS'

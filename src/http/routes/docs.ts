@@ -3,9 +3,9 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { processTime } from '../route.ts'
+import { sendRaw } from '../route.ts'
 import type { Route, RequestContext } from '../route.ts'
-import type { Response } from 'hyper-express'
+import type { Request, Response } from 'hyper-express'
 import { AppError } from '../../errors.ts'
 
 const ASSETS: Readonly<Record<string, string>> = {
@@ -38,8 +38,8 @@ const PAGE = `<!doctype html>
 
 const DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
 
-function sendText (res: Response, ctx: RequestContext, type: string, body: string | Buffer, cache: string): void {
-  res.header('content-type', type).header('cache-control', cache).header('x-process-time', processTime(ctx)).send(body)
+function sendText (req: Request, res: Response, ctx: RequestContext, type: string, body: string | Buffer, cache: string): void {
+  sendRaw(req, res.header('cache-control', cache), ctx, type, body)
 }
 
 export function docsRoutes (openapi: () => string): Route[] {
@@ -61,9 +61,9 @@ export function docsRoutes (openapi: () => string): Route[] {
       limit: 'default',
       admin: false,
       doc: { summary: 'This OpenAPI 3.1 document', tags: ['system'], responses: { 200: { description: 'OpenAPI document', contentType: 'application/json' } } },
-      handle (_req, res, ctx) {
+      handle (req, res, ctx) {
         openapiText ??= openapi()
-        sendText(res, ctx, 'application/json; charset=utf-8', openapiText, 'no-cache')
+        sendText(req, res, ctx, 'application/json; charset=utf-8', openapiText, 'no-cache')
       }
     },
     {
@@ -72,9 +72,9 @@ export function docsRoutes (openapi: () => string): Route[] {
       limit: 'default',
       admin: false,
       doc: { summary: 'Interactive API documentation (Swagger UI, served locally)', tags: ['system'], responses: { 200: { description: 'HTML page', contentType: 'text/html' } } },
-      handle (_req, res, ctx) {
+      handle (req, res, ctx) {
         res.header('content-security-policy', DOCS_CSP)
-        sendText(res, ctx, 'text/html; charset=utf-8', PAGE, 'no-cache')
+        sendText(req, res, ctx, 'text/html; charset=utf-8', PAGE, 'no-cache')
       }
     },
     {
@@ -85,10 +85,10 @@ export function docsRoutes (openapi: () => string): Route[] {
       doc: { summary: 'Static files of the docs page', tags: ['system'], responses: { 200: { description: 'file', contentType: 'application/octet-stream' } } },
       async handle (req, res, ctx) {
         const name = req.path_parameters.asset ?? ''
-        if (name === 'init.js') { sendText(res, ctx, 'text/javascript; charset=utf-8', INIT_JS, 'public, max-age=3600'); return }
+        if (name === 'init.js') { sendText(req, res, ctx, 'text/javascript; charset=utf-8', INIT_JS, 'public, max-age=3600'); return }
         const type = ASSETS[name]
         if (type === undefined) throw new AppError('NOT_FOUND', 'No such docs file')
-        sendText(res, ctx, type, await load(name), 'public, max-age=86400')
+        sendText(req, res, ctx, type, await load(name), 'public, max-age=86400')
       }
     }
   ]

@@ -1,4 +1,4 @@
-import { jsonRoute, processTime } from '../route.ts'
+import { jsonRoute, sendRaw } from '../route.ts'
 import type { Route } from '../route.ts'
 import { serializeRoot, serializeHealth, serializeVersion, serializeStats, serializeAuthStatus } from '../../schemas/system.ts'
 import type { ClusterStats, HealthReport, VersionInfo, AuthStatus } from '../../schemas/system.ts'
@@ -90,9 +90,9 @@ export function systemRoutes (deps: SystemDeps): Route[] {
       limit: 'none',
       admin: false,
       doc: { summary: 'Prometheus metrics aggregated over all workers', tags: ['system'], responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain; version=0.0.4' } } },
-      async handle (_req, res, ctx) {
+      async handle (req, res, ctx) {
         const { text, contentType } = await deps.metrics()
-        res.header('content-type', contentType).header('x-process-time', processTime(ctx)).send(text)
+        sendRaw(req, res, ctx, contentType, text)
       }
     },
     jsonRoute({

@@ -1,0 +1,171 @@
+// proxyMedia: relays one media URL to the client. Until the status line is out,
+// every failure is thrown as an AppError (the pipeline sends the JSON body);
+// after that, a failure can only cut the connection. A body that breaks off is
+// resumed at exactly the next byte with a new Range request (re-extracting once
+// if the URL was refused), so the client never gets a duplicated or missing byte.
+import type { Readable } from 'node:stream'
+import type { Request, Response } from 'hyper-express'
+import { AppError } from '../errors.ts'
+import { processTime, requestSignal } from '../http/route.ts'
+import type { RequestContext } from '../http/route.ts'
+import { buildUpstreamHeaders, contentDisposition, copiedResponseHeaders, isSafeHeaderValue } from './headers.ts'
+import { isExpiredStatus, planLength, planResponse, resumeStart } from './plan.ts'
+import type { Plan } from './plan.ts'
+import { formatContentRange, parseRange, rangeHeader } from './range.ts'
+import { createSink } from './sink.ts'
+import type { BodySink } from './sink.ts'
+import type { UpstreamClient, UpstreamResponse } from './upstream.ts'
+
+export interface MediaTarget {
+  url: string
+  headers: Record<string, string>
+}
+
+export interface MediaSource extends MediaTarget {
+  // epoch ms after which the URL is known to be dead: refresh() before the first request
+  expiresAtMs?: number | null
+  // re-extracts the media; called at most once per response
+  refresh?: () => Promise<MediaTarget>
+}
+
+export interface ProxyOptions {
+  upstream: UpstreamClient
+  // hosts (host or host:port) exempt from the public-address check
+  allow: readonly string[]
+  download?: boolean
+  filename?: string | null
+  extraHeaders?: Readonly<Record<string, string>>
+  // reconnects after the body broke off (default 2)
+  maxResumes?: number
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'video/mp4': 'mp4', 'video/webm': 'webm', 'video/x-matroska': 'mkv', 'video/mp2t': 'ts', 'video/x-flv': 'flv',
+  'audio/mp4': 'm4a', 'audio/mpeg': 'mp3', 'audio/webm': 'weba', 'audio/ogg': 'ogg', 'audio/aac': 'aac',
+  'application/vnd.apple.mpegurl': 'm3u8', 'application/x-mpegurl': 'm3u8', 'application/dash+xml': 'mpd'
+}
+
+function discard (body: Readable): void {
+  if (!body.destroyed) body.destroy()
+}
+
+function dispositionFor (opts: ProxyOptions, contentType: string | undefined): string | null {
+  if (opts.download !== true && (opts.filename ?? null) === null) return null
+  const ext = EXTENSIONS[(contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''] ?? 'mp4'
+  const base = opts.filename ?? 'video'
+  const name = /\.[A-Za-z0-9]{1,8}$/.test(base) ? base : `${base}.${ext}`
+  return contentDisposition(name, opts.download === true ? 'attachment' : 'inline')
+}
+
+export async function proxyMedia (req: Request, res: Response, ctx: RequestContext, source: MediaSource, opts: ProxyOptions): Promise<void> {
+  const signal = requestSignal(ctx, res)
+  if (signal.aborted) return
+  const head = req.method === 'HEAD'
+  const spec = parseRange(req.headers.range)
+  const ifRange = req.headers['if-range'] ?? null
+  let target: MediaTarget = { url: source.url, headers: source.headers }
+  let canRefresh = source.refresh !== undefined
+
+  const refresh = async (): Promise<void> => {
+    canRefresh = false
+    if (source.refresh !== undefined) target = await source.refresh()
+  }
+  const open = async (range: string | null, method: 'GET' | 'HEAD', withIfRange: boolean): Promise<UpstreamResponse> =>
+    await opts.upstream.request({
+      url: target.url,
+      method,
+      headers: buildUpstreamHeaders(target.headers, range, withIfRange ? ifRange : null),
+      allow: opts.allow,
+      signal
+    })
+
+  if (canRefresh && source.expiresAtMs != null && source.expiresAtMs <= Date.now()) await refresh()
+  let up: UpstreamResponse
+  for (;;) {
+    up = await open(rangeHeader(spec), head ? 'HEAD' : 'GET', true)
+    if (head && (up.status === 405 || up.status === 501)) {
+      discard(up.body)
+      up = await open(rangeHeader(spec), 'GET', true)
+    }
+    if (!isExpiredStatus(up.status) || !canRefresh) break
+    discard(up.body)
+    await refresh()
+  }
+
+  let plan: Plan
+  try {
+    plan = planResponse(up.status, up.headers, spec, ifRange !== null)
+  } catch (err) {
+    discard(up.body)
+    throw err
+  }
+  for (const [k, v] of copiedResponseHeaders(up.headers)) res.header(k, v)
+  res.header('accept-ranges', 'bytes')
+  if (plan.status === 206 && plan.end !== null) res.header('content-range', formatContentRange({ start: plan.start, end: plan.end }, plan.size))
+  const disposition = dispositionFor(opts, up.headers['content-type'])
+  if (disposition !== null) res.header('content-disposition', disposition)
+  for (const [k, v] of Object.entries(opts.extraHeaders ?? {})) if (HEADER_NAME.test(k) && isSafeHeaderValue(v)) res.header(k, v)
+  res.header('x-process-time', processTime(ctx))
+  ctx.status = plan.status
+
+  const sink = createSink(res, signal)
+  if (head) {
+    discard(up.body)
+    sink.headOnly(plan.status, planLength(plan))
+    return
+  }
+  sink.start(plan.status, planLength(plan))
+
+  let body = up.body
+  // absolute offsets: the upstream body's next byte, and the next byte the client needs
+  const cursor: Cursor = { at: plan.upstreamStart, pos: plan.start }
+  let resumes = 0
+  const maxResumes = opts.maxResumes ?? 2
+  for (;;) {
+    let failure: unknown = null
+    await copy(body, sink, cursor, plan.end).catch((err: unknown) => { failure = err })
+    discard(body)
+    if (sink.gone() || signal.aborted) return
+    if (plan.end !== null ? cursor.pos > plan.end : failure === null) {
+      sink.end()
+      return
+    }
+    if (resumes >= maxResumes) throw failure ?? new AppError('UPSTREAM_ERROR', undefined, { detail: 'the media body ended early' })
+    resumes++
+    for (;;) {
+      const next = await open(`bytes=${cursor.pos}-${plan.end ?? ''}`, 'GET', false)
+      if (isExpiredStatus(next.status) && canRefresh) {
+        discard(next.body)
+        await refresh()
+        continue
+      }
+      try {
+        cursor.at = resumeStart(next.status, next.headers, cursor.pos, plan.size)
+      } catch (err) {
+        discard(next.body)
+        throw err
+      }
+      body = next.body
+      break
+    }
+  }
+}
+
+interface Cursor { at: number, pos: number }
+
+// Copies the body's bytes that fall in [cursor.pos, end] to the sink, advancing
+// the cursor as it goes (so a failure leaves it at the exact resume offset).
+async function copy (body: Readable, sink: BodySink, cursor: Cursor, end: number | null): Promise<void> {
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    const next = cursor.at + chunk.length
+    const skip = cursor.pos - cursor.at
+    cursor.at = next
+    if (skip >= chunk.length) continue
+    let piece = skip > 0 ? chunk.subarray(skip) : chunk
+    if (end !== null && cursor.pos + piece.length > end + 1) piece = piece.subarray(0, end + 1 - cursor.pos)
+    cursor.pos += piece.length
+    if (!sink.write(piece)) await sink.drained()
+    if (sink.gone() || (end !== null && cursor.pos > end)) return
+  }
+}
