@@ -1,5 +1,6 @@
 // Shared bench plumbing: start servers as child processes pinned to cores,
-// read their CPU time from /proc, drive them with autocannon.
+// read their CPU time from /proc, drive them with autocannon. Every child is
+// tracked so that an aborted run still kills what it started (by pid).
 import { spawn, execFileSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
@@ -7,6 +8,20 @@ import { createServer } from 'node:net'
 import autocannon from 'autocannon'
 
 export const CLOCK_TICKS_PER_SEC = 100
+
+const children = new Set<ChildProcess>()
+let exitHookInstalled = false
+
+// Registers a child to be SIGKILLed if the bench process exits before stopping it.
+export function track (child: ChildProcess): void {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once('exit', () => { for (const c of children) { try { c.kill('SIGKILL') } catch {} } })
+}
+
+export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -26,33 +41,42 @@ export function hasTaskset (): boolean {
 
 export interface Started { child: ChildProcess, output: () => string, stop: () => Promise<void> }
 
+// Stops a child: SIGTERM, then SIGKILL after graceMs.
+export async function stopChild (child: ChildProcess, graceMs = 10000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => { child.kill('SIGKILL') }, graceMs)
+    child.once('exit', () => { clearTimeout(t); resolve() })
+    child.kill('SIGTERM')
+  })
+}
+
 // Starts `node args…` (optionally pinned with taskset) and waits for a line matching `ready`.
 export async function startNode (args: string[], opts: { env?: Record<string, string>, cpus?: string, ready: RegExp, timeoutMs?: number }): Promise<Started> {
   const cmd = opts.cpus !== undefined && hasTaskset() ? 'taskset' : process.execPath
   const argv = cmd === 'taskset' ? ['-c', opts.cpus ?? '0', process.execPath, ...args] : args
   const child = spawn(cmd, argv, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  track(child)
   let out = ''
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in time:\n${out.slice(-2000)}`)), opts.timeoutMs ?? 20000)
-    const check = (): void => { if (opts.ready.test(out)) { clearTimeout(timer); resolve() } }
-    child.stdout?.on('data', check)
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited with ${code}:\n${out.slice(-2000)}`)) })
-  })
-  child.removeAllListeners('exit')
-  return {
-    child,
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode !== null) return
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => { child.kill('SIGKILL') }, 10000)
-        child.once('exit', () => { clearTimeout(t); resolve() })
-        child.kill('SIGTERM')
-      })
-    }
+  child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200000) })
+  child.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200000) })
+  const onExit = (code: number | null): void => { fail(new Error(`exited with ${code}:\n${out.slice(-2000)}`)) }
+  let fail: (err: Error) => void = () => {}
+  try {
+    await new Promise<void>((resolve, reject) => {
+      fail = reject
+      const timer = setTimeout(() => reject(new Error(`not ready in time:\n${out.slice(-2000)}`)), opts.timeoutMs ?? 20000)
+      const check = (): void => { if (opts.ready.test(out)) { clearTimeout(timer); resolve() } }
+      child.stdout?.on('data', check)
+      child.once('exit', onExit)
+    })
+  } catch (err) {
+    await stopChild(child, 3000)
+    throw err
+  } finally {
+    child.off('exit', onExit)
   }
+  return { child, output: () => out, stop: async () => await stopChild(child) }
 }
 
 // The pid and all its descendants (cluster workers), from /proc.
@@ -93,22 +117,58 @@ export interface LoadResult {
   cpuUsPerReq: number
 }
 
-export async function load (url: string, opts: { connections: number, durationSec: number, warmupSec?: number, pids: () => number[], workers?: number, method?: 'GET' | 'POST', pipelining?: number }): Promise<LoadResult> {
+export interface LoadOptions {
+  connections: number
+  durationSec: number
+  warmupSec?: number
+  pids: () => number[]
+  workers?: number
+  method?: 'GET' | 'POST'
+  pipelining?: number
+  // a fixed number of requests instead of a duration (each connection sends amount/connections)
+  amount?: number
+  timeoutSec?: number
+}
+
+export async function load (url: string, opts: LoadOptions): Promise<LoadResult> {
   if ((opts.warmupSec ?? 0) > 0) await autocannon({ url, connections: opts.connections, duration: opts.warmupSec ?? 1, workers: opts.workers })
   const pids = opts.pids()
   const before = cpuSeconds(pids)
-  const r = await autocannon({ url, connections: opts.connections, duration: opts.durationSec, workers: opts.workers, pipelining: opts.pipelining ?? 1, method: opts.method ?? 'GET' })
+  const r = await autocannon({
+    url,
+    connections: opts.connections,
+    workers: opts.workers,
+    pipelining: opts.pipelining ?? 1,
+    method: opts.method ?? 'GET',
+    timeout: opts.timeoutSec ?? 10,
+    ...(opts.amount === undefined ? { duration: opts.durationSec } : { amount: opts.amount })
+  })
   const cpuSec = cpuSeconds(pids) - before
   const requests = r.requests.total
   return {
     requests,
-    rps: r.requests.average,
+    rps: opts.amount === undefined ? r.requests.average : requests / Math.max(0.001, r.duration),
     p50: r.latency.p50,
     p975: r.latency.p97_5,
     p99: r.latency.p99,
-    errors: r.errors + r.timeouts,
+    errors: r.errors,
     non2xx: r.non2xx,
     cpuSec,
     cpuUsPerReq: requests > 0 ? (cpuSec * 1e6) / requests : 0
   }
+}
+
+export async function getJson (url: string, timeoutMs = 10000): Promise<{ status: number, body: unknown, text: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+  const text = await res.text()
+  let body: unknown = null
+  try { body = JSON.parse(text) } catch {}
+  return { status: res.status, body, text }
+}
+
+export function percentile (values: readonly number[], p: number): number {
+  if (values.length === 0) return 0
+  const sorted = [...values].sort((a, b) => a - b)
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[index] ?? 0
 }

@@ -1,6 +1,7 @@
 // The only file that constructs the hyper-express Server: registers the route
 // table, the CORS preflight, 404/405 in the JSON error shape, and drains on shutdown.
 import HyperExpress from 'hyper-express'
+import type { MiddlewareHandler } from 'hyper-express'
 import { AppError } from '../errors.ts'
 import type { Route } from './route.ts'
 import type { Pipeline } from './pipeline.ts'
@@ -34,14 +35,16 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
   // settles. A mark above the largest accepted body means it never pauses.
   // Route-level options are needed: the Server-level `streaming` option is
   // shadowed by the router's per-route default.
-  const routeOptions = { streaming: { readable: { highWaterMark: opts.maxBodyBytes + 1 } }, middlewares: [] }
+  // (Its typings call this `stream_options`; the 6.8 runtime reads `streaming.readable`.)
+  const routeOptions = (): { streaming: { readable: { highWaterMark: number } }, middlewares: MiddlewareHandler[] } =>
+    ({ streaming: { readable: { highWaterMark: opts.maxBodyBytes + 1 } }, middlewares: [] })
   const table = opts.routes.map((r) => ({ route: r, pattern: patternOf(r.path) }))
   for (const route of opts.routes) {
     const handler = pipeline.wrap(route)
-    server[route.method](route.path, { ...routeOptions, middlewares: [] }, handler)
+    server[route.method](route.path, routeOptions(), [], handler)
     // uWS does not route HEAD to GET handlers; every GET route answers HEAD too
     // (sendJson/sendRaw in route.ts send the headers and length only).
-    if (route.method === 'get') server.head(route.path, { ...routeOptions, middlewares: [] }, handler)
+    if (route.method === 'get') server.head(route.path, routeOptions(), [], handler)
   }
 
   const methods = opts.corsMethods ?? 'GET, HEAD, POST, PUT, DELETE, OPTIONS'

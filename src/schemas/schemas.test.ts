@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { ErrorBody } from '../errors.ts'
 import type { AuthStatus, ClusterStats, HealthReport, PlatformCookieState, RootInfo, VersionInfo, WorkerStats } from './system.ts'
+import type { BatchOut, FormatOut, FormatsOut, PlatformsOut, PlaylistOut, VideoInfoOut } from './videos.ts'
 
 const TS = '2024-05-06T07:08:09.010Z'
 
@@ -23,6 +24,8 @@ const cookie: PlatformCookieState = {
 const cookieInvalid: PlatformCookieState = { ...cookie, platform: 'bilibili', authenticated: false, cookie_file_valid: false, cookie_count: 0, last_updated: null, problem: 'line 3 does not have 7 tab-separated fields' }
 
 const worker: WorkerStats = {
+  event_loop_delay_max_ms: 12.5,
+  event_loop_delay_p99_ms: 3.25,
   pid: 4242,
   requests: 1000,
   errors: 3,
@@ -61,6 +64,49 @@ const stats: ClusterStats = {
   timestamp: TS
 }
 
+const format: FormatOut = {
+  format_id: '18',
+  ext: 'mp4',
+  protocol: 'https',
+  width: 640,
+  height: 360,
+  fps: 29.97,
+  vcodec: 'avc1.42001E',
+  acodec: 'mp4a.40.2',
+  has_audio: true,
+  has_video: true,
+  bitrate: 568.5,
+  filesize: 12345678,
+  format_note: '360p',
+  language: 'en',
+  needs_headers: false
+}
+const audioOnly: FormatOut = { ...format, format_id: '140', ext: 'm4a', width: null, height: null, fps: null, vcodec: null, has_video: false, bitrate: null, filesize: null, format_note: null, language: null, needs_headers: true }
+
+const video: VideoInfoOut = {
+  id: 'dQw4w9WgXcQ',
+  platform: 'youtube',
+  url: 'https://www.youtube.com/watch?v=dQw4w9WgXcQ',
+  title: 'Never Gonna Give You Up',
+  description: 'The official video',
+  duration: 212.5,
+  uploader: 'Rick Astley',
+  uploader_id: '@RickAstleyYT',
+  upload_date: '2009-10-25',
+  view_count: 1_500_000_000,
+  like_count: 17_000_000,
+  thumbnail: 'https://i.ytimg.com/vi/dQw4w9WgXcQ/maxresdefault.jpg',
+  thumbnails: [{ url: 'https://i.ytimg.com/vi/dQw4w9WgXcQ/hq.jpg', width: 480, height: 360 }, { url: 'https://i.ytimg.com/x.jpg', width: null, height: null }],
+  is_live: false,
+  webpage_url: 'https://www.youtube.com/watch?v=dQw4w9WgXcQ',
+  formats: [format, audioOnly],
+  subtitles: ['en', 'de'],
+  automatic_captions: ['fr'],
+  expires_at: TS,
+  cached: true
+}
+const videoBare: VideoInfoOut = { ...video, description: null, duration: null, uploader: null, uploader_id: null, upload_date: null, view_count: null, like_count: null, thumbnail: null, thumbnails: [], webpage_url: null, formats: [], subtitles: [], automatic_captions: [], expires_at: null, cached: false }
+
 // Each serializer name → fixtures that set every field (nullable ones both ways where it matters).
 const FIXTURES: Readonly<Record<string, readonly unknown[]>> = {
   serializeError: [
@@ -91,7 +137,42 @@ const FIXTURES: Readonly<Record<string, readonly unknown[]>> = {
     admin_requires_key: true,
     timestamp: TS
   }] satisfies AuthStatus[],
-  serializePlatformCookies: [cookie, cookieInvalid] satisfies PlatformCookieState[]
+  serializePlatformCookies: [cookie, cookieInvalid] satisfies PlatformCookieState[],
+  serializeVideoInfo: [video, videoBare] satisfies VideoInfoOut[],
+  serializeFormats: [{
+    id: 'dQw4w9WgXcQ',
+    platform: 'youtube',
+    title: 'Never Gonna Give You Up',
+    formats: [format, audioOnly],
+    qualities: [{ quality: '360p', height: 360, serving: 'direct' }, { quality: 'audio', height: null, serving: 'split' }],
+    default_quality: 'best',
+    expires_at: TS,
+    cached: false
+  }] satisfies FormatsOut[],
+  serializePlaylist: [{
+    id: 'PL123',
+    platform: 'youtube',
+    title: 'A playlist',
+    uploader: null,
+    entry_count: 2,
+    page: 1,
+    page_size: 50,
+    entries: [{ id: 'a', title: 'A', duration: 10.5, url: 'https://www.youtube.com/watch?v=a' }, { id: 'b', title: null, duration: null, url: 'https://www.youtube.com/watch?v=b' }],
+    cached: true
+  }] satisfies PlaylistOut[],
+  serializeBatch: [{
+    count: 2,
+    succeeded: 1,
+    failed: 1,
+    results: [
+      { index: 0, ok: true, input: 'youtube/dQw4w9WgXcQ', info: video, error: null },
+      { index: 1, ok: false, input: 'https://example.com/x', info: null, error: { code: 'UNSUPPORTED_URL', error: 'not supported', detail: null } }
+    ]
+  }] satisfies BatchOut[],
+  serializePlatforms: [{
+    count: 1,
+    platforms: [{ name: 'twitter', aliases: ['x'], display_name: 'X (Twitter)', domains: ['x.com', 'twitter.com'], example_urls: ['https://x.com/u/status/1'], features: ['info', 'stream'], notes: null, enabled: true }]
+  }] satisfies PlatformsOut[]
 }
 
 interface Found { file: string, name: string, fn: (value: unknown) => string, schema: Record<string, unknown> }

@@ -1,0 +1,91 @@
+// The processes a scenario runs against: the raw uWebSockets.js baseline, the
+// real cluster (compiled entry), and a throwaway redis-server. All on 127.0.0.1.
+import { spawn } from 'node:child_process'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort, startNode, processTree, sleep, stopChild, track } from './lib.ts'
+import type { Started } from './lib.ts'
+
+export const ROOT = join(fileURLToPath(import.meta.url), '../../..')
+
+export interface Server extends Started { port: number, base: string, pids: () => number[] }
+
+// Settings for the server under test: limits high enough never to trigger,
+// but the limiters still run on every request.
+export const BENCH_ENV: Readonly<Record<string, string>> = {
+  RATE_LIMIT_MAX_REQUESTS: '1000000000',
+  RATE_LIMIT_EXTRACT_MAX_REQUESTS: '1000000000',
+  LOG_LEVEL: 'info',
+  YTDLP_PATH: 'yt-dlp'
+}
+
+function asServer (s: Started, port: number): Server {
+  return { ...s, port, base: `http://127.0.0.1:${port}`, pids: () => processTree(s.child.pid ?? 0) }
+}
+
+// Bare uWebSockets.js answering a JSON body of bodyBytes, pinned to core 0.
+export async function startRaw (bodyBytes = 400): Promise<Server> {
+  const port = await freePort()
+  const s = await startNode([join(ROOT, 'dist/bench/raw-uws.js'), String(port), String(bodyBytes)], { cpus: '0', ready: /ready/ })
+  return asServer(s, port)
+}
+
+export interface ClusterOptions {
+  workers: number
+  env?: Record<string, string>
+  // pin a 1-worker cluster to core 0 (like the raw baseline); N workers float
+  pin?: boolean
+  // run another entry (bench/slow-server.js) instead of the real cluster
+  entry?: string
+}
+
+export async function startCluster (opts: ClusterOptions): Promise<Server> {
+  const port = await freePort()
+  const entry = opts.entry ?? join(ROOT, 'dist/src/main.js')
+  const s = await startNode([entry, `--workers=${opts.workers}`, `--port=${port}`, '--host=127.0.0.1'], {
+    cpus: opts.pin === true ? '0' : undefined,
+    env: { ...BENCH_ENV, ...opts.env },
+    ready: /"msg":"ready"/,
+    timeoutMs: 30000
+  })
+  return asServer(s, port)
+}
+
+async function ping (port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1')
+    let data = ''
+    const done = (ok: boolean): void => { sock.destroy(); resolve(ok) }
+    sock.setTimeout(500, () => done(false))
+    sock.on('error', () => done(false))
+    sock.on('connect', () => sock.write('PING\r\n'))
+    sock.on('data', (d: Buffer) => { data += d.toString(); if (data.includes('\r\n')) done(data.startsWith('+PONG')) })
+  })
+}
+
+export interface StartedRedis { url: string, stop: () => Promise<void> }
+
+export async function startRedis (): Promise<StartedRedis> {
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  track(child)
+  let spawnError: Error | null = null
+  child.on('error', (err) => { spawnError = err })
+  const stop = async (): Promise<void> => await stopChild(child, 3000)
+  const deadline = Date.now() + 5000
+  while (!(await ping(port))) {
+    if (spawnError !== null || child.exitCode !== null || Date.now() > deadline) {
+      await stop()
+      throw new Error(`redis-server did not start on port ${port}${spawnError === null ? '' : `: ${String(spawnError)}`}`)
+    }
+    await sleep(25)
+  }
+  return { url: `redis://127.0.0.1:${port}`, stop }
+}
+
+// Runs `use` with a started resource and always stops it.
+export async function using<R extends { stop: () => Promise<void> }, T> (start: () => Promise<R>, use: (r: R) => Promise<T>): Promise<T> {
+  const r = await start()
+  try { return await use(r) } finally { await r.stop() }
+}

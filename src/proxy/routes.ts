@@ -1,0 +1,66 @@
+// GET/HEAD /api/v2/proxy/:token — relays a URL that an extraction produced and
+// the server signed; a client can never make us fetch a URL of its own.
+import { requestSignal } from '../http/route.ts'
+import type { Route } from '../http/route.ts'
+import { proxyMedia } from './stream.ts'
+import type { MediaSource, MediaTarget } from './stream.ts'
+import type { LinkSigner, ReextractRef } from './signer.ts'
+import type { UpstreamClient } from './upstream.ts'
+
+export type ResolveRef = (ref: ReextractRef, signal: AbortSignal) => Promise<MediaTarget>
+
+export interface ProxyRouteDeps {
+  signer: LinkSigner
+  upstream: UpstreamClient
+  allowHosts: readonly string[]
+  resolveRef?: ResolveRef
+}
+
+export const PROXY_PATH = '/api/v2/proxy/:token'
+
+function flag (value: unknown): boolean {
+  return value === 'true' || value === '1' || value === 'yes'
+}
+
+export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
+  const { signer, upstream, allowHosts, resolveRef } = deps
+  return [{
+    method: 'get',
+    path: PROXY_PATH,
+    limit: 'default',
+    admin: false,
+    doc: {
+      summary: 'Relay a signed media link (Range, HEAD, 416; re-extracts once if the media URL expired)',
+      tags: ['streams'],
+      params: [
+        { name: 'token', in: 'path', required: true, description: 'signed, expiring link handed out by the stream endpoints' },
+        { name: 'download', in: 'query', description: 'true: Content-Disposition attachment' },
+        { name: 'filename', in: 'query', description: 'file name for Content-Disposition (UTF-8 allowed); defaults to the one in the link' },
+        { name: 'Range', in: 'header', description: 'a single byte range, e.g. bytes=0- (several ranges get the whole file)' }
+      ],
+      responses: {
+        200: { description: 'the media', contentType: 'application/octet-stream' },
+        206: { description: 'the requested byte range', contentType: 'application/octet-stream' },
+        403: { description: 'INVALID_SIGNATURE: the link was altered or has expired; FORBIDDEN: the media address is not allowed' },
+        416: { description: 'RANGE_NOT_SATISFIABLE, with Content-Range: bytes */size' },
+        502: { description: 'UPSTREAM_ERROR' },
+        504: { description: 'UPSTREAM_TIMEOUT' }
+      }
+    },
+    async handle (req, res, ctx) {
+      const link = signer.verify(req.path_parameters?.token ?? '')
+      const query = req.query_parameters
+      const filename = typeof query.filename === 'string' && query.filename !== '' ? query.filename : link.filename
+      const ref = link.ref
+      const source: MediaSource = {
+        url: link.url,
+        headers: link.headers,
+        expiresAtMs: link.urlExpiresAt === null ? null : link.urlExpiresAt * 1000
+      }
+      if (ref !== null && resolveRef !== undefined) {
+        source.refresh = async () => await resolveRef(ref, requestSignal(ctx, res))
+      }
+      await proxyMedia(req, res, ctx, source, { upstream, allow: allowHosts, download: flag(query.download), filename })
+    }
+  }]
+}
