@@ -5,6 +5,7 @@ import { spawn, execFileSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { get } from 'node:http'
 import autocannon from 'autocannon'
 
 export const CLOCK_TICKS_PER_SEC = 100
@@ -92,17 +93,27 @@ export function processTree (pid: number): number[] {
   return out
 }
 
-// utime + stime of every process in the tree, in seconds.
+// utime + stime of every process in the tree, plus cutime + cstime: the time of
+// children that exited and were reaped (one-shot yt-dlp runs), in seconds. Read
+// the tree again at the end of a window: a process that died in between is in
+// its parent's cutime, one born in between counts from zero.
 export function cpuSeconds (pids: readonly number[]): number {
   let ticks = 0
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(fields[11]) + Number(fields[12])
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
     } catch {}
   }
   return ticks / CLOCK_TICKS_PER_SEC
+}
+
+// CPU seconds a process tree spends while `work` runs.
+export async function measureCpu<T> (pids: () => number[], work: () => Promise<T>): Promise<{ value: T, cpuSec: number }> {
+  const before = cpuSeconds(pids())
+  const value = await work()
+  return { value, cpuSec: cpuSeconds(pids()) - before }
 }
 
 export interface LoadResult {
@@ -128,22 +139,23 @@ export interface LoadOptions {
   // a fixed number of requests instead of a duration (each connection sends amount/connections)
   amount?: number
   timeoutSec?: number
+  // a path per request (distinct cold URLs) instead of the url's own
+  nextPath?: () => string
 }
 
 export async function load (url: string, opts: LoadOptions): Promise<LoadResult> {
   if ((opts.warmupSec ?? 0) > 0) await autocannon({ url, connections: opts.connections, duration: opts.warmupSec ?? 1, workers: opts.workers })
-  const pids = opts.pids()
-  const before = cpuSeconds(pids)
-  const r = await autocannon({
+  const next = opts.nextPath
+  const { value: r, cpuSec } = await measureCpu(opts.pids, async () => await autocannon({
     url,
     connections: opts.connections,
     workers: opts.workers,
     pipelining: opts.pipelining ?? 1,
     method: opts.method ?? 'GET',
     timeout: opts.timeoutSec ?? 10,
+    ...(next === undefined ? {} : { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, path: next() }) }] }),
     ...(opts.amount === undefined ? { duration: opts.durationSec } : { amount: opts.amount })
-  })
-  const cpuSec = cpuSeconds(pids) - before
+  }))
   const requests = r.requests.total
   return {
     requests,
@@ -158,12 +170,46 @@ export async function load (url: string, opts: LoadOptions): Promise<LoadResult>
   }
 }
 
-export async function getJson (url: string, timeoutMs = 10000): Promise<{ status: number, body: unknown, text: string }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-  const text = await res.text()
-  let body: unknown = null
-  try { body = JSON.parse(text) } catch {}
-  return { status: res.status, body, text }
+export interface Fetched { status: number, text: string, body: unknown, ms: number, requestId: string }
+
+// One GET on a new connection (so SO_REUSEPORT may hand it to any worker).
+// Never rejects: a failed request has status 0 and the error as its text.
+export async function httpGet (url: string, timeoutMs = 60000): Promise<Fetched> {
+  const start = performance.now()
+  const failed = (err: unknown): Fetched => ({ status: 0, text: String(err), body: null, ms: performance.now() - start, requestId: '' })
+  return await new Promise<Fetched>((resolve, reject) => {
+    const req = get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => { text += d })
+      res.on('end', () => {
+        let body: unknown = null
+        try { body = JSON.parse(text) } catch {}
+        const id = res.headers['x-request-id']
+        resolve({ status: res.statusCode ?? 0, text, body, ms: performance.now() - start, requestId: typeof id === 'string' ? id : '' })
+      })
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out after ${timeoutMs} ms`)))
+    req.on('error', reject)
+  }).catch(failed)
+}
+
+// A LoadResult for a series of single requests (latencies in ms) instead of an autocannon run.
+export function seriesResult (samples: readonly Fetched[], elapsedMs: number, cpuSec: number): LoadResult {
+  const ms = samples.map((s) => s.ms)
+  const requests = samples.length
+  return {
+    requests,
+    rps: requests / Math.max(0.001, elapsedMs / 1000),
+    p50: Math.round(percentile(ms, 50)),
+    p975: Math.round(percentile(ms, 97.5)),
+    p99: Math.round(percentile(ms, 99)),
+    errors: samples.filter((s) => s.status === 0).length,
+    non2xx: samples.filter((s) => s.status !== 0 && (s.status < 200 || s.status > 299)).length,
+    cpuSec,
+    cpuUsPerReq: requests > 0 ? (cpuSec * 1e6) / requests : 0
+  }
 }
 
 export function percentile (values: readonly number[], p: number): number {

@@ -1,73 +1,96 @@
-// npm run bench: the raw uWebSockets.js baseline and the real cluster, in one
-// run, compared by server CPU time per request (read from /proc). The load
-// generator is pinned to the last core and the single-worker server to core 0,
-// so that autocannon's own ceiling does not hide server cost.
+// npm run bench: every scenario in bench/scenarios.ts against the raw
+// uWebSockets.js baseline measured in the same run, compared by server CPU time
+// per request (/proc) and by rate. The load generator is pinned to the last
+// core and 1-worker servers to core 0, so autocannon's own cost stays apart.
+// BENCH_DURATION (s per load phase, default 5), BENCH_SCENARIOS (comma list).
 import { execFileSync } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, startNode, processTree, load, hasTaskset } from './lib.ts'
-import { HOT_SCENARIOS, BENCH_ENV } from './scenarios.ts'
-import { writeReport } from './report.ts'
-import type { Row, Report } from './report.ts'
+import { hasTaskset } from './lib.ts'
+import { createContext } from './context.ts'
+import { SCENARIOS } from './scenarios.ts'
+import { errorMetrics } from './metric.ts'
+import { ROOT } from './servers.ts'
+import { summary, writeReport } from './report.ts'
+import type { Scenario } from './scenarios.ts'
+import type { Report } from './report.ts'
+import type { Metric, Row } from './metric.ts'
 
-const root = join(fileURLToPath(import.meta.url), '../../..')
-const durationSec = Number(process.env.BENCH_DURATION ?? '5')
-const cpus = availableParallelism()
+export interface RunOptions { durationSec: number, warmupSec: number, quick: boolean, scenarios: readonly Scenario[] }
+export interface RunOutcome { report: Report, failures: string[] }
 
-function pinSelf (): void {
+export const NOTES: readonly string[] = [
+  'Server CPU µs/req = utime+stime (plus reaped children) of the server process tree from /proc over the load phase ÷ requests served.',
+  'Baselines: raw uWebSockets.js pinned to core 0 with a body of the same size (400 B for the hot endpoints, the cached info body for the cached rows), measured in the same run.',
+  '1-worker rows: server pinned to core 0, autocannon to the last core. N-worker rows share every core with autocannon, so their req/s is capped by the load generator.',
+  'Rows marked not charted (single-flight, cold series) are fixed bursts or sequential series: their req/s is not a throughput.',
+  'event_loop_delay_* come from monitorEventLoopDelay (10 ms resolution) in each worker, reset by every /api/v2/system/stats read.'
+]
+
+export function pinSelf (cpus: number): void {
   if (!hasTaskset() || cpus < 2) return
   try { execFileSync('taskset', ['-a', '-cp', String(cpus - 1), String(process.pid)], { stdio: 'ignore' }) } catch {}
 }
 
-export async function measureBaseline (path: string): Promise<Row> {
-  const port = await freePort()
-  const raw = await startNode([join(root, 'dist/bench/raw-uws.js'), String(port)], { cpus: '0', ready: /ready/ })
-  try {
-    const r = await load(`http://127.0.0.1:${port}${path}`, { connections: 50, durationSec, warmupSec: 1, pids: () => processTree(raw.child.pid ?? 0) })
-    return { scenario: 'raw-uws', workers: 'raw', ratioCpu: 1, ...r }
-  } finally { await raw.stop() }
+export function selectScenarios (names: string | undefined, gateOnly: boolean): Scenario[] {
+  const wanted = names === undefined || names.trim() === '' ? null : new Set(names.split(',').map((x) => x.trim()))
+  const unknown = wanted === null ? [] : [...wanted].filter((n) => !SCENARIOS.some((s) => s.name === n))
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
+  return SCENARIOS.filter((s) => (wanted === null ? !gateOnly || s.gate : wanted.has(s.name)))
 }
 
-export async function measureCluster (workers: number, paths: ReadonlyArray<{ name: string, path: string, connections: number }>, baseline: number, extraEnv: Record<string, string> = {}): Promise<Row[]> {
-  const port = await freePort()
-  const server = await startNode([join(root, 'dist/src/main.js'), `--workers=${workers}`, `--port=${port}`, '--host=127.0.0.1'], {
-    cpus: workers === 1 ? '0' : undefined,
-    env: { ...BENCH_ENV, ...extraEnv },
-    ready: /"msg":"ready"/
-  })
+export async function runScenarios (opts: RunOptions): Promise<RunOutcome> {
+  const cpus = availableParallelism()
+  pinSelf(cpus)
+  const { ctx, baselineRows, close } = createContext({ durationSec: opts.durationSec, warmupSec: opts.warmupSec, cpus, quick: opts.quick })
   const rows: Row[] = []
+  const metrics: Metric[] = []
+  const notes = [...NOTES]
+  const failures: string[] = []
   try {
-    for (const s of paths) {
-      const r = await load(`http://127.0.0.1:${port}${s.path}`, { connections: s.connections, durationSec, warmupSec: 1, pids: () => processTree(server.child.pid ?? 0) })
-      rows.push({ scenario: s.name, workers, ratioCpu: baseline > 0 ? r.cpuUsPerReq / baseline : null, ...r })
+    for (const s of opts.scenarios) {
+      const started = Date.now()
+      try {
+        const r = await s.run(ctx)
+        rows.push(...r.rows)
+        metrics.push(...r.metrics)
+        notes.push(...(r.notes ?? []))
+      } catch (err) {
+        failures.push(`${s.name}: ${err instanceof Error ? err.message : String(err)}`)
+      }
+      ctx.log(`${s.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
     }
-  } finally { await server.stop() }
-  return rows
-}
-
-async function main (): Promise<void> {
-  pinSelf()
-  const baseline = await measureBaseline('/')
-  const rows: Row[] = [baseline]
-  rows.push(...await measureCluster(1, HOT_SCENARIOS, baseline.cpuUsPerReq))
-  if (cpus > 1) rows.push(...await measureCluster(cpus, HOT_SCENARIOS, baseline.cpuUsPerReq))
+  } finally {
+    await close()
+  }
+  const all = [...baselineRows(), ...rows]
   const report: Report = {
     date: new Date().toISOString(),
     node: process.version,
     cpus,
-    baselineCpuUsPerReq: baseline.cpuUsPerReq,
-    rows,
-    notes: [
-      'CPU µs/req = utime+stime of the server process tree (/proc) during the run ÷ requests served.',
-      '1-worker rows: server pinned to core 0, autocannon to the last core; N-worker rows share the cores with autocannon, so their req/s is capped by the load generator.',
-      `Per-core rate implied by CPU cost: raw ${(1e6 / baseline.cpuUsPerReq).toFixed(0)} req/s per core.`
-    ]
+    durationSec: opts.durationSec,
+    rows: all,
+    metrics: [...metrics, ...errorMetrics(all)],
+    notes: [...notes, ...failures.map((f) => `FAILED ${f}`)]
   }
-  writeReport(join(root, 'bench/results'), report)
-  process.stdout.write(`${JSON.stringify(report.rows.map((r) => ({ scenario: r.scenario, workers: r.workers, rps: Math.round(r.rps), cpuUsPerReq: Number(r.cpuUsPerReq.toFixed(2)), ratio: r.ratioCpu === null ? null : Number(r.ratioCpu.toFixed(2)), errors: r.errors, non2xx: r.non2xx })), null, 1)}\n`)
+  return { report, failures }
+}
+
+async function main (): Promise<void> {
+  const durationSec = Number(process.env.BENCH_DURATION ?? '5')
+  if (!(durationSec > 0)) throw new Error('BENCH_DURATION must be a positive number of seconds')
+  const started = Date.now()
+  const { report, failures } = await runScenarios({ durationSec, warmupSec: 1, quick: false, scenarios: selectScenarios(process.env.BENCH_SCENARIOS, false) })
+  writeReport(join(ROOT, 'bench/results'), report)
+  process.stdout.write(summary(report))
+  process.stdout.write(`\nwrote bench/results/latest.{json,md} and chart.svg in ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
+  for (const f of failures) process.stderr.write(`scenario failed: ${f}\n`)
+  if (failures.length > 0) process.exitCode = 1
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().catch((err: unknown) => { process.stderr.write(`${String(err)}\n`); process.exit(1) })
+  process.once('SIGINT', () => process.exit(130))
+  process.once('SIGTERM', () => process.exit(143))
+  main().catch((err: unknown) => { process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`); process.exit(1) })
 }

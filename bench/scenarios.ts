@@ -1,23 +1,25 @@
-// The scenario list. `hot` scenarios are the endpoints of the original
-// project's benchmark; each is compared with the raw uWebSockets.js baseline
-// by server CPU time per request.
+// The scenario list. Adding a scenario is one entry here plus its function
+// (bench/measure-<name>.ts). `gate: true` entries also run, shortened, in
+// `npm run bench:gate`; their metric ids are what bench/thresholds.json names.
+import { runHot } from './measure-hot.ts'
+import { runCachedL1, runCachedRedis } from './measure-cached.ts'
+import { runColdExtraction } from './measure-extract.ts'
+import { runSingleFlight, runLoopStall } from './measure-burst.ts'
+import type { BenchContext, ScenarioResult } from './context.ts'
+
 export interface Scenario {
   name: string
-  path: string
-  kind: 'hot'
-  connections: number
+  description: string
+  gate: boolean
+  run: (ctx: BenchContext) => Promise<ScenarioResult>
 }
 
-export const HOT_SCENARIOS: readonly Scenario[] = [
-  { name: 'root', path: '/', kind: 'hot', connections: 50 },
-  { name: 'health', path: '/api/v2/system/health', kind: 'hot', connections: 50 },
-  { name: 'auth-status', path: '/api/v2/auth/status', kind: 'hot', connections: 50 }
+export const SCENARIOS: readonly Scenario[] = [
+  { name: 'hot', description: '/, /api/v2/system/health, /api/v2/auth/status; 50 connections; 1 and N workers', gate: true, run: runHot },
+  { name: 'cached-l1', description: 'GET /api/v2/videos?url=<local page>, info in each worker\'s L1; 50 connections', gate: true, run: runCachedL1 },
+  { name: 'cached-redis', description: 'the same with CACHE_L1_TTL=0: every hit reads Redis', gate: false, run: runCachedRedis },
+  { name: 'cold-extraction', description: 'sequential fresh extractions, real yt-dlp, YTDLP_MODE=warm vs spawn', gate: true, run: runColdExtraction },
+  { name: 'single-flight', description: '1,000 concurrent requests for one uncached video, with and without Redis', gate: false, run: runSingleFlight },
+  { name: 'loop-stall', description: '100 concurrent cold extractions; worst event-loop delay over workers', gate: false, run: runLoopStall }
+  // next: { name: 'redirect-302', … }, { name: 'proxy-throughput', … } (bench/proxy.ts)
 ]
-
-// Settings for the server under test: limits high enough never to trigger,
-// but the limiter still runs on every request.
-export const BENCH_ENV: Readonly<Record<string, string>> = {
-  RATE_LIMIT_MAX_REQUESTS: '1000000000',
-  LOG_LEVEL: 'info',
-  YTDLP_PATH: 'yt-dlp'
-}

@@ -20,6 +20,16 @@ export const BENCH_ENV: Readonly<Record<string, string>> = {
   YTDLP_PATH: 'yt-dlp'
 }
 
+// Real yt-dlp (Debian's) against the local origin, which the generic platform may fetch.
+export function extractionEnv (originHost: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { GENERIC_HOSTS: originHost, YTDLP_PATH: process.env.BENCH_YTDLP ?? '/usr/bin/yt-dlp', ...extra }
+}
+
+// The worker that answered: request ids are `<pid base36><random>-<counter>`.
+export function workerOf (requestId: string): string {
+  return requestId.split('-')[0] ?? ''
+}
+
 function asServer (s: Started, port: number): Server {
   return { ...s, port, base: `http://127.0.0.1:${port}`, pids: () => processTree(s.child.pid ?? 0) }
 }
@@ -64,7 +74,7 @@ async function ping (port: number): Promise<boolean> {
   })
 }
 
-export interface StartedRedis { url: string, stop: () => Promise<void> }
+export interface StartedRedis { url: string, pid: number, stop: () => Promise<void> }
 
 export async function startRedis (): Promise<StartedRedis> {
   const port = await freePort()
@@ -81,7 +91,7 @@ export async function startRedis (): Promise<StartedRedis> {
     }
     await sleep(25)
   }
-  return { url: `redis://127.0.0.1:${port}`, stop }
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid ?? 0, stop }
 }
 
 // Runs `use` with a started resource and always stops it.

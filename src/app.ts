@@ -23,6 +23,14 @@ import { createInfoCache } from './cache.ts'
 import { createSingleFlight } from './single-flight.ts'
 import { createExtractor } from './extract.ts'
 import { isMediaInfo, isPlaylistInfo } from './media-guards.ts'
+import { randomBytes } from 'node:crypto'
+import { createLinkSigner } from './proxy/signer.ts'
+import { createUpstream } from './proxy/upstream.ts'
+import { proxyRoutes } from './proxy/routes.ts'
+import { createRemuxer } from './streams/remux.ts'
+import { createStreamService } from './streams/service.ts'
+import { streamRoutes } from './http/routes/streams.ts'
+import { createPublicBase } from './http/public-base.ts'
 import type { RateLimiter } from './rate-limit.ts'
 import type { Settings } from './config.ts'
 import type { ExtractionPool } from './pool.ts'
@@ -152,11 +160,12 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     storagePath: config.DOWNLOAD_DIRECTORY
   })
 
+  const clientIp = createClientIpResolver(config.TRUSTED_PROXIES)
   const pipeline = createPipeline({
     log,
     metrics,
     access,
-    clientIp: createClientIpResolver(config.TRUSTED_PROXIES),
+    clientIp,
     limiters: {
       default: buildLimiter(config, redis, config.RATE_LIMIT_MAX_REQUESTS, 'vg:rl:d:'),
       extract: buildLimiter(config, redis, config.RATE_LIMIT_EXTRACT_MAX_REQUESTS, 'vg:rl:x:')
@@ -177,6 +186,25 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     uws: packageVersion('uWebSockets.js')
   }
 
+  // Without a configured secret (tests, a single process) links are signed with a per-process key.
+  const signer = createLinkSigner(config.PROXY_SIGNING_SECRET !== '' ? config.PROXY_SIGNING_SECRET : randomBytes(32).toString('hex'))
+  const upstream = createUpstream()
+  let listenPort = 0
+  const selfHost = config.HOST === '0.0.0.0' || config.HOST === '::' || config.HOST === '' ? '127.0.0.1' : config.HOST
+  const streams = createStreamService({
+    extractor,
+    registry,
+    signer,
+    upstream,
+    allowHosts: config.GENERIC_HOSTS,
+    pool,
+    remuxer: createRemuxer({ ffmpegPath: config.FFMPEG_PATH, maxConcurrent: config.REMUX_MAX_CONCURRENT }),
+    linkTtlSec: config.PROXY_LINK_TTL,
+    cacheMaxAgeSec: config.CACHE_MAX_AGE,
+    selfBase: () => `http://${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${listenPort}`
+  })
+  const publicBase = createPublicBase({ publicUrl: config.PUBLIC_URL, isTrusted: clientIp.isTrusted, fallback: () => `http://127.0.0.1:${listenPort}` })
+
   const routes: Route[] = []
   routes.push(...systemRoutes({
     name: own.name,
@@ -193,6 +221,8 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
   }))
   routes.push(...videoRoutes({ registry, extractor, batchMax: config.BATCH_MAX }))
   routes.push(...authRoutes({ cookies, platforms: PLATFORM_NAMES }))
+  routes.push(...streamRoutes({ registry, streams, publicBase, batchMax: config.BATCH_MAX }))
+  routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref) => await streams.resolveRef(ref) }))
   routes.push(...docsRoutes(() => JSON.stringify(buildOpenApi(routes, { title: own.name, version: own.version, description: own.description }))))
 
   const server = createHttpServer({ routes, pipeline, maxBodyBytes: config.MAX_REQUEST_BODY_SIZE })
@@ -204,7 +234,8 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     async listen (port = config.PORT, host = config.HOST) {
       if (config.YTDLP_MODE === 'warm') pool.run('ytdlpPrewarm', { ytdlpPath: config.YTDLP_PATH, count: config.EXTRACT_CONCURRENCY }).catch(() => {})
       await Promise.all([health.refresh(), cookies.refresh()])
-      return await server.listen(port, host)
+      listenPort = await server.listen(port, host)
+      return listenPort
     },
     async close () {
       await server.shutdown(config.SHUTDOWN_TIMEOUT * 1000)
@@ -213,6 +244,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
       cookies.close()
       link.close()
       await flights.close()
+      await upstream.close()
       if (givenPool === undefined) await pool.close()
     }
   }

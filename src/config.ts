@@ -137,7 +137,11 @@ export const CONFIG_TABLE = {
   EXTRACT_CONCURRENCY: entry(int(1, 64), 4, 'concurrent yt-dlp jobs per extraction thread'),
   EXTRACT_QUEUE: entry(int(0, 100000), 256, 'queued extractions per worker before 503 EXTRACTION_BUSY'),
   EXTRACT_TIMEOUT: entry(num(0.1, 3600), 60, 'seconds before an extraction is killed (504)'),
-  PROXY_SIGNING_SECRET: entry(str, '', 'HMAC secret for proxy links (generated at start when empty)')
+  PROXY_SIGNING_SECRET: entry(str, '', 'HMAC secret for proxy links (generated at start when empty; set it when several hosts serve one API)'),
+  PROXY_LINK_TTL: entry(int(60, 7 * 86400), 21600, 'seconds a signed proxy link stays valid (the media is re-extracted when its own URL expires)'),
+  PUBLIC_URL: entry(str, '', 'this API\'s public base URL for links we hand out (default: from the request\'s Host)'),
+  FFMPEG_PATH: entry(str, 'ffmpeg', 'ffmpeg executable (remux of separate video and audio, merges)'),
+  REMUX_MAX_CONCURRENT: entry(int(0, 256), 4, 'remuxes (ffmpeg) per worker before 503 STREAM_BUSY')
 } as const
 
 type Table = typeof CONFIG_TABLE

@@ -15,6 +15,7 @@ export interface HealthDeps {
   storagePath: string
   minFreeBytes?: number
   refreshMs?: number
+  ytdlpRetryMs?: number
 }
 
 export interface HealthMonitor {
@@ -38,12 +39,22 @@ export function createHealthMonitor (deps: HealthDeps): HealthMonitor {
   const minFree = deps.minFreeBytes ?? 1024 ** 3
   let ytdlp: string | null = null
   let ytdlpProbed = false
+  let ytdlpNextProbe = 0
+  let running: Promise<void> | null = null
   let cache: HealthReport['checks']['cache'] = { status: 'ok', backend: deps.redis === null ? 'memory' : 'redis', detail: null }
   let storage: HealthReport['checks']['storage'] = { status: 'ok', path: deps.storagePath, free_bytes: null, detail: null }
 
-  async function refresh (): Promise<void> {
+  // A failed probe is retried (a busy start or a fixed install recovers);
+  // overlapping refreshes share one run instead of piling up probes.
+  async function refreshOnce (): Promise<void> {
     const tasks: Array<Promise<void>> = []
-    if (!ytdlpProbed) tasks.push(probeYtDlpVersion(deps.ytdlpPath).then((v) => { ytdlp = v; ytdlpProbed = true }))
+    if (ytdlp === null && Date.now() >= ytdlpNextProbe) {
+      tasks.push(probeYtDlpVersion(deps.ytdlpPath).then((v) => {
+        ytdlp = v
+        ytdlpProbed = true
+        ytdlpNextProbe = Date.now() + (deps.ytdlpRetryMs ?? 30_000)
+      }))
+    }
     const redis = deps.redis
     if (redis !== null) {
       tasks.push(redis.ping().then(
@@ -64,6 +75,11 @@ export function createHealthMonitor (deps: HealthDeps): HealthMonitor {
     await Promise.all(tasks)
   }
 
+  async function refresh (): Promise<void> {
+    running ??= refreshOnce().finally(() => { running = null })
+    await running
+  }
+
   const timer = setInterval(() => { refresh().catch(() => {}) }, deps.refreshMs ?? 2000)
   timer.unref()
 
@@ -72,8 +88,11 @@ export function createHealthMonitor (deps: HealthDeps): HealthMonitor {
     const workers = { status: (state.alive >= state.expected ? 'ok' : 'degraded') as CheckStatus, alive: state.alive, expected: state.expected }
     const ytdlpCheck = { status: (ytdlp !== null || !ytdlpProbed ? 'ok' : 'failed') as CheckStatus, version: ytdlp, mode: deps.ytdlpMode, detail: ytdlp === null && ytdlpProbed ? `yt-dlp not runnable at ${deps.ytdlpPath}` : null }
     const checks = { cache, ytdlp: ytdlpCheck, storage, workers }
-    const statuses = [cache.status, ytdlpCheck.status, storage.status, workers.status]
-    const status = statuses.includes('failed') ? 'unhealthy' : statuses.includes('degraded') ? 'degraded' : 'healthy'
+    // Only a check without which nothing can be served makes us unhealthy (503,
+    // out of the load balancer): yt-dlp. Storage serves downloads only, and
+    // Redis and missing workers have fallbacks: those degrade.
+    const others = [cache.status, storage.status, workers.status]
+    const status = ytdlpCheck.status === 'failed' ? 'unhealthy' : ytdlpCheck.status === 'degraded' || others.some((s) => s !== 'ok') ? 'degraded' : 'healthy'
     return { status, timestamp: new Date().toISOString(), version: deps.version, uptime_seconds: (Date.now() - started) / 1000, checks }
   }
 

@@ -1,6 +1,7 @@
 // Shared plumbing for tests only (never imported by production code): free
 // ports, an in-process app on port 0, a real redis-server, the whole cluster
 // as a child process, and where Chromium lives.
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
@@ -208,4 +209,43 @@ export function logLines (text: string): Array<Record<string, unknown>> {
     } catch {}
   }
   return out
+}
+
+// Writes `text` on a fresh connection and returns everything read until the server closes it.
+export async function raw (port: number, text: string, timeoutMs = 3000): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no close within ${timeoutMs} ms; got ${Buffer.concat(chunks).toString().slice(0, 300)}`)) }, timeoutMs)
+    sock.on('data', (d: Buffer) => chunks.push(d))
+    sock.on('error', (err) => { clearTimeout(timer); reject(err) })
+    sock.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(chunks).toString('latin1')) })
+    sock.write(text)
+  })
+}
+
+export async function json (url: string, init: RequestInit = {}): Promise<{ res: Response, body: Record<string, unknown> }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000), ...init })
+  const body: unknown = await res.json()
+  assert.ok(typeof body === 'object' && body !== null && !Array.isArray(body), `${url}: not a JSON object`)
+  return { res, body: body as Record<string, unknown> }
+}
+
+// What API.md promises on every response.
+export function assertCommonHeaders (res: Response): void {
+  assert.match(res.headers.get('x-request-id') ?? '', /^[A-Za-z0-9._:-]{1,128}$/, 'X-Request-Id')
+  assert.match(res.headers.get('x-process-time') ?? '', /^\d+\.\d+$/, 'X-Process-Time')
+  assert.equal(res.headers.get('x-content-type-options'), 'nosniff')
+  assert.equal(res.headers.get('x-frame-options'), 'DENY')
+  assert.equal(res.headers.get('referrer-policy'), 'no-referrer')
+  assert.ok(res.headers.get('content-security-policy') !== null, 'Content-Security-Policy')
+}
+
+export function assertErrorBody (res: Response, body: Record<string, unknown>, code: string): void {
+  assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8')
+  assert.deepEqual(Object.keys(body).sort(), ['code', 'detail', 'error', 'request_id', 'timestamp'])
+  assert.equal(body.code, code)
+  assert.equal(typeof body.error, 'string')
+  assert.equal(body.request_id, res.headers.get('x-request-id'))
+  assert.ok(!Number.isNaN(Date.parse(String(body.timestamp))))
 }

@@ -2,6 +2,8 @@
 import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpTask, YtDlpVersionTask } from './protocol.ts'
 import { runYtDlpTask, ytDlpVersion } from './ytdlp-task.ts'
 import { prewarm } from './ytdlp-warm.ts'
+import { hlsTemplate as buildHlsTemplate } from './hls-template.ts'
+import type { HlsTemplate, HlsTemplateTask } from './hls-template.ts'
 
 export async function ytdlp (input: YtDlpTask): Promise<TaskResult<MediaInfo | PlaylistInfo>> {
   return await runYtDlpTask(input)
@@ -13,4 +15,8 @@ export async function ytdlpVersion (input: YtDlpVersionTask): Promise<TaskResult
 
 export function ytdlpPrewarm (input: { ytdlpPath: string, count: number }): number {
   return prewarm(input.ytdlpPath, input.count)
+}
+
+export function hlsTemplate (input: HlsTemplateTask): TaskResult<HlsTemplate> {
+  return buildHlsTemplate(input)
 }

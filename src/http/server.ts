@@ -3,6 +3,7 @@
 import HyperExpress from 'hyper-express'
 import type { MiddlewareHandler } from 'hyper-express'
 import { AppError } from '../errors.ts'
+import { processTime } from './route.ts'
 import type { Route } from './route.ts'
 import type { Pipeline } from './pipeline.ts'
 
@@ -54,6 +55,7 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
     res.header('access-control-allow-methods', methods)
     res.header('access-control-allow-headers', req.headers['access-control-request-headers'] ?? 'Content-Type, Authorization, X-API-Key, X-Request-Id, Range')
     res.header('access-control-max-age', '86400')
+    res.header('x-process-time', processTime(ctx))
     res.status(204).send()
     pipeline.finish(ctx)
   })

@@ -65,11 +65,11 @@ export function infoOut (target: Target, info: MediaInfo, cached: boolean): Vide
   }
 }
 
-export function targetFrom (registry: PlatformRegistry, params: Readonly<Record<string, string>>, query: Readonly<Record<string, unknown>>, kind: 'video' | 'playlist'): Target {
+export function targetFrom (registry: PlatformRegistry, params: Readonly<Record<string, string>>, query: Readonly<Record<string, unknown>>, kind: 'video' | 'playlist', urlParam = 'url'): Target {
   if (params.platform !== undefined) {
     return registry.resolve({ platform: pathParam(params, 'platform'), id: pathParam(params, 'id'), kind })
   }
-  return registry.resolve({ url: queryString(query, 'url', { required: true, max: 8192 }), kind })
+  return registry.resolve({ url: queryString(query, urlParam, { required: true, max: 8192 }), kind })
 }
 
 export function videoRoutes (deps: VideoRouteDeps): Route[] {

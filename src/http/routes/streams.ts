@@ -1,0 +1,167 @@
+// "Play this video": the stream endpoints by mode, their compat forms, the
+// signed-link relays, HLS, the embed page and the VRChat/Unity endpoints.
+import type { Request } from 'hyper-express'
+import { AppError } from '../../errors.ts'
+import { jsonRoute, sendJson } from '../route.ts'
+import type { Route, ParamDoc, RequestContext } from '../route.ts'
+import { queryString, queryEnum, queryBool, queryInt, jsonBody, bodyString, bodyArray } from '../input.ts'
+import { targetFrom } from './videos.ts'
+import { parseQuality, QUALITY_VALUES } from '../../quality.ts'
+import type { Quality } from '../../quality.ts'
+import { STREAM_MODES } from '../../streams/plan.ts'
+import type { StreamMode } from '../../streams/plan.ts'
+import type { StreamService, StreamOptions } from '../../streams/service.ts'
+import { serializeStreamInfo, serializeStreamBatch } from '../../schemas/streams.ts'
+import type { StreamBatchOut } from '../../schemas/streams.ts'
+import type { PlatformRegistry } from '../../platforms/index.ts'
+import { embedRoutes } from './embed.ts'
+import { vrchatRoutes } from './vrchat.ts'
+
+export interface StreamRouteDeps {
+  registry: PlatformRegistry
+  streams: StreamService
+  publicBase: (req: Request) => string
+  batchMax: number
+}
+
+const HLS_PLAYERS = /AppleCoreMedia|VLC|mpv|Lavf|AVProVideo|NSPlayer|ExoPlayer|(?:Version\/[\d.]+.*Safari)/i
+
+const STREAM_PARAMS: readonly ParamDoc[] = [
+  { name: 'quality', in: 'query', description: `best|worst|2160p…144p|audio|auto (default best)`, schema: { type: 'string', enum: [...QUALITY_VALUES] } },
+  { name: 'mode', in: 'query', description: 'redirect | proxy | json | auto (default): redirect when the media needs no headers and is not bound to our IP, else proxy; X-Stream-Mode says which and X-Stream-Reason why', schema: { type: 'string', enum: ['redirect', 'proxy', 'json', 'auto'] } },
+  { name: 'video_only', in: 'query', description: 'true: a silent video-only stream is acceptable' },
+  { name: 'format', in: 'query', description: 'hls | mp4: how separate video and audio are combined (default: hls for HLS players, else an MP4 remux)' },
+  { name: 'download', in: 'query', description: 'true: Content-Disposition attachment' },
+  { name: 'filename', in: 'query', description: 'file name for Content-Disposition (UTF-8 allowed)' },
+  { name: 'bandwidth', in: 'query', description: 'kbps, for quality=auto' },
+  { name: 'device', in: 'query', description: 'mobile|tablet|desktop|auto, for quality=auto' }
+]
+const URL_PARAM: ParamDoc = { name: 'url', in: 'query', required: true, description: 'the video page URL' }
+
+export function streamOptions (req: Request, defaults: { mode?: StreamMode, quality?: Quality, download?: boolean } = {}): StreamOptions {
+  const q = req.query_parameters
+  const quality = parseQuality(queryString(q, 'quality', { max: 32 }), defaults.quality ?? { kind: 'best' })
+  // The simple API's `format` was redirect|proxy|json (a mode); ours is hls|mp4.
+  const format = queryEnum(q, 'format', ['hls', 'mp4', 'auto', 'redirect', 'proxy', 'json'] as const, 'auto')
+  const legacyMode = format === 'redirect' || format === 'proxy' || format === 'json' ? format : undefined
+  const mode = queryEnum(q, 'mode', STREAM_MODES, legacyMode ?? defaults.mode ?? 'auto')
+  const ua = req.headers['user-agent'] ?? ''
+  const bandwidth = queryInt(q, 'bandwidth', { min: 1, max: 10_000_000, fallback: 0 })
+  return {
+    quality,
+    mode,
+    videoOnly: queryBool(q, 'video_only'),
+    prefersHls: format === 'hls' || (format === 'auto' && HLS_PLAYERS.test(ua)),
+    download: queryBool(q, 'download', defaults.download ?? false),
+    filename: queryString(q, 'filename', { max: 200 }) ?? null,
+    auto: { bandwidthKbps: bandwidth === 0 ? undefined : bandwidth, userAgent: ua, device: queryString(q, 'device', { max: 16 }) }
+  }
+}
+
+export function streamRoutes (deps: StreamRouteDeps): Route[] {
+  const { registry, streams } = deps
+
+  const streamRoute = (path: string, params: readonly ParamDoc[], summary: string, fixed?: { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string }): Route => ({
+    method: 'get',
+    path,
+    limit: 'extract',
+    admin: false,
+    doc: {
+      summary,
+      tags: ['streams'],
+      params: [...params, ...STREAM_PARAMS],
+      responses: {
+        200: { description: 'the media (proxy, remux) or an HLS playlist', contentType: 'video/mp4' },
+        206: { description: 'a byte range of the media', contentType: 'video/mp4' },
+        302: { description: 'redirect to the media (X-Stream-Mode: redirect)' },
+        416: { description: 'RANGE_NOT_SATISFIABLE' }
+      }
+    },
+    async handle (req, res, ctx) {
+      const target = targetFrom(registry, req.path_parameters ?? {}, req.query_parameters, 'video', fixed?.urlParam)
+      const opts = streamOptions(req, fixed)
+      if (fixed?.mode !== undefined) opts.mode = fixed.mode
+      if (fixed?.quality !== undefined) opts.quality = fixed.quality
+      if (opts.mode === 'json') {
+        const { info, plan } = await streams.plan(target, opts)
+        sendJson(req, res, ctx, 200, serializeStreamInfo(streams.describe(deps.publicBase(req), target, info, plan, opts)))
+        return
+      }
+      await streams.serve(req, res, ctx, target, opts)
+    }
+  })
+
+  const jsonStream = jsonRoute({
+    method: 'post',
+    path: '/api/v2/videos/stream',
+    limit: 'extract',
+    doc: { summary: 'The stream URL and its expiry for a page URL in a JSON body {url, quality} (compat)', tags: ['streams', 'compat'], body: { schema: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, quality: { type: 'string' } } } } },
+    serialize: serializeStreamInfo,
+    handle: async ({ req }) => {
+      const body = await jsonBody(req)
+      const target = registry.resolve({ url: bodyString(body, 'url', { required: true, max: 8192 }), kind: 'video' })
+      const opts = { ...streamOptions(req), mode: 'json' as const, quality: parseQuality(bodyString(body, 'quality', { max: 32 })) }
+      const { info, plan } = await streams.plan(target, opts)
+      return streams.describe(deps.publicBase(req), target, info, plan, opts)
+    }
+  })
+
+  const batch = jsonRoute({
+    method: 'post',
+    path: '/api/v2/stream/batch',
+    limit: 'extract',
+    doc: { summary: `Stream URLs for up to ${deps.batchMax} items ({platform,id} or {url}, optional quality)`, tags: ['streams', 'compat'], body: { schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', maxItems: deps.batchMax } } } } },
+    serialize: serializeStreamBatch,
+    handle: async ({ req }): Promise<StreamBatchOut> => {
+      const body = await jsonBody(req)
+      const items = bodyArray(body, 'items', deps.batchMax)
+      const base = deps.publicBase(req)
+      const results = await Promise.all(items.map(async (item, index) => {
+        const fields = typeof item === 'object' && item !== null && !Array.isArray(item) ? item as Record<string, unknown> : {}
+        const input = String(fields.url ?? `${String(fields.platform ?? '')}/${String(fields.id ?? fields.video_id ?? '')}`).slice(0, 300)
+        try {
+          const url = bodyString(fields, 'url', { max: 8192 })
+          const target = url !== undefined
+            ? registry.resolve({ url, kind: 'video' })
+            : registry.resolve({ platform: bodyString(fields, 'platform', { required: true, max: 64 }), id: bodyString(fields, 'id', { max: 4096 }) ?? bodyString(fields, 'video_id', { required: true, max: 4096 }), kind: 'video' })
+          const opts = { ...streamOptions(req), mode: 'json' as const, quality: parseQuality(bodyString(fields, 'quality', { max: 32 })) }
+          const { info, plan } = await streams.plan(target, opts)
+          return { index, ok: true, input, stream: streams.describe(base, target, info, plan, opts), error: null }
+        } catch (err) {
+          const e = err instanceof AppError ? err : new AppError('INTERNAL')
+          return { index, ok: false, input, stream: null, error: { code: e.code, error: e.message, detail: e.detail } }
+        }
+      }))
+      return { count: results.length, results }
+    }
+  })
+
+  const relay = (path: string, summary: string, serve: (req: Request, res: Parameters<Route['handle']>[1], ctx: RequestContext, token: string) => Promise<void>): Route => ({
+    method: 'get',
+    path,
+    limit: 'default',
+    admin: false,
+    doc: { summary, tags: ['streams'], responses: { 200: { description: 'HLS playlist', contentType: 'application/vnd.apple.mpegurl' } } },
+    handle: async (req, res, ctx) => { await serve(req, res, ctx, req.path_parameters?.token ?? '') }
+  })
+
+  return [
+    streamRoute('/api/v2/stream/:platform/:id', [], 'The stream of a video, by mode'),
+    streamRoute('/api/v2/stream', [URL_PARAM], 'The stream of a video page URL, by mode'),
+    streamRoute('/api/v2/stream/url', [URL_PARAM], 'The stream of a video page URL (compat)'),
+    streamRoute('/api/v2/stream/direct/:platform/:id', [], 'Redirect to the media (compat: mode=redirect)', { mode: 'redirect' }),
+    streamRoute('/api/v2/stream/proxy/:platform/:id', [], 'The media through this server (compat: mode=proxy)', { mode: 'proxy' }),
+    streamRoute('/api/v2/stream/info/:platform/:id', [], 'The stream URL and its expiry as JSON (compat: mode=json)', { mode: 'json' }),
+    streamRoute('/api/v2/stream/auto/:platform/:id', [], 'quality=auto from bandwidth and device (compat)', { quality: { kind: 'auto' } }),
+    streamRoute('/api/v2/stream/hls/:platform/:id', [], 'An HLS playlist whose every URI goes through this server', { mode: 'proxy' }),
+    streamRoute('/api/v2/stream/hls', [URL_PARAM], 'An HLS playlist for a page URL, every URI through this server', { mode: 'proxy' }),
+    streamRoute('/api/stream', [URL_PARAM], 'The simple API: stream of a page URL (compat; format=redirect|proxy|json maps to mode)'),
+    streamRoute('/api/download', [URL_PARAM], 'The simple API: download a page URL\'s video through this server (compat)', { mode: 'proxy', download: true }),
+    streamRoute('/api/v1/', [{ name: 'yt', in: 'query', required: true, description: 'a video page URL (the original v1 API)' }], 'The stream of a page URL given as ?yt= (compat; the original redirected)', { urlParam: 'yt' }),
+    relay('/api/v2/hls/:token', 'A nested HLS playlist behind a signed link, rewritten to signed links', streams.servePlaylist),
+    jsonStream,
+    batch,
+    ...embedRoutes({ registry, streams }),
+    ...vrchatRoutes({ registry, streams, publicBase: deps.publicBase })
+  ]
+}

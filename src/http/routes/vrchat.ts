@@ -1,0 +1,94 @@
+// VRChat/Unity: a plain GET that ends in one progressive H.264/AAC MP4 at or
+// below the quality (default 720p), or HLS for live streams with AVPro. The
+// Unity player gets MP4 only. /info explains what will play and why.
+import type { Request } from 'hyper-express'
+import { AppError } from '../../errors.ts'
+import { jsonRoute, processTime, sendJson } from '../route.ts'
+import type { Route } from '../route.ts'
+import { queryString, queryEnum } from '../input.ts'
+import { targetFrom } from './videos.ts'
+import { parseQuality } from '../../quality.ts'
+import { planVrchat, needsHeaders } from '../../streams/plan.ts'
+import type { VrchatPlan } from '../../streams/plan.ts'
+import { trackOut } from '../../streams/service.ts'
+import type { StreamService } from '../../streams/service.ts'
+import { serializeVrchatInfo } from '../../schemas/streams.ts'
+import type { VrchatInfoOut } from '../../schemas/streams.ts'
+import type { PlatformRegistry, Target } from '../../platforms/index.ts'
+import type { MediaInfo } from '../../../workers/protocol.ts'
+
+interface Choice { target: Target, info: MediaInfo, plan: VrchatPlan, player: 'avpro' | 'unity', maxHeight: number, url: string, plays: string }
+
+export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: StreamService, publicBase: (req: Request) => string }): Route[] {
+  async function choose (req: Request): Promise<Choice> {
+    const q = req.query_parameters
+    const target = targetFrom(deps.registry, {}, q, 'video')
+    const quality = parseQuality(queryString(q, 'quality', { max: 16 }), { kind: 'height', height: 720 })
+    const maxHeight = quality.kind === 'height' ? quality.height : quality.kind === 'worst' ? 144 : 1080
+    const asked = queryEnum(q, 'player', ['avpro', 'unity', 'auto'] as const, 'auto')
+    const player = asked !== 'auto' ? asked : /UnityPlayer/i.test(req.headers['user-agent'] ?? '') ? 'unity' : 'avpro'
+    const { info } = await deps.streams.plan(target, { quality, mode: 'auto', videoOnly: false, prefersHls: false, download: false, filename: null })
+    const plan = planVrchat(info.formats, maxHeight, player, info.is_live)
+    const base = deps.publicBase(req)
+    let url: string
+    let plays: string
+    if (plan.format !== null && plan.hls) {
+      url = base + deps.streams.playlistLink(target, plan.format)
+      plays = 'hls'
+    } else if (plan.format !== null) {
+      const direct = !needsHeaders(plan.format) && !target.platform.ipBound
+      url = direct ? plan.format.url : base + deps.streams.proxyLink(target, plan.format)
+      plays = direct ? 'direct' : 'proxy'
+    } else if (plan.split !== null) {
+      url = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${maxHeight}p&mode=proxy&format=mp4`
+      plays = 'remux'
+    } else {
+      throw new AppError('EXTRACTION_FAILED', 'No format VRChat can play', { detail: plan.reason })
+    }
+    return { target, info, plan, player, maxHeight, url, plays }
+  }
+
+  const describe = (c: Choice): VrchatInfoOut => ({
+    platform: c.target.platform.name,
+    id: c.target.id,
+    title: c.info.title,
+    player: c.player,
+    max_height: c.maxHeight,
+    plays: c.plays,
+    reason: c.plan.reason,
+    stream_url: c.url,
+    format: c.plan.format !== null ? trackOut(c.plan.format) : c.plan.split !== null ? trackOut(c.plan.split.video) : null,
+    audio: c.plan.split !== null ? trackOut(c.plan.split.audio) : null
+  })
+
+  const params = [
+    { name: 'url', in: 'query' as const, required: true, description: 'the video page URL' },
+    { name: 'quality', in: 'query' as const, description: '720p (default), 480p, 360p, best…' },
+    { name: 'player', in: 'query' as const, description: 'avpro | unity | auto (from the User-Agent)' }
+  ]
+
+  return [
+    {
+      method: 'get',
+      path: '/api/vrchat/stream',
+      limit: 'extract',
+      admin: false,
+      doc: { summary: 'VRChat/Unity: one progressive H.264/AAC MP4 (or HLS for live with AVPro)', tags: ['vrchat', 'compat'], params: [...params, { name: 'format', in: 'query', description: 'redirect (default) | proxy | json' }], responses: { 302: { description: 'to a URL the player can open' } } },
+      async handle (req, res, ctx) {
+        const format = queryEnum(req.query_parameters, 'format', ['redirect', 'proxy', 'json'] as const, 'redirect')
+        const c = await choose(req)
+        if (format === 'json') { sendJson(req, res, ctx, 200, serializeVrchatInfo(describe(c))); return }
+        const url = format === 'proxy' && c.plays === 'direct' && c.plan.format !== null ? deps.publicBase(req) + deps.streams.proxyLink(c.target, c.plan.format) : c.url
+        res.status(302).header('location', url).header('x-stream-mode', c.plays).header('cache-control', 'no-store').header('x-process-time', processTime(ctx)).send()
+      }
+    },
+    jsonRoute({
+      method: 'get',
+      path: '/api/vrchat/info',
+      limit: 'extract',
+      doc: { summary: 'What VRChat will play for this URL and why', tags: ['vrchat', 'compat'], params },
+      serialize: serializeVrchatInfo,
+      handle: async ({ req }) => describe(await choose(req))
+    })
+  ]
+}

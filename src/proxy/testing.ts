@@ -1,0 +1,202 @@
+// Test fixtures for the proxy (imported by tests and bench/proxy.ts only): a
+// deterministic media file, a node:http origin with scripted misbehaviour,
+// the real pipeline + hyper-express server, and a plain node:http client.
+import { createCipheriv, createHash } from 'node:crypto'
+import { createServer, request as httpRequest } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createPipeline } from '../http/pipeline.ts'
+import { createHttpServer } from '../http/server.ts'
+import type { Pipeline } from '../http/pipeline.ts'
+import type { Route } from '../http/route.ts'
+import { createAccess } from '../access.ts'
+import { createClientIpResolver } from '../client-ip.ts'
+import { createRequestMetrics } from '../metrics.ts'
+import { createLogger } from '../log.ts'
+import { parseRange, resolveRange } from './range.ts'
+
+// AES-CTR keystream: fast, deterministic, incompressible.
+export function mediaBytes (size: number, seed = 'vidgate'): Buffer {
+  const key = createHash('sha256').update(seed).digest().subarray(0, 16)
+  return createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(size))
+}
+
+export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+export interface OriginRequest { path: string, method: string, headers: IncomingHttpHeaders, closedEarly: boolean, sent: number }
+
+export interface OriginBehaviour {
+  // serve the file at the first gen only; older gens answer 403 (an expired URL)
+  gen?: number
+  // cut the connection after this many body bytes (per response)
+  resetAfter?: number
+  // how many responses get cut (default: all)
+  resets?: number
+  ignoreRange?: boolean
+  chunked?: boolean
+  dripBytes?: number
+  dripMs?: number
+  chunkBytes?: number
+}
+
+export interface Origin {
+  port: number
+  base: string
+  requests: OriginRequest[]
+  behave: (path: string, b: OriginBehaviour) => void
+  close: () => Promise<void>
+}
+
+type Extra = (req: IncomingMessage, res: ServerResponse) => boolean
+
+export async function startOrigin (data: Buffer, extra?: Extra): Promise<Origin> {
+  const requests: OriginRequest[] = []
+  const behaviours = new Map<string, OriginBehaviour>()
+  const cuts = new Map<string, number>()
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://origin')
+    const rec: OriginRequest = { path: url.pathname + url.search, method: req.method ?? '', headers: req.headers, closedEarly: false, sent: 0 }
+    requests.push(rec)
+    res.on('close', () => { if (!res.writableFinished) rec.closedEarly = true })
+    if (extra?.(req, res) === true) return
+    const m = /^\/media\/([\w-]+)(?:\/(\d+))?$/.exec(url.pathname)
+    if (m === null) { res.statusCode = 404; res.end('not found'); return }
+    const name = m[1] ?? ''
+    const b = behaviours.get(name) ?? {}
+    if (b.gen !== undefined && Number(m[2] ?? '0') !== b.gen) { res.statusCode = 403; res.end('expired'); return }
+    let start = 0
+    let end = data.length - 1
+    const spec = b.ignoreRange === true ? { kind: 'none' as const } : parseRange(req.headers.range)
+    if (spec.kind === 'from' || spec.kind === 'suffix') {
+      const r = resolveRange(spec, data.length)
+      if (r === null) { res.writeHead(416, { 'content-range': `bytes */${data.length}` }).end(); return }
+      start = r.start
+      end = r.end
+      res.statusCode = 206
+      res.setHeader('content-range', `bytes ${start}-${end}/${data.length}`)
+    }
+    res.setHeader('content-type', 'video/mp4')
+    res.setHeader('etag', '"v1"')
+    res.setHeader('set-cookie', 'origin=secret')
+    res.setHeader('x-origin-private', 'leak')
+    if (b.ignoreRange !== true) res.setHeader('accept-ranges', 'bytes')
+    if (b.chunked !== true) res.setHeader('content-length', String(end - start + 1))
+    if (req.method === 'HEAD') { res.end(); return }
+    const cutNo = cuts.get(name) ?? 0
+    const cut = b.resetAfter !== undefined && (b.resets === undefined || cutNo < b.resets) ? b.resetAfter : Infinity
+    if (cut !== Infinity) cuts.set(name, cutNo + 1)
+    let pos = start
+    const step = (): void => {
+      while (pos <= end) {
+        if (rec.sent >= cut) {
+          if (b.gen !== undefined) b.gen++
+          req.socket.destroy()
+          return
+        }
+        const n = Math.min(b.dripBytes ?? b.chunkBytes ?? 65536, end + 1 - pos, cut - rec.sent)
+        const ok = res.write(data.subarray(pos, pos + n))
+        pos += n
+        rec.sent += n
+        if (b.dripMs !== undefined) { setTimeout(step, b.dripMs); return }
+        if (!ok) { res.once('drain', step); return }
+      }
+      res.end()
+    }
+    step()
+  })
+  server.keepAliveTimeout = 60_000
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    port,
+    base: `http://127.0.0.1:${port}`,
+    requests,
+    behave: (path, b) => { behaviours.set(path, b); cuts.delete(path) },
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
+
+export interface ProxyServer { port: number, pipeline: Pipeline, close: () => Promise<void> }
+
+export async function startProxyServer (routes: readonly Route[], maxUrlLength = 2048): Promise<ProxyServer> {
+  const pipeline = createPipeline({
+    log: createLogger('silent', {}),
+    metrics: createRequestMetrics(),
+    access: createAccess([], false),
+    clientIp: createClientIpResolver([]),
+    limiters: {},
+    corsOrigins: ['*'],
+    corsCredentials: false,
+    maxUrlLength,
+    maxBodyBytes: 1024,
+    slowRequestMs: 0,
+    accessLog: false
+  })
+  const server = createHttpServer({ routes, pipeline, maxBodyBytes: 1024 })
+  const port = await server.listen(0, '127.0.0.1')
+  return { port, pipeline, close: async () => await server.shutdown(1000) }
+}
+
+export interface Reply { status: number, headers: IncomingHttpHeaders, body: Buffer, error: string | null }
+
+export interface GetOptions {
+  method?: string
+  headers?: Record<string, string>
+  // reads this many bytes and then destroys the connection
+  abortAfter?: number
+  // slows the reader: bytes per tick, and the tick
+  readBytes?: number
+  readEveryMs?: number
+  onBytes?: (received: number) => void
+  // stops reading once this many bytes arrived, for pauseMs, then calls onPaused and reads on
+  pauseAt?: number
+  pauseMs?: number
+  onPaused?: (received: number) => void
+  // false: count the bytes but do not keep them (body stays empty)
+  keep?: boolean
+}
+
+export async function get (port: number, path: string, opts: GetOptions = {}): Promise<Reply> {
+  return await new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      let received = 0
+      const done = (error: string | null): void => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), error })
+      let paused = false
+      res.on('data', (chunk: Buffer) => {
+        if (opts.keep !== false) chunks.push(chunk)
+        received += chunk.length
+        opts.onBytes?.(received)
+        if (!paused && opts.pauseAt !== undefined && received >= opts.pauseAt) {
+          paused = true
+          res.pause()
+          setTimeout(() => { opts.onPaused?.(received); res.resume() }, opts.pauseMs ?? 1000)
+        }
+        if (opts.abortAfter !== undefined && received >= opts.abortAfter) { req.destroy(); done('aborted by test') }
+      })
+      if (opts.readBytes !== undefined) throttle(res, opts.readBytes, opts.readEveryMs ?? 10)
+      res.on('end', () => done(null))
+      res.on('error', (err) => done(err.message))
+      res.on('aborted', () => done('aborted'))
+    })
+    req.on('error', (err) => { if (opts.abortAfter === undefined) reject(err) })
+    req.end()
+  })
+}
+
+// Reads at most `bytes` per tick by pausing the stream between ticks.
+function throttle (res: IncomingMessage, bytes: number, everyMs: number): void {
+  let budget = bytes
+  res.on('data', (chunk: Buffer) => {
+    budget -= chunk.length
+    if (budget <= 0) res.pause()
+  })
+  const timer = setInterval(() => {
+    budget = bytes
+    if (res.isPaused()) res.resume()
+  }, everyMs)
+  res.on('close', () => clearInterval(timer))
+}

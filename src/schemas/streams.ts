@@ -1,0 +1,114 @@
+import { compile, nullable, object } from './compile.ts'
+
+export interface StreamTrackOut {
+  format_id: string
+  ext: string
+  protocol: string
+  width: number | null
+  height: number | null
+  vcodec: string | null
+  acodec: string | null
+  has_audio: boolean
+  has_video: boolean
+}
+
+export interface StreamInfoOut {
+  platform: string
+  id: string
+  title: string
+  duration: number | null
+  is_live: boolean
+  quality: string
+  delivery: string
+  reason: string
+  // where to play it: our endpoint for this delivery (absolute)
+  stream_url: string
+  // the platform's own media URL (works only without extra headers, from an IP it is not bound to)
+  direct_url: string | null
+  proxy_url: string | null
+  hls_url: string | null
+  headers: Record<string, string>
+  expires_at: string | null
+  video: StreamTrackOut
+  audio: StreamTrackOut | null
+}
+
+const track = object({
+  format_id: { type: 'string' },
+  ext: { type: 'string' },
+  protocol: { type: 'string' },
+  width: nullable('integer'),
+  height: nullable('integer'),
+  vcodec: nullable('string'),
+  acodec: nullable('string'),
+  has_audio: { type: 'boolean' },
+  has_video: { type: 'boolean' }
+})
+
+export const streamInfoSchema = object({
+  platform: { type: 'string' },
+  id: { type: 'string' },
+  title: { type: 'string' },
+  duration: nullable('number'),
+  is_live: { type: 'boolean' },
+  quality: { type: 'string' },
+  delivery: { type: 'string', enum: ['redirect', 'proxy', 'hls', 'remux'] },
+  reason: { type: 'string' },
+  stream_url: { type: 'string' },
+  direct_url: nullable('string'),
+  proxy_url: nullable('string'),
+  hls_url: nullable('string'),
+  headers: { type: 'object', additionalProperties: { type: 'string' } },
+  expires_at: nullable('string'),
+  video: track,
+  audio: { anyOf: [track, { type: 'null' }] }
+})
+
+export interface StreamBatchOut {
+  count: number
+  results: Array<{ index: number, ok: boolean, input: string, stream: StreamInfoOut | null, error: { code: string, error: string, detail: string | null } | null }>
+}
+
+export const streamBatchSchema = object({
+  count: { type: 'integer' },
+  results: {
+    type: 'array',
+    items: object({
+      index: { type: 'integer' },
+      ok: { type: 'boolean' },
+      input: { type: 'string' },
+      stream: { anyOf: [streamInfoSchema, { type: 'null' }] },
+      error: { anyOf: [object({ code: { type: 'string' }, error: { type: 'string' }, detail: nullable('string') }), { type: 'null' }] }
+    })
+  }
+})
+
+export interface VrchatInfoOut {
+  platform: string
+  id: string
+  title: string
+  player: string
+  max_height: number
+  plays: string
+  reason: string
+  stream_url: string
+  format: StreamTrackOut | null
+  audio: StreamTrackOut | null
+}
+
+export const vrchatInfoSchema = object({
+  platform: { type: 'string' },
+  id: { type: 'string' },
+  title: { type: 'string' },
+  player: { type: 'string' },
+  max_height: { type: 'integer' },
+  plays: { type: 'string' },
+  reason: { type: 'string' },
+  stream_url: { type: 'string' },
+  format: { anyOf: [track, { type: 'null' }] },
+  audio: { anyOf: [track, { type: 'null' }] }
+})
+
+export const serializeStreamInfo = compile<StreamInfoOut>(streamInfoSchema)
+export const serializeStreamBatch = compile<StreamBatchOut>(streamBatchSchema)
+export const serializeVrchatInfo = compile<VrchatInfoOut>(vrchatInfoSchema)

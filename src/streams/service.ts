@@ -1,0 +1,207 @@
+// Serves "play this video": extraction → plan → redirect, byte proxy, rewritten
+// HLS or remux. Every link a client receives is signed; the proxy only ever
+// fetches URLs an extraction produced.
+import type { Request, Response } from 'hyper-express'
+import { AppError } from '../errors.ts'
+import { processTime, requestSignal } from '../http/route.ts'
+import type { RequestContext } from '../http/route.ts'
+import { proxyMedia } from '../proxy/stream.ts'
+import type { MediaTarget } from '../proxy/stream.ts'
+import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
+import type { UpstreamClient } from '../proxy/upstream.ts'
+import { planStream, isHlsFormat } from './plan.ts'
+import type { StreamMode, StreamPlan } from './plan.ts'
+import type { Remuxer } from './remux.ts'
+import type { Quality, AutoInput } from '../quality.ts'
+import { formatQuality } from '../quality.ts'
+import type { Extractor } from '../extract.ts'
+import type { PlatformRegistry, Target } from '../platforms/index.ts'
+import type { ExtractionPool } from '../pool.ts'
+import type { MediaFormat, MediaInfo } from '../../workers/protocol.ts'
+import type { HlsTemplate } from '../../workers/hls-template.ts'
+import type { StreamInfoOut, StreamTrackOut } from '../schemas/streams.ts'
+
+export const PLAYLIST_PATH = '/api/v2/hls/'
+export const PROXY_PREFIX = '/api/v2/proxy/'
+const MAX_PLAYLIST_BYTES = 16 * 1024 * 1024
+const HLS_TYPE = 'application/vnd.apple.mpegurl'
+
+export interface StreamOptions {
+  quality: Quality
+  mode: StreamMode
+  videoOnly: boolean
+  prefersHls: boolean
+  download: boolean
+  filename: string | null
+  auto?: AutoInput
+}
+
+export interface StreamDeps {
+  extractor: Extractor
+  registry: PlatformRegistry
+  signer: LinkSigner
+  upstream: UpstreamClient
+  allowHosts: readonly string[]
+  pool: ExtractionPool
+  remuxer: Remuxer
+  linkTtlSec: number
+  cacheMaxAgeSec: number
+  // where ffmpeg reaches this worker's own proxy (http://127.0.0.1:PORT)
+  selfBase: () => string
+}
+
+export interface StreamService {
+  plan: (target: Target, opts: StreamOptions) => Promise<{ info: MediaInfo, plan: StreamPlan }>
+  serve: (req: Request, res: Response, ctx: RequestContext, target: Target, opts: StreamOptions) => Promise<void>
+  describe: (base: string, target: Target, info: MediaInfo, plan: StreamPlan, opts: StreamOptions) => StreamInfoOut
+  servePlaylist: (req: Request, res: Response, ctx: RequestContext, token: string) => Promise<void>
+  proxyLink: (target: Target, format: MediaFormat, filename?: string | null) => string
+  playlistLink: (target: Target, format: MediaFormat) => string
+  resolveRef: (ref: ReextractRef) => Promise<MediaTarget>
+}
+
+export function trackOut (f: MediaFormat): StreamTrackOut {
+  return { format_id: f.format_id, ext: f.ext, protocol: f.protocol, width: f.width, height: f.height, vcodec: f.vcodec, acodec: f.acodec, has_audio: f.has_audio, has_video: f.has_video }
+}
+
+const expirySec = (f: MediaFormat): number | null => f.expires_at === null ? null : Math.floor(Date.parse(f.expires_at) / 1000)
+
+export function createStreamService (deps: StreamDeps): StreamService {
+  const sign = (target: Target, f: MediaFormat, filename: string | null = null): string => deps.signer.sign({
+    url: f.url,
+    headers: f.headers,
+    urlExpiresAt: expirySec(f),
+    ref: { platform: target.platform.name, id: target.id, formatId: f.format_id },
+    filename
+  }, deps.linkTtlSec)
+  const proxyLink = (target: Target, f: MediaFormat, filename: string | null = null): string => PROXY_PREFIX + sign(target, f, filename)
+  const playlistLink = (target: Target, f: MediaFormat): string => PLAYLIST_PATH + sign(target, f)
+
+  async function resolveRef (ref: ReextractRef): Promise<MediaTarget> {
+    const target = deps.registry.resolve({ platform: ref.platform, id: ref.id, kind: 'video' })
+    const { info } = await deps.extractor.info(target, { fresh: true })
+    const f = info.formats.find((x) => x.format_id === ref.formatId)
+    if (f === undefined) throw new AppError('UPSTREAM_ERROR', 'The format is no longer offered by the platform', { detail: ref.formatId })
+    return { url: f.url, headers: f.headers }
+  }
+
+  async function plan (target: Target, opts: StreamOptions): Promise<{ info: MediaInfo, plan: StreamPlan }> {
+    const { info } = await deps.extractor.info(target)
+    const p = planStream({
+      formats: info.formats,
+      quality: opts.quality,
+      mode: opts.mode,
+      videoOnly: opts.videoOnly,
+      ipBound: target.platform.ipBound,
+      isLive: info.is_live,
+      prefersHls: opts.prefersHls,
+      auto: opts.auto
+    })
+    return { info, plan: p }
+  }
+
+  // Fetches an upstream playlist and rewrites every URI to a signed link:
+  // nested playlists to /api/v2/hls/, everything else to the byte proxy.
+  async function rewritePlaylist (signal: AbortSignal, url: string, headers: Record<string, string>, ref: ReextractRef | null): Promise<string> {
+    const upstream = await deps.upstream.request({ url, method: 'GET', headers, allow: deps.allowHosts, signal })
+    if (upstream.status !== 200) {
+      upstream.body.destroy()
+      throw new AppError('UPSTREAM_ERROR', `The playlist server answered ${upstream.status}`)
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of upstream.body) {
+      size += (chunk as Buffer).length
+      if (size > MAX_PLAYLIST_BYTES) { upstream.body.destroy(); throw new AppError('UPSTREAM_ERROR', 'The playlist is too large') }
+      chunks.push(chunk as Buffer)
+    }
+    const result = await deps.pool.run<unknown>('hlsTemplate', { text: Buffer.concat(chunks).toString('utf8'), baseUrl: upstream.url })
+    if (typeof result !== 'object' || result === null || !('ok' in result) || result.ok !== true || !('value' in result)) {
+      const message = typeof result === 'object' && result !== null && 'message' in result && typeof result.message === 'string' ? result.message : 'bad playlist'
+      throw new AppError('UPSTREAM_ERROR', 'The upstream playlist could not be read', { detail: message.slice(0, 300) })
+    }
+    const tpl = result.value as HlsTemplate
+    const links = tpl.uris.map(({ url: u, kind }) => {
+      const token = deps.signer.sign({ url: u, headers, ref: kind === 'variant' || kind === 'media' || kind === 'iframe' ? ref : null }, deps.linkTtlSec)
+      return (kind === 'variant' || kind === 'media' || kind === 'iframe' ? PLAYLIST_PATH : PROXY_PREFIX) + token
+    })
+    return tpl.template.replace(/__VGURI_(\d+)__/g, (_, i: string) => links[Number(i)] ?? '')
+  }
+
+  function sendPlaylist (req: Request, res: Response, ctx: RequestContext, text: string, mode: string, reason: string): void {
+    res.status(200).header('content-type', HLS_TYPE).header('cache-control', 'no-cache').header('x-stream-mode', mode).header('x-stream-reason', reason).header('x-process-time', processTime(ctx))
+    if (req.method === 'HEAD') res.header('content-length', String(Buffer.byteLength(text))).send()
+    else res.send(text)
+  }
+
+  async function serve (req: Request, res: Response, ctx: RequestContext, target: Target, opts: StreamOptions): Promise<void> {
+    const { info, plan: p } = await plan(target, opts)
+    const filename = opts.filename ?? (opts.download ? info.title : null)
+    res.header('x-stream-mode', p.delivery)
+    res.header('x-stream-reason', p.reason)
+    res.header('x-stream-quality', formatQuality(opts.quality))
+    switch (p.delivery) {
+      case 'redirect': {
+        const left = p.primary.expires_at === null ? deps.cacheMaxAgeSec : Math.max(0, Math.floor((Date.parse(p.primary.expires_at) - Date.now()) / 1000) - 60)
+        res.status(302).header('location', p.primary.url).header('cache-control', `private, max-age=${Math.min(deps.cacheMaxAgeSec, left)}`).header('x-process-time', processTime(ctx)).send()
+        return
+      }
+      case 'proxy': {
+        const ref = { platform: target.platform.name, id: target.id, formatId: p.primary.format_id }
+        await proxyMedia(req, res, ctx, {
+          url: p.primary.url,
+          headers: p.primary.headers,
+          expiresAtMs: p.primary.expires_at === null ? null : Date.parse(p.primary.expires_at),
+          refresh: async () => await resolveRef(ref)
+        }, { upstream: deps.upstream, allow: deps.allowHosts, download: opts.download, filename })
+        return
+      }
+      case 'hls': {
+        if (!isHlsFormat(p.primary) || p.audio !== null) break
+        const text = await rewritePlaylist(requestSignal(ctx, res), p.primary.manifest_url ?? p.primary.url, p.primary.headers, { platform: target.platform.name, id: target.id, formatId: p.primary.format_id })
+        sendPlaylist(req, res, ctx, text, 'hls', p.reason)
+        return
+      }
+      case 'remux':
+        break
+    }
+    if (p.audio === null) throw new AppError('INTERNAL', 'no audio track for a split stream')
+    const base = deps.selfBase()
+    res.header('x-stream-mode', 'remux')
+    await deps.remuxer.serve(req, res, ctx, { video: base + proxyLink(target, p.primary), audio: base + proxyLink(target, p.audio) }, { filename, download: opts.download })
+  }
+
+  async function servePlaylist (req: Request, res: Response, ctx: RequestContext, token: string): Promise<void> {
+    const link = deps.signer.verify(token)
+    const text = await rewritePlaylist(requestSignal(ctx, res), link.url, link.headers, link.ref)
+    sendPlaylist(req, res, ctx, text, 'hls', 'a playlist rewritten to signed proxy links')
+  }
+
+  function describe (base: string, target: Target, info: MediaInfo, p: StreamPlan, opts: StreamOptions): StreamInfoOut {
+    const single = p.audio === null
+    const proxy = single && !isHlsFormat(p.primary) ? base + proxyLink(target, p.primary, opts.filename) : null
+    const hls = single && isHlsFormat(p.primary) ? base + playlistLink(target, p.primary) : null
+    const replay = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy${opts.videoOnly ? '&video_only=true' : ''}`
+    const streamUrl = p.delivery === 'redirect' ? p.primary.url : p.delivery === 'hls' && hls !== null ? hls : p.delivery === 'proxy' && proxy !== null ? proxy : replay
+    return {
+      platform: target.platform.name,
+      id: target.id,
+      title: info.title,
+      duration: info.duration,
+      is_live: info.is_live,
+      quality: p.primary.height === null ? formatQuality(opts.quality) : `${p.primary.height}p`,
+      delivery: p.delivery,
+      reason: p.reason,
+      stream_url: streamUrl,
+      direct_url: single ? p.primary.url : null,
+      proxy_url: proxy,
+      hls_url: hls,
+      headers: single ? p.primary.headers : {},
+      expires_at: p.primary.expires_at ?? info.expires_at,
+      video: trackOut(p.primary),
+      audio: p.audio === null ? null : trackOut(p.audio)
+    }
+  }
+
+  return { plan, serve, describe, servePlaylist, proxyLink, playlistLink, resolveRef }
+}
