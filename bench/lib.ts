@@ -5,6 +5,7 @@ import { spawn, execFileSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { get } from 'node:http'
 import autocannon from 'autocannon'
 
@@ -36,8 +37,19 @@ export async function freePort (): Promise<number> {
   })
 }
 
+let tasksetFound: boolean | null = null
 export function hasTaskset (): boolean {
-  try { execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }); return true } catch { return false }
+  if (tasksetFound === null) {
+    try { execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }); tasksetFound = true } catch { tasksetFound = false }
+  }
+  return tasksetFound
+}
+
+// The bench pins itself to the last core, and children inherit that mask: every
+// child goes through taskset, with its own cores or all of them.
+export function pinnedCommand (cmd: string, args: readonly string[], cpus?: string): [string, string[]] {
+  if (!hasTaskset()) return [cmd, [...args]]
+  return ['taskset', ['-c', cpus ?? `0-${availableParallelism() - 1}`, cmd, ...args]]
 }
 
 export interface Started { child: ChildProcess, output: () => string, stop: () => Promise<void> }
@@ -52,11 +64,12 @@ export async function stopChild (child: ChildProcess, graceMs = 10000): Promise<
   })
 }
 
-// Starts `node args…` (optionally pinned with taskset) and waits for a line matching `ready`.
-export async function startNode (args: string[], opts: { env?: Record<string, string>, cpus?: string, ready: RegExp, timeoutMs?: number }): Promise<Started> {
-  const cmd = opts.cpus !== undefined && hasTaskset() ? 'taskset' : process.execPath
-  const argv = cmd === 'taskset' ? ['-c', opts.cpus ?? '0', process.execPath, ...args] : args
-  const child = spawn(cmd, argv, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export interface StartOptions { env?: Record<string, string>, cpus?: string, ready: RegExp, timeoutMs?: number, stdin?: boolean }
+
+// Starts `node args…` on the given cores (default: all) and waits for a line matching `ready`.
+export async function startNode (args: string[], opts: StartOptions): Promise<Started> {
+  const [cmd, argv] = pinnedCommand(process.execPath, args, opts.cpus)
+  const child = spawn(cmd, argv, { env: { ...process.env, ...opts.env }, stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
   track(child)
   let out = ''
   child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200000) })
@@ -80,17 +93,28 @@ export async function startNode (args: string[], opts: { env?: Record<string, st
   return { child, output: () => out, stop: async () => await stopChild(child) }
 }
 
-// The pid and all its descendants (cluster workers), from /proc.
-export function processTree (pid: number): number[] {
-  const out = [pid]
+// Direct children of a process (cluster workers of the primary), from /proc.
+export function childrenOf (pid: number): number[] {
+  const out: number[] = []
   let tasks: string[] = []
   try { tasks = readdirSync(`/proc/${pid}/task`) } catch { return out }
   for (const t of tasks) {
     let text = ''
     try { text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8') } catch {}
-    for (const c of text.split(/\s+/).filter((x) => x !== '')) out.push(...processTree(Number(c)))
+    for (const c of text.split(/\s+/)) if (c !== '') out.push(Number(c))
   }
   return out
+}
+
+// The pid and all its descendants.
+export function processTree (pid: number): number[] {
+  return [pid, ...childrenOf(pid).flatMap(processTree)]
+}
+
+// Seconds a process's main thread (a Node event loop) has waited for a CPU
+// while runnable: /proc/<pid>/schedstat field 2, in ns.
+export function runQueueWaitSec (pid: number): number {
+  try { return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9 } catch { return 0 }
 }
 
 // utime + stime of every process in the tree, plus cutime + cstime: the time of

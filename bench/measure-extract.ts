@@ -2,7 +2,7 @@
 // local page, each a cache miss) with YTDLP_MODE=warm and =spawn, 1 worker,
 // plus a plain `yt-dlp -J <url>` run from the bench as a reference.
 import { execFile } from 'node:child_process'
-import { httpGet, measureCpu, percentile, seriesResult } from './lib.ts'
+import { httpGet, measureCpu, percentile, pinnedCommand, seriesResult } from './lib.ts'
 import { extractionEnv, startCluster, using } from './servers.ts'
 import { metric, toRow } from './metric.ts'
 import { infoPath } from './measure-cached.ts'
@@ -41,10 +41,10 @@ async function measureMode (ctx: BenchContext, mode: 'warm' | 'spawn', n: number
 }
 
 async function oneShotMs (url: string): Promise<number> {
-  const bin = extractionEnv('').YTDLP_PATH ?? 'yt-dlp'
+  const [cmd, args] = pinnedCommand(extractionEnv('').YTDLP_PATH ?? 'yt-dlp', ['-J', '--', url])
   const start = performance.now()
   await new Promise<void>((resolve, reject) => {
-    execFile(bin, ['-J', '--', url], { timeout: 60000, maxBuffer: 64 * 1024 * 1024 }, (err) => { if (err === null) resolve(); else reject(err) })
+    execFile(cmd, args, { timeout: 60000, maxBuffer: 64 * 1024 * 1024 }, (err) => { if (err === null) resolve(); else reject(err) })
   })
   return performance.now() - start
 }

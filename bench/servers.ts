@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, startNode, processTree, sleep, stopChild, track } from './lib.ts'
+import { freePort, pinnedCommand, startNode, processTree, sleep, stopChild, track } from './lib.ts'
 import type { Started } from './lib.ts'
 
 export const ROOT = join(fileURLToPath(import.meta.url), '../../..')
@@ -78,7 +78,8 @@ export interface StartedRedis { url: string, pid: number, stop: () => Promise<vo
 
 export async function startRedis (): Promise<StartedRedis> {
   const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const [cmd, args] = pinnedCommand('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
+  const child = spawn(cmd, args, { stdio: 'ignore' })
   track(child)
   let spawnError: Error | null = null
   child.on('error', (err) => { spawnError = err })

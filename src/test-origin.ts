@@ -83,3 +83,61 @@ export async function startOrigin (opts: { title?: string, pageDelayMs?: number 
     }
   }
 }
+
+export interface MediaSet { dir: string, files: Map<string, Buffer> }
+
+let cachedSet: MediaSet | null = null
+
+// Progressive, video-only and audio-only MP4s plus an AES-128 fMP4 HLS rendition, made once per process.
+export function makeMediaSet (): MediaSet {
+  if (cachedSet !== null) return cachedSet
+  const dir = mkdtempSync(join(tmpdir(), 'vidgate-media-'))
+  const ff = (...args: string[]): void => { execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...args], { cwd: dir }) }
+  const src = ['-f', 'lavfi', '-i', 'testsrc=duration=4:size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=duration=4']
+  ff(...src, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-g', '25', '-c:a', 'aac', '-shortest', '-movflags', '+faststart', 'progressive.mp4')
+  ff('-i', 'progressive.mp4', '-map', '0:v', '-c', 'copy', '-movflags', '+dash+global_sidx', 'video.mp4')
+  ff('-i', 'progressive.mp4', '-map', '0:a', '-c', 'copy', '-movflags', '+dash+global_sidx', 'audio.m4a')
+  execFileSync('sh', ['-c', 'head -c 16 /dev/urandom > key.bin && printf "key.bin\\nkey.bin\\n" > keyinfo'], { cwd: dir })
+  // ffmpeg 5 cannot encrypt fMP4: one fMP4 rendition (EXT-X-MAP) and one AES-128 TS rendition (EXT-X-KEY).
+  ff('-i', 'progressive.mp4', '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', 'init.mp4', '-hls_playlist_type', 'vod', '-hls_segment_filename', 'seg%d.m4s', 'fmp4.m3u8')
+  ff('-i', 'progressive.mp4', '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_key_info_file', 'keyinfo', '-hls_playlist_type', 'vod', '-hls_segment_filename', 'enc%d.ts', 'enc.m3u8')
+  execFileSync('sh', ['-c', 'printf "#EXTM3U\\n#EXT-X-VERSION:7\\n#EXT-X-STREAM-INF:BANDWIDTH=600000,RESOLUTION=320x240,CODECS=\\"avc1.64000d,mp4a.40.2\\"\\nfmp4.m3u8\\n#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=320x240\\nenc.m3u8\\n" > master.m3u8'], { cwd: dir })
+  const files = new Map<string, Buffer>()
+  for (const name of execFileSync('ls', [dir]).toString().trim().split('\n')) files.set(name, readFileSync(join(dir, name)))
+  cachedSet = { dir, files }
+  return cachedSet
+}
+
+const TYPES: Readonly<Record<string, string>> = { mp4: 'video/mp4', m4a: 'audio/mp4', m3u8: 'application/vnd.apple.mpegurl', m4s: 'video/iso.segment', ts: 'video/mp2t', bin: 'application/octet-stream' }
+
+// Serves the media set at /m/<file>; /bili/<file> only with BiliBili's Referer.
+export async function startMediaOrigin (): Promise<Origin & { set: MediaSet }> {
+  const set = makeMediaSet()
+  const counts = new Map<string, number>()
+  const requests: Origin['requests'] = []
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://origin')
+    counts.set(url.pathname, (counts.get(url.pathname) ?? 0) + 1)
+    requests.push({ path: url.pathname + url.search, headers: req.headers })
+    const m = /^\/(m|bili)\/([\w.-]+)$/.exec(url.pathname)
+    const body = m === null ? undefined : set.files.get(m[2] ?? '')
+    if (m === null || body === undefined) { res.statusCode = 404; res.end('not found'); return }
+    if (m[1] === 'bili' && req.headers.referer !== 'https://www.bilibili.com/') { res.statusCode = 403; res.end('referer required'); return }
+    sendRange(req, res, body, TYPES[(m[2] ?? '').split('.').pop() ?? ''] ?? 'application/octet-stream')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+  return {
+    set,
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    hits: (path) => counts.get(path) ?? 0,
+    requests,
+    media: set.files.get('progressive.mp4') ?? Buffer.alloc(0),
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}

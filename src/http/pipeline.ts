@@ -132,7 +132,8 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
   }
 
   function prelude (route: Route, req: Request, ctx: RequestContext): void {
-    if (req.url.length > deps.maxUrlLength) throw new AppError('URL_TOO_LONG', `The request URL is longer than ${deps.maxUrlLength} bytes`)
+    const maxUrlLength = route.maxUrlLength ?? deps.maxUrlLength
+    if (req.url.length > maxUrlLength) throw new AppError('URL_TOO_LONG', `The request URL is longer than ${maxUrlLength} bytes`)
     // Every method: an unread body is still buffered while an async handler runs.
     const length = Number(req.headers['content-length'] ?? '0')
     if (length > deps.maxBodyBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${deps.maxBodyBytes} bytes`)

@@ -38,6 +38,8 @@ export interface Route {
   readonly doc: RouteDoc
   readonly limit: LimitClass
   readonly admin: boolean
+  // replaces MAX_URL_LENGTH for this route (signed proxy links are long)
+  readonly maxUrlLength?: number
   readonly handle: (req: Request, res: Response, ctx: RequestContext) => void | Promise<void>
 }
 

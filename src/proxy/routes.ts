@@ -17,6 +17,8 @@ export interface ProxyRouteDeps {
 }
 
 export const PROXY_PATH = '/api/v2/proxy/:token'
+// A signed link carries the whole media URL (often 1–2 KB) plus its headers.
+export const PROXY_MAX_URL_LENGTH = 16384
 
 function flag (value: unknown): boolean {
   return value === 'true' || value === '1' || value === 'yes'
@@ -29,6 +31,7 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
     path: PROXY_PATH,
     limit: 'default',
     admin: false,
+    maxUrlLength: PROXY_MAX_URL_LENGTH,
     doc: {
       summary: 'Relay a signed media link (Range, HEAD, 416; re-extracts once if the media URL expired)',
       tags: ['streams'],

@@ -46,14 +46,8 @@ const EXTENSIONS: Readonly<Record<string, string>> = {
   'application/vnd.apple.mpegurl': 'm3u8', 'application/x-mpegurl': 'm3u8', 'application/dash+xml': 'mpd'
 }
 
-const ignore = (): void => {}
-
-// undici's body turns a plain destroy() into an 'error' (RequestAbortedError);
-// unheard, that would be an uncaught exception.
 function discard (body: Readable): void {
-  if (body.destroyed) return
-  body.on('error', ignore)
-  body.destroy()
+  if (!body.destroyed) body.destroy()
 }
 
 function dispositionFor (opts: ProxyOptions, contentType: string | undefined): string | null {

@@ -49,6 +49,7 @@ export interface UpstreamClient {
   close: () => Promise<void>
 }
 
+const ignore = (): void => {}
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 // Never sent to another origin after a redirect.
 const ORIGIN_BOUND = new Set(['cookie', 'authorization', 'proxy-authorization'])
@@ -172,6 +173,10 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
       }
       const release = (): void => { entry.active--; entry.lastUsedMs = Date.now() }
       res.body.once('close', release)
+      // undici turns a plain destroy() of an unfinished body into an 'error'
+      // event; with no listener that is an uncaught exception. Readers still
+      // see errors (async iteration and pipeline() have their own listeners).
+      res.body.on('error', ignore)
       const location = res.headers.location
       if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {
         await res.body.dump({ limit: 65536 }).catch(() => {})
