@@ -93,7 +93,9 @@ function entry<T> (parse: Parser<T>, def: NoInfer<T> | (() => NoInfer<T>), descr
 export const CONFIG_TABLE = {
   PORT: entry(int(0, 65535), 8000, 'TCP port every HTTP worker listens on'),
   HOST: entry(str, '0.0.0.0', 'address to listen on'),
-  WORKERS: entry(int(1, 256), () => availableParallelism(), 'HTTP worker processes (default: one per CPU)'),
+  WORKERS: entry(int(1, 256), () => availableParallelism(), 'HTTP worker processes (default: one per CPU, at most CPU_LIMIT)'),
+  CPU_LIMIT: entry(int(0, 1024), 0, 'CPUs this instance may use (a container or VM limit); caps the default WORKERS; 0 = all'),
+  MEMORY_LIMIT_MB: entry(int(0, 1048576), 0, 'memory budget of the whole instance in MB; each worker\'s V8 heap is capped at its share; 0 = no cap'),
   LOG_LEVEL: entry(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info', 'pino log level'),
   ACCESS_LOG: entry(bool, false, 'log one line per request (off: only errors and slow requests)'),
   SLOW_REQUEST_MS: entry(int(0), 5000, 'log requests slower than this many milliseconds'),
@@ -199,6 +201,9 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>, a
     problems.push('CORS_ALLOW_CREDENTIALS needs explicit CORS_ORIGINS, not *')
   }
   if (problems.length > 0) throw new ConfigError(problems)
+  if (values.CPU_LIMIT !== 0 && typeof values.CPU_LIMIT === 'number' && overrides.WORKERS === undefined && (env.WORKERS ?? '').trim() === '') {
+    values.WORKERS = Math.max(1, Math.min(Number(values.WORKERS), values.CPU_LIMIT))
+  }
   const settings = values as unknown as Settings
   return Object.freeze({
     ...settings,

@@ -1,5 +1,6 @@
 // Decides how a stream is delivered: which format(s) of the real format list,
 // and whether the client is redirected, proxied, sent HLS or a remux. Pure.
+import { AppError } from '../errors.ts'
 import { selectFormat, explainVrchat } from '../quality.ts'
 import type { Quality, Selection } from '../quality.ts'
 import type { MediaFormat } from '../../workers/protocol.ts'
@@ -28,6 +29,15 @@ export interface StreamPlan {
   audio: MediaFormat | null
   delivery: Delivery
   reason: string
+}
+
+// A media URL about to become a Location header: http(s) only, and re-serialized
+// by the URL parser, which drops tabs and line breaks (no header injection).
+export function safeLocation (url: string): string {
+  let parsed: URL
+  try { parsed = new URL(url) } catch { throw new AppError('UPSTREAM_ERROR', 'The extracted media URL is not a valid URL') }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new AppError('UPSTREAM_ERROR', 'The extracted media URL is not http(s)')
+  return parsed.href
 }
 
 export function isHlsFormat (f: MediaFormat): boolean {

@@ -9,7 +9,7 @@ import { proxyMedia } from '../proxy/stream.ts'
 import type { MediaTarget } from '../proxy/stream.ts'
 import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
 import type { UpstreamClient } from '../proxy/upstream.ts'
-import { planStream, isHlsFormat } from './plan.ts'
+import { planStream, isHlsFormat, safeLocation } from './plan.ts'
 import type { StreamMode, StreamPlan } from './plan.ts'
 import type { Remuxer } from './remux.ts'
 import type { Quality, AutoInput } from '../quality.ts'
@@ -143,7 +143,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     switch (p.delivery) {
       case 'redirect': {
         const left = p.primary.expires_at === null ? deps.cacheMaxAgeSec : Math.max(0, Math.floor((Date.parse(p.primary.expires_at) - Date.now()) / 1000) - 60)
-        res.status(302).header('location', p.primary.url).header('cache-control', `private, max-age=${Math.min(deps.cacheMaxAgeSec, left)}`).header('x-process-time', processTime(ctx)).send()
+        res.status(302).header('location', safeLocation(p.primary.url)).header('cache-control', `private, max-age=${Math.min(deps.cacheMaxAgeSec, left)}`).header('x-process-time', processTime(ctx)).send()
         return
       }
       case 'proxy': {

@@ -8,7 +8,7 @@ import type { Route } from '../route.ts'
 import { queryString, queryEnum } from '../input.ts'
 import { targetFrom } from './videos.ts'
 import { parseQuality } from '../../quality.ts'
-import { planVrchat, needsHeaders } from '../../streams/plan.ts'
+import { planVrchat, needsHeaders, safeLocation } from '../../streams/plan.ts'
 import type { VrchatPlan } from '../../streams/plan.ts'
 import { trackOut } from '../../streams/service.ts'
 import type { StreamService } from '../../streams/service.ts'
@@ -79,7 +79,7 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
         const c = await choose(req)
         if (format === 'json') { sendJson(req, res, ctx, 200, serializeVrchatInfo(describe(c))); return }
         const url = format === 'proxy' && c.plays === 'direct' && c.plan.format !== null ? deps.publicBase(req) + deps.streams.proxyLink(c.target, c.plan.format) : c.url
-        res.status(302).header('location', url).header('x-stream-mode', c.plays).header('cache-control', 'no-store').header('x-process-time', processTime(ctx)).send()
+        res.status(302).header('location', safeLocation(url)).header('x-stream-mode', c.plays).header('cache-control', 'no-store').header('x-process-time', processTime(ctx)).send()
       }
     },
     jsonRoute({
