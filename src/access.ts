@@ -1,10 +1,12 @@
-// API keys: configured as `key` or `key:scope+scope` (API_KEYS), kept only as
-// SHA-256 digests. Admin endpoints need the admin scope once any key exists and
-// are limited to loopback clients while none does.
+// API keys, kept only as SHA-256 digests. An entry is `key[:scope+scope[:limit]]`
+// (API_KEYS) or, in a keys file, the same with `sha256:<hex>` in place of the
+// key, so the file need not hold secrets. `limit` is that key's requests per
+// rate-limit window. Admin endpoints need the admin scope once any key exists
+// and are limited to loopback clients while none does.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { AppError } from './errors.ts'
 
-export interface ApiKey { digest: Buffer, scopes: readonly string[], id: string }
+export interface ApiKey { digest: Buffer, scopes: readonly string[], id: string, limit: number | null }
 
 export interface Access {
   readonly keysConfigured: boolean
@@ -15,12 +17,18 @@ export interface Access {
 
 const digest = (key: string): Buffer => createHash('sha256').update(key).digest()
 
-export function parseApiKeys (entries: readonly string[]): ApiKey[] {
-  return entries.map((entry) => {
-    const [key = '', scopeText = ''] = entry.split(':')
-    const d = digest(key)
-    return { digest: d, scopes: scopeText === '' ? [] : scopeText.split('+'), id: d.subarray(0, 4).toString('hex') }
-  })
+export function parseApiKey (entry: string): ApiKey {
+  const hashed = /^sha256:([0-9a-fA-F]{64})(?::(.*))?$/.exec(entry.trim())
+  const [key = '', scopeText = '', limitText = ''] = hashed === null ? entry.trim().split(':') : ['', ...(hashed[2] ?? '').split(':')]
+  if (hashed === null && key.length < 8) throw new TypeError('an API key must be at least 8 characters')
+  if (limitText !== '' && !/^\d+$/.test(limitText)) throw new TypeError(`API key limit "${limitText}" is not a whole number`)
+  const d = hashed === null ? digest(key) : Buffer.from(hashed[1] ?? '', 'hex')
+  return { digest: d, scopes: scopeText === '' ? [] : scopeText.split('+'), id: d.subarray(0, 6).toString('hex'), limit: limitText === '' ? null : Number(limitText) }
+}
+
+// Lines of a keys file: entries as above; blank lines and # comments skipped.
+export function parseKeysFile (text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
 }
 
 export function isLoopback (ip: string): boolean {
@@ -28,7 +36,7 @@ export function isLoopback (ip: string): boolean {
 }
 
 export function createAccess (keyEntries: readonly string[], requireKey: boolean): Access {
-  const keys = parseApiKeys(keyEntries)
+  const keys = keyEntries.map(parseApiKey)
   const keysConfigured = keys.length > 0
   return {
     keysConfigured,

@@ -7,7 +7,8 @@ import { createPipeline } from './http/pipeline.ts'
 import { systemRoutes } from './http/routes/system.ts'
 import { docsRoutes } from './http/routes/docs.ts'
 import { buildOpenApi } from './openapi.ts'
-import { createAccess } from './access.ts'
+import { createAccess, parseKeysFile } from './access.ts'
+import { readFileSync } from 'node:fs'
 import { createClientIpResolver } from './client-ip.ts'
 import { createRequestMetrics, aggregateMetrics } from './metrics.ts'
 import { createMemoryRateLimiter, createRedisRateLimiter } from './rate-limit.ts'
@@ -77,8 +78,7 @@ function parseJson<T> (text: string, guard: (x: unknown) => x is T): T | null {
 function buildLimiter (config: Config, redis: Redis | null, limit: number, prefix: string): RateLimiter | undefined {
   if (!config.RATE_LIMIT_ENABLED) return undefined
   // Without Redis each worker enforces its share, so the cluster total stays within the limit.
-  const share = Math.max(1, Math.floor(limit / config.WORKERS))
-  const memory = createMemoryRateLimiter({ limit: share, windowSec: config.RATE_LIMIT_WINDOW })
+  const memory = createMemoryRateLimiter({ limit, windowSec: config.RATE_LIMIT_WINDOW, divisor: config.WORKERS })
   if (redis === null) return memory
   return createRedisRateLimiter({ redis, limit, windowSec: config.RATE_LIMIT_WINDOW, prefix, fallback: memory })
 }
@@ -92,7 +92,8 @@ function ttlSetting (config: Config, name: string | null): number {
 export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): App {
   const own = require('../../package.json') as { name: string, version: string, description: string }
   const metrics = createRequestMetrics()
-  const access = createAccess(config.API_KEYS, config.REQUIRE_API_KEY)
+  const keyEntries = [...config.API_KEYS, ...(config.API_KEYS_FILE === '' ? [] : parseKeysFile(readFileSync(config.API_KEYS_FILE, 'utf8')))]
+  const access = createAccess(keyEntries, config.REQUIRE_API_KEY)
   const cookies = createCookieStore(config.cookiesDirectory, PLATFORM_NAMES)
   const started = Date.now()
 
@@ -160,7 +161,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     storagePath: config.DOWNLOAD_DIRECTORY
   })
 
-  const clientIp = createClientIpResolver(config.TRUSTED_PROXIES)
+  const clientIp = createClientIpResolver(config.TRUSTED_PROXIES, config.IPV6_PREFIX)
   const pipeline = createPipeline({
     log,
     metrics,
@@ -175,7 +176,8 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     maxUrlLength: config.MAX_URL_LENGTH,
     maxBodyBytes: config.MAX_REQUEST_BODY_SIZE,
     slowRequestMs: config.SLOW_REQUEST_MS,
-    accessLog: config.ACCESS_LOG
+    accessLog: config.ACCESS_LOG,
+    streamCap: config.STREAM_MAX_PER_CLIENT === 0 ? 0 : Math.max(1, Math.floor(config.STREAM_MAX_PER_CLIENT / config.WORKERS))
   })
 
   const versionInfo = {

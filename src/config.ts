@@ -130,7 +130,10 @@ export const CONFIG_TABLE = {
   CLEANUP_INTERVAL: entry(int(1), 3600, 'seconds between storage cleanups'),
   MAX_CONCURRENT_DOWNLOADS: entry(int(1, 256), 5, 'download tasks run at once per host'),
   COOKIES_DIRECTORY: entry(str, 'config/cookies', 'folder of per-platform Netscape cookie files (<platform>_cookies.txt)'),
-  API_KEYS: entry(list, [], 'API keys, comma-separated; key:scope1+scope2 grants scopes (admin)'),
+  API_KEYS: entry(list, [], 'API keys, comma-separated: key[:scope+scope[:limit]] (scope admin; limit = that key\'s requests per window)'),
+  API_KEYS_FILE: entry(str, '', 'file of API key entries, one per line; sha256:<hex> may stand for the key'),
+  STREAM_MAX_PER_CLIENT: entry(int(0, 100000), 16, 'concurrent streams (proxy, remux, HLS) per API key, or per client IP without one; 0 = no cap'),
+  IPV6_PREFIX: entry(int(32, 128), 64, 'IPv6 clients are grouped by this prefix length for rate limits'),
   REQUIRE_API_KEY: entry(bool, false, 'require an API key on public endpoints too'),
   GENERIC_HOSTS: entry(list, [], 'hosts the generic extractor may fetch (off when empty)'),
   YTDLP_PATH: entry(str, 'yt-dlp', 'yt-dlp executable'),
@@ -199,6 +202,9 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>, a
   }
   if (values.CORS_ALLOW_CREDENTIALS === true && Array.isArray(values.CORS_ORIGINS) && values.CORS_ORIGINS.includes('*')) {
     problems.push('CORS_ALLOW_CREDENTIALS needs explicit CORS_ORIGINS, not *')
+  }
+  if (values.REQUIRE_API_KEY === true && Array.isArray(values.API_KEYS) && values.API_KEYS.length === 0 && values.API_KEYS_FILE === '') {
+    problems.push('REQUIRE_API_KEY needs API_KEYS or API_KEYS_FILE')
   }
   if (problems.length > 0) throw new ConfigError(problems)
   if (values.CPU_LIMIT !== 0 && typeof values.CPU_LIMIT === 'number' && overrides.WORKERS === undefined && (env.WORKERS ?? '').trim() === '') {

@@ -14,7 +14,8 @@ export interface RateResult {
 
 export interface RateLimiter {
   readonly backend: 'memory' | 'redis'
-  hit: (key: string) => RateResult | Promise<RateResult>
+  // limit: this key's own limit (per-API-key limits); default: the limiter's
+  hit: (key: string, limit?: number) => RateResult | Promise<RateResult>
 }
 
 function result (count: number, limit: number, windowEndMs: number, now: number): RateResult {
@@ -28,14 +29,17 @@ function result (count: number, limit: number, windowEndMs: number, now: number)
   }
 }
 
-export function createMemoryRateLimiter (opts: { limit: number, windowSec: number, now?: () => number }): RateLimiter {
+// divisor: the number of processes sharing the limit without a shared store;
+// each enforces limit/divisor, so their total never exceeds the limit.
+export function createMemoryRateLimiter (opts: { limit: number, windowSec: number, divisor?: number, now?: () => number }): RateLimiter {
+  const share = (limit: number): number => Math.max(1, Math.floor(limit / (opts.divisor ?? 1)))
   const windowMs = opts.windowSec * 1000
   const now = opts.now ?? Date.now
   let windowStart = 0
   let counts = new Map<string, number>()
   return {
     backend: 'memory',
-    hit (key) {
+    hit (key, limit = opts.limit) {
       const t = now()
       const start = t - (t % windowMs)
       if (start !== windowStart) {
@@ -44,7 +48,7 @@ export function createMemoryRateLimiter (opts: { limit: number, windowSec: numbe
       }
       const count = (counts.get(key) ?? 0) + 1
       counts.set(key, count)
-      return result(count, opts.limit, start + windowMs, t)
+      return result(count, share(limit), start + windowMs, t)
     }
   }
 }
@@ -64,14 +68,14 @@ export function createRedisRateLimiter (opts: { redis: Redis, limit: number, win
   const run = (opts.redis as unknown as { vgRateHit: (key: string, ttl: number) => Promise<unknown> }).vgRateHit.bind(opts.redis)
   return {
     backend: 'redis',
-    async hit (key) {
+    async hit (key, limit = opts.limit) {
       const t = now()
       const start = t - (t % windowMs)
       try {
         const count = Number(await run(`${prefix}${start}:${key}`, windowMs + 1000))
-        return result(count, opts.limit, start + windowMs, t)
+        return result(count, limit, start + windowMs, t)
       } catch {
-        return await opts.fallback.hit(key)
+        return await opts.fallback.hit(key, limit)
       }
     }
   }

@@ -27,6 +27,8 @@ export interface PipelineDeps {
   maxBodyBytes: number
   slowRequestMs: number
   accessLog: boolean
+  // concurrent streams per API key (or client IP) in this worker; 0 = no cap
+  streamCap?: number
 }
 
 export type Handler = (req: Request, res: Response) => void
@@ -37,6 +39,8 @@ export interface Pipeline {
   finish: (ctx: RequestContext) => void
   corsHeaders: (req: Request, res: Response) => void
   inflight: () => number
+  // requests started so far: a draining server waits until this stops moving
+  seen: () => number
   drain: () => void
 }
 
@@ -50,11 +54,23 @@ const EXPOSED = 'X-Request-Id, X-Process-Time, X-RateLimit-Limit, X-RateLimit-Re
 const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])
 
+// A draining worker closes each keep-alive connection after its next response,
+// so the client reconnects to a live worker. uWS ignores a Connection: close
+// header set by us (the socket stays open until the process exits, and the
+// client's next request on it fails); only end(body, true) closes it.
+function closeAfterResponse (res: Response): void {
+  const send = res.send.bind(res)
+  res.send = (body, close) => send(body, close ?? true)
+}
+
 export function createPipeline (deps: PipelineDeps): Pipeline {
   const idPrefix = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}-`
   let idCounter = 0
   let inflight = 0
+  let seen = 0
   let draining = false
+  const streams = new Map<string, number>()
+  const keyLimits = new Map<string, number | null>()
   const anyOrigin = deps.corsOrigins.includes('*')
   const origins = new Set(deps.corsOrigins.map((o) => o.toLowerCase()))
 
@@ -89,11 +105,12 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
       observe: observe ?? deps.metrics.forRoute(route, METHODS.has(req.method) ? req.method : 'OTHER'),
       status: 200,
       scopes: [],
+      keyId: null,
       controller: null
     }
     inflight++
-    // A draining worker asks keep-alive clients to reconnect (to a live worker).
-    if (draining) res.header('connection', 'close')
+    seen++
+    if (draining) closeAfterResponse(res)
     res.header('x-request-id', id)
     for (const [k, v] of SECURITY_HEADERS) res.header(k, v)
     corsHeaders(req, res)
@@ -141,7 +158,23 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
       const key = deps.access.identify(req.headers.authorization, req.headers['x-api-key'])
       const presented = req.headers.authorization !== undefined || req.headers['x-api-key'] !== undefined
       deps.access.check({ key, presented, admin: route.admin, loopback: isLoopback(ctx.peer) && !deps.clientIp.isTrusted(ctx.peer) })
-      if (key !== null) ctx.scopes = key.scopes
+      if (key !== null) { ctx.scopes = key.scopes; ctx.keyId = key.id; keyLimits.set(key.id, key.limit) }
+    }
+  }
+
+  // Streams in flight per client (API key, else IP); the slot is released when the response completes.
+  function takeStreamSlot (ctx: RequestContext): () => void {
+    const cap = deps.streamCap ?? 0
+    // Loopback peers are exempt: ffmpeg remuxes read their inputs through our own proxy.
+    if (cap <= 0 || (isLoopback(ctx.peer) && !deps.clientIp.isTrusted(ctx.peer))) return () => {}
+    const who = ctx.keyId === null ? `ip:${ctx.ip}` : `key:${ctx.keyId}`
+    const n = streams.get(who) ?? 0
+    if (n >= cap) throw new AppError('RATE_LIMITED', 'Too many concurrent streams', { detail: `at most ${cap} streams at once per client`, headers: { 'retry-after': '5' } })
+    streams.set(who, n + 1)
+    return () => {
+      const left = (streams.get(who) ?? 1) - 1
+      if (left <= 0) streams.delete(who)
+      else streams.set(who, left)
     }
   }
 
@@ -149,19 +182,27 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
     const limiter = deps.limiters[route.limit]
     const fail = (req: Request, res: Response, ctx: RequestContext, err: unknown): void => { sendError(req, res, ctx, err); finish(ctx) }
     const run = (req: Request, res: Response, ctx: RequestContext): void => {
+      const release = route.stream === true ? takeStreamSlot(ctx) : null
       // Handlers resolve once their response is complete (streams included);
       // synchronous ones return undefined and are finished here at once.
       const done = route.handle(req, res, ctx)
-      if (done instanceof Promise) done.then(() => finish(ctx), (err: unknown) => fail(req, res, ctx, err))
-      else finish(ctx)
+      if (done instanceof Promise) {
+        done.then(() => { release?.(); finish(ctx) }, (err: unknown) => { release?.(); fail(req, res, ctx, err) })
+      } else {
+        release?.()
+        finish(ctx)
+      }
     }
+    // An API key is limited by its own count (and its own limit, when it has one).
+    const hit = (l: RateLimiter, ctx: RequestContext): RateResult | Promise<RateResult> =>
+      ctx.keyId === null ? l.hit(ctx.ip) : l.hit(`key:${ctx.keyId}`, keyLimits.get(ctx.keyId) ?? undefined)
     const observe = deps.metrics.forRoute(route.path, route.method.toUpperCase())
     return (req, res) => {
       const ctx = context(req, res, route.path, observe)
       try {
         prelude(route, req, ctx)
         if (limiter === undefined) { run(req, res, ctx); return }
-        const r = limiter.hit(ctx.ip)
+        const r = hit(limiter, ctx)
         if (r instanceof Promise) {
           r.then((x) => { applyLimit(res, x); run(req, res, ctx) }).catch((err: unknown) => fail(req, res, ctx, err))
           return
@@ -174,5 +215,5 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
     }
   }
 
-  return { wrap, sendError, context, finish, corsHeaders, inflight: () => inflight, drain: () => { draining = true } }
+  return { wrap, sendError, context, finish, corsHeaders, inflight: () => inflight, seen: () => seen, drain: () => { draining = true } }
 }

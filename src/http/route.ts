@@ -15,6 +15,7 @@ export interface RequestContext {
   readonly observe: (status: number, seconds: number) => void
   status: number
   scopes: readonly string[]
+  keyId: string | null
   controller: AbortController | null
 }
 
@@ -38,6 +39,8 @@ export interface Route {
   readonly doc: RouteDoc
   readonly limit: LimitClass
   readonly admin: boolean
+  // a long-lived media response, counted against STREAM_MAX_PER_CLIENT
+  readonly stream?: boolean
   // replaces MAX_URL_LENGTH for this route (signed proxy links are long)
   readonly maxUrlLength?: number
   readonly handle: (req: Request, res: Response, ctx: RequestContext) => void | Promise<void>

@@ -31,6 +31,7 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
     path: PROXY_PATH,
     limit: 'default',
     admin: false,
+    stream: true,
     maxUrlLength: PROXY_MAX_URL_LENGTH,
     doc: {
       summary: 'Relay a signed media link (Range, HEAD, 416; re-extracts once if the media URL expired)',

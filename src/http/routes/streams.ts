@@ -14,6 +14,7 @@ import type { StreamService, StreamOptions } from '../../streams/service.ts'
 import { serializeStreamInfo, serializeStreamBatch } from '../../schemas/streams.ts'
 import type { StreamBatchOut } from '../../schemas/streams.ts'
 import type { PlatformRegistry } from '../../platforms/index.ts'
+import { PROXY_MAX_URL_LENGTH } from '../../proxy/routes.ts'
 import { embedRoutes } from './embed.ts'
 import { vrchatRoutes } from './vrchat.ts'
 
@@ -61,11 +62,13 @@ export function streamOptions (req: Request, defaults: { mode?: StreamMode, qual
 export function streamRoutes (deps: StreamRouteDeps): Route[] {
   const { registry, streams } = deps
 
-  const streamRoute = (path: string, params: readonly ParamDoc[], summary: string, fixed?: { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string }): Route => ({
+  // hls: the route itself asks for HLS, so separate video and audio come as an HLS master where they can
+  const streamRoute = (path: string, params: readonly ParamDoc[], summary: string, fixed?: { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean }): Route => ({
     method: 'get',
     path,
     limit: 'extract',
     admin: false,
+    stream: true,
     doc: {
       summary,
       tags: ['streams'],
@@ -82,6 +85,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       const opts = streamOptions(req, fixed)
       if (fixed?.mode !== undefined) opts.mode = fixed.mode
       if (fixed?.quality !== undefined) opts.quality = fixed.quality
+      if (fixed?.hls === true) opts.prefersHls = true
       if (opts.mode === 'json') {
         const { info, plan } = await streams.plan(target, opts)
         sendJson(req, res, ctx, 200, serializeStreamInfo(streams.describe(deps.publicBase(req), target, info, plan, opts)))
@@ -141,9 +145,32 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     path,
     limit: 'default',
     admin: false,
+    maxUrlLength: PROXY_MAX_URL_LENGTH,
     doc: { summary, tags: ['streams'], responses: { 200: { description: 'HLS playlist', contentType: 'application/vnd.apple.mpegurl' } } },
     handle: async (req, res, ctx) => { await serve(req, res, ctx, req.path_parameters?.token ?? '') }
   })
+
+  const splitRelay: Route = {
+    method: 'get',
+    path: '/api/v2/hls/split/:token/:name',
+    limit: 'default',
+    admin: false,
+    maxUrlLength: PROXY_MAX_URL_LENGTH,
+    doc: {
+      summary: 'Separate video and audio as HLS behind a signed link: master.m3u8 (video variant + audio rendition), index.m3u8 (one format\'s segments), and the media they point at',
+      tags: ['streams'],
+      params: [
+        { name: 'token', in: 'path', required: true, description: 'signed, expiring link handed out by the stream endpoints' },
+        { name: 'name', in: 'path', required: true, description: 'master.m3u8 | index.m3u8 | media.mp4 | media.m4a | init.mp4 | <n>.m4s' }
+      ],
+      responses: {
+        200: { description: 'an HLS playlist, or media', contentType: 'application/vnd.apple.mpegurl' },
+        206: { description: 'a byte range of the media (EXT-X-BYTERANGE)', contentType: 'video/mp4' },
+        403: { description: 'INVALID_SIGNATURE' }
+      }
+    },
+    handle: async (req, res, ctx) => { await streams.serveSplit(req, res, ctx, req.path_parameters?.token ?? '', req.path_parameters?.name ?? '') }
+  }
 
   return [
     streamRoute('/api/v2/stream/:platform/:id', [], 'The stream of a video, by mode'),
@@ -153,12 +180,13 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     streamRoute('/api/v2/stream/proxy/:platform/:id', [], 'The media through this server (compat: mode=proxy)', { mode: 'proxy' }),
     streamRoute('/api/v2/stream/info/:platform/:id', [], 'The stream URL and its expiry as JSON (compat: mode=json)', { mode: 'json' }),
     streamRoute('/api/v2/stream/auto/:platform/:id', [], 'quality=auto from bandwidth and device (compat)', { quality: { kind: 'auto' } }),
-    streamRoute('/api/v2/stream/hls/:platform/:id', [], 'An HLS playlist whose every URI goes through this server', { mode: 'proxy' }),
-    streamRoute('/api/v2/stream/hls', [URL_PARAM], 'An HLS playlist for a page URL, every URI through this server', { mode: 'proxy' }),
+    streamRoute('/api/v2/stream/hls/:platform/:id', [], 'An HLS playlist whose every URI goes through this server (separate video and audio: a generated master with an audio rendition)', { mode: 'proxy', hls: true }),
+    streamRoute('/api/v2/stream/hls', [URL_PARAM], 'An HLS playlist for a page URL, every URI through this server', { mode: 'proxy', hls: true }),
     streamRoute('/api/stream', [URL_PARAM], 'The simple API: stream of a page URL (compat; format=redirect|proxy|json maps to mode)'),
     streamRoute('/api/download', [URL_PARAM], 'The simple API: download a page URL\'s video through this server (compat)', { mode: 'proxy', download: true }),
     streamRoute('/api/v1/', [{ name: 'yt', in: 'query', required: true, description: 'a video page URL (the original v1 API)' }], 'The stream of a page URL given as ?yt= (compat; the original redirected)', { urlParam: 'yt' }),
     relay('/api/v2/hls/:token', 'A nested HLS playlist behind a signed link, rewritten to signed links', streams.servePlaylist),
+    splitRelay,
     jsonStream,
     batch,
     ...embedRoutes({ registry, streams }),
