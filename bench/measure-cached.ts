@@ -1,20 +1,16 @@
 // Cached info: GET /api/v2/videos?url=<local page> once the info is cached, from
 // each worker's L1, then with CACHE_L1_TTL=0 so every hit reads Redis (L2).
 // Compared with a raw uWS baseline sending a body of the same size.
-import { httpGet, load, measureCpu } from './lib.ts'
-import { extractionEnv, startCluster, startRedis, using, workerOf } from './servers.ts'
-import { metric, toRow } from './metric.ts'
+import { httpGet, measureCpu } from './lib.ts'
+import { interleave } from './compare.ts'
+import { extractionEnv, infoPath, startCluster, startRaw, startRedis, using, workerOf } from './servers.ts'
+import { metric } from './metric.ts'
 import type { Fetched } from './lib.ts'
 import type { Server } from './servers.ts'
 import type { Metric, Row } from './metric.ts'
 import type { BenchContext, ScenarioResult } from './context.ts'
 
 export const CACHED_RPS_RATIO_TARGET = 0.6
-const CONNECTIONS = 50
-
-export function infoPath (pageUrl: string): string {
-  return `/api/v2/videos?url=${encodeURIComponent(pageUrl)}`
-}
 
 // Asks on new connections until every worker has answered cached:true.
 export async function prime (server: Server, path: string, workers: number): Promise<Fetched> {
@@ -31,18 +27,23 @@ export async function prime (server: Server, path: string, workers: number): Pro
 
 interface Variant { name: string, workers: number, redisUrl: string | null }
 
-// Returns the row and the CPU seconds of `alsoPids` (redis-server) over the same load phase.
-async function measureVariant (ctx: BenchContext, v: Variant, alsoPids: () => number[] = () => []): Promise<{ row: Row, alsoCpuSec: number }> {
+// The info body is ~800 B; baselines are rounded so variants share a size.
+const roundBytes = (n: number): number => Math.max(100, Math.round(n / 100) * 100)
+
+// Returns the baseline row, the variant's row, and the CPU seconds of `alsoPids` (redis-server) over the variant's loads.
+async function measureVariant (ctx: BenchContext, v: Variant, alsoPids: () => number[] = () => []): Promise<{ rows: Row[], alsoCpuSec: number }> {
   const origin = await ctx.origin()
   const path = infoPath(origin.pageUrl(`${v.name}-${v.workers}-${Date.now()}`))
   const env = extractionEnv(origin.host, v.redisUrl === null ? {} : { REDIS_URL: v.redisUrl, CACHE_L1_TTL: '0' })
   return await using(async () => await startCluster({ workers: v.workers, pin: v.workers === 1, env }), async (server) => {
     const primed = await prime(server, path, v.workers)
-    const baseline = await ctx.baseline(Buffer.byteLength(primed.text))
-    const url = `${server.base}${path}`
-    if (ctx.warmupSec > 0) await load(url, { connections: CONNECTIONS, durationSec: ctx.warmupSec, pids: server.pids })
-    const { value: r, cpuSec } = await measureCpu(alsoPids, async () => await load(url, { connections: CONNECTIONS, durationSec: ctx.durationSec, pids: server.pids }))
-    return { row: toRow(v.name, v.workers, r, baseline), alsoCpuSec: cpuSec }
+    const bytes = roundBytes(Buffer.byteLength(primed.text))
+    return await using(async () => await startRaw(bytes), async (raw) => {
+      const target = { scenario: v.name, workers: v.workers, url: `${server.base}${path}`, pids: () => [...server.pids()] }
+      const { value: rows, cpuSec } = await measureCpu(alsoPids, async () => await interleave(
+        { scenario: `raw-uws-${bytes}B (${v.name} ${v.workers}w)`, workers: 'raw', url: `${raw.base}/`, pids: raw.pids }, [target], ctx))
+      return { rows, alsoCpuSec: cpuSec }
+    })
   })
 }
 
@@ -60,7 +61,7 @@ export async function runCachedL1 (ctx: BenchContext): Promise<ScenarioResult> {
   const rows: Row[] = []
   for (const workers of counts) {
     ctx.log(`cached-l1: ${workers} worker(s)`)
-    rows.push((await measureVariant(ctx, { name: 'cached-l1', workers, redisUrl: null })).row)
+    rows.push(...(await measureVariant(ctx, { name: 'cached-l1', workers, redisUrl: null })).rows)
   }
   return { rows, metrics: ratioMetrics('cached_l1', rows, true) }
 }
@@ -72,9 +73,12 @@ export async function runCachedRedis (ctx: BenchContext): Promise<ScenarioResult
   await using(startRedis, async (redis) => {
     for (const workers of counts) {
       ctx.log(`cached-redis: ${workers} worker(s)`)
-      const { row, alsoCpuSec } = await measureVariant(ctx, { name: 'cached-redis', workers, redisUrl: redis.url }, () => [redis.pid])
-      rows.push(row)
-      if (workers === 1) metrics.push(metric('cached_redis.redis_cpu_us_per_req', (alsoCpuSec * 1e6) / Math.max(1, row.requests), 'µs', null, 'redis-server CPU per request, not in the server CPU column'))
+      const measured = await measureVariant(ctx, { name: 'cached-redis', workers, redisUrl: redis.url }, () => [redis.pid])
+      rows.push(...measured.rows)
+      const served = measured.rows.find((r) => r.workers === workers)
+      if (workers === 1 && served !== undefined) {
+        metrics.push(metric('cached_redis.redis_cpu_us_per_req', (measured.alsoCpuSec * 1e6) / Math.max(1, served.requests), 'µs', null, 'redis-server CPU per request (all rounds and warm-up), not in the server CPU column'))
+      }
     }
   })
   return { rows, metrics: [...ratioMetrics('cached_redis', rows, false), ...metrics] }

@@ -10,6 +10,9 @@ export interface Row extends LoadResult {
   ratioRps: number | null
   // false: a fixed-size burst, whose req/s is not a throughput (left off the chart)
   chart: boolean
+  // interleaved rounds behind the row; cpuUsPerReq is the best, this the worst
+  rounds: number
+  cpuUsPerReqMax: number
 }
 
 export type Op = '>=' | '<=' | '=='
@@ -40,7 +43,9 @@ export function toRow (scenario: string, workers: number | 'raw', r: LoadResult,
     ...r,
     ratioCpu: ratio(r.cpuUsPerReq, baseline?.cpuUsPerReq),
     ratioRps: ratio(r.rps, baseline?.rps),
-    chart
+    chart,
+    rounds: 1,
+    cpuUsPerReqMax: r.cpuUsPerReq
   }
 }
 

@@ -5,7 +5,6 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -50,7 +49,8 @@ export async function startOrigin (): Promise<Origin> {
   })
   server.keepAliveTimeout = 1000
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve) })
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`
+  const address = server.address()
+  const host = `127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
   const pathFor = (variant: string): string => `${PAGE}?v=${encodeURIComponent(variant)}`
   return {
     host,

@@ -33,11 +33,12 @@ export function toMarkdown (r: Report): string {
   const lines = [
     `Run ${r.date} on Node ${r.node}, ${r.cpus} CPUs, ${r.durationSec} s per load phase.`,
     '',
-    '| scenario | workers | req/s | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | server CPU µs/req | CPU vs raw uWS | req/s vs raw uWS |',
-    '|---|---|---|---|---|---|---|---|---|---|---|'
+    '| scenario | workers | rounds | req/s | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | server CPU µs/req (best, worst) | CPU vs raw uWS | req/s vs raw uWS |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|'
   ]
   for (const row of r.rows) {
-    lines.push(`| ${row.scenario} | ${workersLabel(row.workers)} | ${f(row.rps, 0)} | ${row.p50} | ${row.p975} | ${row.p99} | ${row.errors} | ${row.non2xx} | ${f(row.cpuUsPerReq, 2)} | ${ratio(row.ratioCpu)} | ${ratio(row.ratioRps)} |`)
+    const cpu = row.rounds > 1 ? `${f(row.cpuUsPerReq, 2)}, ${f(row.cpuUsPerReqMax, 2)}` : f(row.cpuUsPerReq, 2)
+    lines.push(`| ${row.scenario} | ${workersLabel(row.workers)} | ${row.rounds} | ${f(row.rps, 0)} | ${row.p50} | ${row.p975} | ${row.p99} | ${row.errors} | ${row.non2xx} | ${cpu} | ${ratio(row.ratioCpu)} | ${ratio(row.ratioRps)} |`)
   }
   lines.push('', '| metric | value | target | status | note |', '|---|---|---|---|---|')
   for (const m of r.metrics) {
@@ -60,7 +61,7 @@ export function toSvg (r: Report): string {
   const bars = rows.map((row, i) => {
     const y = 30 + i * (barH + 6)
     const w = Math.max(1, Math.round(((width - left - 100) * row.rps) / max))
-    return `<text x="${left - 8}" y="${y + 14}" text-anchor="end" font-size="12">${esc(`${row.scenario} (${workersLabel(row.workers)})`)}</text>` +
+    return `<text x="${left - 8}" y="${y + 14}" text-anchor="end" font-size="12">${esc(row.workers === 'raw' ? row.scenario : `${row.scenario} (${workersLabel(row.workers)})`)}</text>` +
       `<rect x="${left}" y="${y}" width="${w}" height="${barH}" fill="${color(row.workers)}"/>` +
       `<text x="${left + w + 6}" y="${y + 14}" font-size="12">${f(row.rps, 0)} req/s</text>`
   }).join('\n')
@@ -77,7 +78,7 @@ export function writeReport (dir: string, r: Report): void {
 
 // A few lines for the terminal: every row's rate and ratios, every metric.
 export function summary (r: Report): string {
-  const out = r.rows.map((row) => `${`${row.scenario} ${workersLabel(row.workers)}`.padEnd(28)} ${f(row.rps, 0).padStart(7)} req/s  p99 ${String(row.p99).padStart(5)} ms  CPU ${f(row.cpuUsPerReq, 1).padStart(6)} µs/req  ${ratio(row.ratioCpu).padStart(6)} CPU  ${ratio(row.ratioRps).padStart(6)} rate  err ${row.errors} non2xx ${row.non2xx}`)
+  const out = r.rows.map((row) => `${`${row.scenario} ${workersLabel(row.workers)}`.padEnd(40)} ${f(row.rps, 0).padStart(7)} req/s  p99 ${String(row.p99).padStart(5)} ms  CPU ${f(row.cpuUsPerReq, 1).padStart(6)} µs/req  ${ratio(row.ratioCpu).padStart(6)} CPU  ${ratio(row.ratioRps).padStart(6)} rate  err ${row.errors} non2xx ${row.non2xx}`)
   out.push('')
   for (const m of r.metrics) out.push(`${m.id.padEnd(36)} ${formatValue(m).padStart(12)}  ${m.target === null ? '' : `${m.target.op} ${m.target.value}`.padEnd(8)} ${status(m)}`)
   return out.join('\n') + '\n'

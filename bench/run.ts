@@ -2,7 +2,8 @@
 // uWebSockets.js baseline measured in the same run, compared by server CPU time
 // per request (/proc) and by rate. The load generator is pinned to the last
 // core and 1-worker servers to core 0, so autocannon's own cost stays apart.
-// BENCH_DURATION (s per load phase, default 5), BENCH_SCENARIOS (comma list).
+// BENCH_DURATION (s per load phase, default 3), BENCH_ROUNDS (interleaved
+// rounds against the baseline, default 3), BENCH_SCENARIOS (comma list).
 import { execFileSync } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
@@ -17,12 +18,12 @@ import type { Scenario } from './scenarios.ts'
 import type { Report } from './report.ts'
 import type { Metric, Row } from './metric.ts'
 
-export interface RunOptions { durationSec: number, warmupSec: number, quick: boolean, scenarios: readonly Scenario[] }
+export interface RunOptions { durationSec: number, warmupSec: number, rounds: number, quick: boolean, scenarios: readonly Scenario[] }
 export interface RunOutcome { report: Report, failures: string[] }
 
 export const NOTES: readonly string[] = [
   'Server CPU µs/req = utime+stime (plus reaped children) of the server process tree from /proc over the load phase ÷ requests served.',
-  'Baselines: raw uWebSockets.js pinned to core 0 with a body of the same size (400 B for the hot endpoints, the cached info body for the cached rows), measured in the same run.',
+  'Each comparison runs its own raw uWebSockets.js baseline (pinned to core 0, a JSON body of the same size: 400 B for the hot endpoints, the info body rounded to 100 B for the cached rows) interleaved with its targets, K rounds each: CPU µs/req is the best round (the next column the worst), req/s the best round, latencies the median round. Ratios are best ÷ best.',
   '1-worker rows: server pinned to core 0, autocannon to the last core. N-worker rows share every core with autocannon, so their req/s is capped by the load generator.',
   'Rows marked not charted (single-flight, cold series) are fixed bursts or sequential series: their req/s is not a throughput.',
   'event_loop_delay_* come from monitorEventLoopDelay (10 ms resolution) in each worker, reset by every /api/v2/system/stats read.'
@@ -43,7 +44,7 @@ export function selectScenarios (names: string | undefined, gateOnly: boolean): 
 export async function runScenarios (opts: RunOptions): Promise<RunOutcome> {
   const cpus = availableParallelism()
   pinSelf(cpus)
-  const { ctx, baselineRows, close } = createContext({ durationSec: opts.durationSec, warmupSec: opts.warmupSec, cpus, quick: opts.quick })
+  const { ctx, close } = createContext({ durationSec: opts.durationSec, warmupSec: opts.warmupSec, rounds: opts.rounds, cpus, quick: opts.quick })
   const rows: Row[] = []
   const metrics: Metric[] = []
   const notes = [...NOTES]
@@ -64,24 +65,31 @@ export async function runScenarios (opts: RunOptions): Promise<RunOutcome> {
   } finally {
     await close()
   }
-  const all = [...baselineRows(), ...rows]
   const report: Report = {
     date: new Date().toISOString(),
     node: process.version,
     cpus,
     durationSec: opts.durationSec,
-    rows: all,
-    metrics: [...metrics, ...errorMetrics(all)],
+    rows,
+    metrics: [...metrics, ...errorMetrics(rows)],
     notes: [...notes, ...failures.map((f) => `FAILED ${f}`)]
   }
   return { report, failures }
 }
 
+export function positive (name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
+  const value = Number(raw)
+  if (!(value > 0)) throw new Error(`${name} must be a positive number, got "${raw}"`)
+  return value
+}
+
 async function main (): Promise<void> {
-  const durationSec = Number(process.env.BENCH_DURATION ?? '5')
-  if (!(durationSec > 0)) throw new Error('BENCH_DURATION must be a positive number of seconds')
+  const durationSec = positive('BENCH_DURATION', 3)
+  const rounds = Math.round(positive('BENCH_ROUNDS', 3))
   const started = Date.now()
-  const { report, failures } = await runScenarios({ durationSec, warmupSec: 1, quick: false, scenarios: selectScenarios(process.env.BENCH_SCENARIOS, false) })
+  const { report, failures } = await runScenarios({ durationSec, warmupSec: 1, rounds, quick: false, scenarios: selectScenarios(process.env.BENCH_SCENARIOS, false) })
   writeReport(join(ROOT, 'bench/results'), report)
   process.stdout.write(summary(report))
   process.stdout.write(`\nwrote bench/results/latest.{json,md} and chart.svg in ${((Date.now() - started) / 1000).toFixed(0)} s\n`)

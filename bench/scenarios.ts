@@ -4,7 +4,8 @@
 import { runHot } from './measure-hot.ts'
 import { runCachedL1, runCachedRedis } from './measure-cached.ts'
 import { runColdExtraction } from './measure-extract.ts'
-import { runSingleFlight, runLoopStall } from './measure-burst.ts'
+import { runSingleFlight } from './measure-burst.ts'
+import { runLoopStall } from './measure-stall.ts'
 import type { BenchContext, ScenarioResult } from './context.ts'
 
 export interface Scenario {

@@ -25,6 +25,11 @@ export function extractionEnv (originHost: string, extra: Record<string, string>
   return { GENERIC_HOSTS: originHost, YTDLP_PATH: process.env.BENCH_YTDLP ?? '/usr/bin/yt-dlp', ...extra }
 }
 
+// The video info endpoint for a page URL.
+export function infoPath (pageUrl: string): string {
+  return `/api/v2/videos?url=${encodeURIComponent(pageUrl)}`
+}
+
 // The worker that answered: request ids are `<pid base36><random>-<counter>`.
 export function workerOf (requestId: string): string {
   return requestId.split('-')[0] ?? ''

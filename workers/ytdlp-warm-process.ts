@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
 import { isRecord } from './json-guards.ts'
+import { lowerPriority } from './nice.ts'
 import { WARM_SCRIPT } from './ytdlp-warm-script.ts'
 import { classifyYtDlpError, cleanYtDlpMessage, tail, type ExtractOutcome } from './ytdlp.ts'
 
@@ -82,6 +83,7 @@ interface Pending {
 export function startWarmProcess (ytdlpPath: string, interpreter: readonly string[], hooks: WarmHooks): WarmProcess {
   const [command = 'python3', ...pre] = interpreter
   const child = spawn(command, [...pre, '-c', WARM_SCRIPT, ytdlpPath], { stdio: ['pipe', 'pipe', 'pipe'] })
+  lowerPriority(child.pid)
   let state: 'starting' | 'ready' | 'gone' = 'starting'
   let stopping = false
   let pending: Pending | null = null

@@ -33,6 +33,14 @@ except BaseException as e:
     send({'ready': False, 'error': 'cannot import yt_dlp: %r' % (e,)})
     sys.exit(3)
 
+# Pay the one-time costs (extractor classes, a first YoutubeDL with its CA
+# bundle) before reporting ready, not on the first job.
+try:
+    yt_dlp.extractor.gen_extractor_classes()
+    yt_dlp.YoutubeDL({'quiet': True, 'no_warnings': True, 'ignoreconfig': True})
+except BaseException:
+    pass
+
 
 class Log:
     def __init__(self):

@@ -1,5 +1,6 @@
 // Runs the yt-dlp executable once per task (spawn mode) and owns everything both modes
 // share: URL validation, options, the error-text → code table. No shell, ever.
+import { lowerPriority } from './nice.ts'
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
 import type { TaskErrorCode, YtDlpTask } from './protocol.ts'
@@ -106,6 +107,7 @@ export function runProcess (file: string, args: readonly string[], limits: RunLi
     let child: ChildProcessByStdio<null, Readable, Readable>
     try {
       child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      lowerPriority(child.pid)
     } catch (err) {
       // bad arguments (a NUL byte) throw synchronously; ENOENT and EACCES arrive as 'error'
       resolve({ kind: 'error', message: `cannot run ${file}: ${err instanceof Error ? err.message : String(err)}` })

@@ -1,0 +1,54 @@
+// Interleaved comparison with the raw uWS baseline: K rounds of (baseline,
+// target 1, target 2, …), best of K for each. Noise from other processes on a
+// shared machine comes and goes and only ever adds cost, so the cheapest round
+// of each is the fairest figure; the spread is reported beside it.
+import { load, percentile } from './lib.ts'
+import { toRow } from './metric.ts'
+import type { LoadResult } from './lib.ts'
+import type { Row } from './metric.ts'
+
+export interface Target {
+  scenario: string
+  workers: number | 'raw'
+  url: string
+  pids: () => number[]
+  connections?: number
+}
+
+export interface CompareOptions { durationSec: number, warmupSec: number, rounds: number }
+
+const CONNECTIONS = 50
+
+export function bestOf (runs: readonly LoadResult[]): LoadResult & { cpuUsPerReqMax: number } {
+  const cpu = runs.map((r) => r.cpuUsPerReq)
+  const median = (xs: number[]): number => percentile(xs, 50)
+  return {
+    requests: runs.reduce((n, r) => n + r.requests, 0),
+    rps: Math.max(...runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p975: median(runs.map((r) => r.p975)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+    cpuSec: runs.reduce((n, r) => n + r.cpuSec, 0),
+    cpuUsPerReq: Math.min(...cpu),
+    cpuUsPerReqMax: Math.max(...cpu)
+  }
+}
+
+// Returns the baseline's row first, then one row per target, ratios against the baseline.
+export async function interleave (baseline: Target, targets: readonly Target[], opts: CompareOptions): Promise<Row[]> {
+  const all = [baseline, ...targets]
+  const runs = all.map((): LoadResult[] => [])
+  const once = async (t: Target, durationSec: number): Promise<LoadResult> =>
+    await load(t.url, { connections: t.connections ?? CONNECTIONS, durationSec, pids: t.pids })
+  if (opts.warmupSec > 0) for (const t of all) await once(t, opts.warmupSec)
+  for (let round = 0; round < Math.max(1, opts.rounds); round++) {
+    for (const [i, t] of all.entries()) runs[i]?.push(await once(t, opts.durationSec))
+  }
+  const base = bestOf(runs[0] ?? [])
+  return all.map((t, i) => {
+    const best = bestOf(runs[i] ?? [])
+    return { ...toRow(t.scenario, t.workers, best, base), cpuUsPerReqMax: best.cpuUsPerReqMax, rounds: runs[i]?.length ?? 0 }
+  })
+}
