@@ -32,6 +32,9 @@ import { createRemuxer } from './streams/remux.ts'
 import { createStreamService } from './streams/service.ts'
 import { streamRoutes } from './http/routes/streams.ts'
 import { createPublicBase } from './http/public-base.ts'
+import { createDownloads } from './downloads/index.ts'
+// The composition root may hand a thread module's pure function to src/: the one yt-dlp error table.
+import { classifyYtDlpError } from '../workers/ytdlp.ts'
 import type { RateLimiter } from './rate-limit.ts'
 import type { Settings } from './config.ts'
 import type { ExtractionPool } from './pool.ts'
@@ -207,6 +210,21 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
   })
   const publicBase = createPublicBase({ publicUrl: config.PUBLIC_URL, isTrusted: clientIp.isTrusted, fallback: () => `http://127.0.0.1:${listenPort}` })
 
+  const downloads = createDownloads({
+    config,
+    log,
+    redis,
+    registry,
+    classify: classifyYtDlpError,
+    cookiesFor: (platform) => cookies.fileFor(platform),
+    options: {
+      ffmpegPath: config.FFMPEG_PATH,
+      downloadTimeoutMs: config.DOWNLOAD_TIMEOUT * 1000,
+      stallTimeoutMs: config.DOWNLOAD_STALL_TIMEOUT * 1000,
+      batchMax: config.BATCH_DOWNLOAD_MAX
+    }
+  })
+
   const routes: Route[] = []
   routes.push(...systemRoutes({
     name: own.name,
@@ -223,6 +241,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
   }))
   routes.push(...videoRoutes({ registry, extractor, batchMax: config.BATCH_MAX }))
   routes.push(...authRoutes({ cookies, platforms: PLATFORM_NAMES }))
+  routes.push(...downloads.routes)
   routes.push(...streamRoutes({ registry, streams, publicBase, batchMax: config.BATCH_MAX }))
   routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref) => await streams.resolveRef(ref) }))
   routes.push(...docsRoutes(() => JSON.stringify(buildOpenApi(routes, { title: own.name, version: own.version, description: own.description }))))
@@ -237,10 +256,12 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
       if (config.YTDLP_MODE === 'warm') pool.run('ytdlpPrewarm', { ytdlpPath: config.YTDLP_PATH, count: config.EXTRACT_CONCURRENCY }).catch(() => {})
       await Promise.all([health.refresh(), cookies.refresh()])
       listenPort = await server.listen(port, host)
+      await downloads.start()
       return listenPort
     },
     async close () {
       await server.shutdown(config.SHUTDOWN_TIMEOUT * 1000)
+      await downloads.close()
       loopDelay.disable()
       health.close()
       cookies.close()

@@ -1,0 +1,212 @@
+// Server-side downloads: builds the store (Redis, or state files shared by this
+// host's worker processes), the queue (BullMQ on that Redis, or in-process), the
+// executor, storage housekeeping and the routes. start() begins taking work;
+// close() hands back or settles running tasks and stops the timers.
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { resolve } from 'node:path'
+import type { Config } from '../config.ts'
+import type { Logger } from '../log.ts'
+import type { PlatformRegistry } from '../platforms/index.ts'
+import type { Redis } from '../redis.ts'
+import type { Route } from '../http/route.ts'
+import { runCleanup, startCleanupTimer } from './cleanup.ts'
+import { eventsRoute } from './events-route.ts'
+import { createExecutor } from './execute.ts'
+import { fileRoute } from './files-route.ts'
+import { DEFAULT_BATCH_MAX } from './input.ts'
+import { createBullQueue } from './queue-bullmq.ts'
+import { createLocalQueue } from './queue-local.ts'
+import { downloadRoutes } from './routes.ts'
+import { createStorage } from './storage.ts'
+import { createFileStore } from './store-files.ts'
+import { createRedisStore } from './store-redis.ts'
+import { createTaskManager } from './tasks.ts'
+import type { TaskManager } from './tasks.ts'
+import type { DownloadQueue, TaskStore } from './types.ts'
+import type { Classify } from './ytdlp-download.ts'
+
+export type { Classify } from './ytdlp-download.ts'
+
+export type DownloadsConfig = Pick<Config, 'DOWNLOAD_DIRECTORY' | 'MAX_STORAGE_GB' | 'TEMP_FILE_RETENTION_HOURS' | 'CLEANUP_INTERVAL' |
+'MAX_CONCURRENT_DOWNLOADS' | 'WORKERS' | 'YTDLP_PATH'>
+
+// Timings with defaults for production; tests shorten them.
+export interface DownloadsOptions {
+  concurrency: number
+  ffmpegPath: string | null
+  downloadTimeoutMs: number
+  stallTimeoutMs: number
+  progressIntervalMs: number
+  spawnGapMs: number
+  heartbeatMs: number
+  leaseMs: number
+  tickMs: number
+  cancelWaitMs: number
+  sseHeartbeatMs: number
+  ssePollMs: number
+  bullLockMs: number
+  bullStalledIntervalMs: number
+  bullMaxStalledCount: number
+  batchMax: number
+  tempGraceMs: number
+  redisPrefix: string
+}
+
+export interface DownloadsDeps {
+  config: DownloadsConfig
+  log: Logger
+  redis: Redis | null
+  registry: PlatformRegistry
+  classify: Classify
+  cookiesFor?: (platform: string) => string | null
+  options?: Partial<DownloadsOptions>
+}
+
+export interface Downloads {
+  routes: Route[]
+  start: () => Promise<void>
+  close: () => Promise<void>
+}
+
+function defaults (config: DownloadsConfig): DownloadsOptions {
+  return {
+    concurrency: Math.max(1, Math.floor(config.MAX_CONCURRENT_DOWNLOADS / config.WORKERS)),
+    ffmpegPath: null,
+    downloadTimeoutMs: 6 * 3600_000,
+    stallTimeoutMs: 120_000,
+    progressIntervalMs: 250,
+    spawnGapMs: 100,
+    heartbeatMs: 2000,
+    leaseMs: 10_000,
+    tickMs: 500,
+    cancelWaitMs: 5000,
+    sseHeartbeatMs: 15_000,
+    ssePollMs: 2000,
+    bullLockMs: 30_000,
+    bullStalledIntervalMs: 15_000,
+    bullMaxStalledCount: 2,
+    batchMax: DEFAULT_BATCH_MAX,
+    tempGraceMs: 10 * 60_000,
+    redisPrefix: 'vg:'
+  }
+}
+
+export function createDownloads (deps: DownloadsDeps): Downloads {
+  const { config, log } = deps
+  const opts: DownloadsOptions = { ...defaults(config), ...deps.options }
+  const retentionMs = config.TEMP_FILE_RETENTION_HOURS * 3600_000
+  const owner = `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`
+  const storage = createStorage({
+    root: resolve(config.DOWNLOAD_DIRECTORY),
+    quotaBytes: Math.floor(config.MAX_STORAGE_GB * 1024 ** 3),
+    retentionMs,
+    cleanupIntervalSec: config.CLEANUP_INTERVAL,
+    usageCacheMs: 1000
+  })
+  let parts: { store: TaskStore, queue: DownloadQueue, manager: TaskManager, stopCleanup: () => void } | null = null
+  let starting: Promise<void> | null = null
+
+  async function build (): Promise<void> {
+    await storage.init()
+    const store = deps.redis === null
+      ? await createFileStore({ stateDir: storage.stateDir, leaseMs: opts.leaseMs, pollMs: Math.min(250, opts.tickMs) })
+      : await createRedisStore({ redis: deps.redis, log, ttlSec: Math.ceil(retentionMs / 1000) + 86_400, leaseMs: opts.leaseMs, prefix: `${opts.redisPrefix}dl:` })
+    const run = createExecutor({
+      store,
+      storage,
+      log,
+      owner,
+      ytdlpPath: config.YTDLP_PATH,
+      ffmpegPath: opts.ffmpegPath,
+      classify: deps.classify,
+      cookiesFor: deps.cookiesFor ?? (() => null),
+      timeoutMs: opts.downloadTimeoutMs,
+      stallTimeoutMs: opts.stallTimeoutMs,
+      progressIntervalMs: opts.progressIntervalMs,
+      spawnGapMs: opts.spawnGapMs,
+      canRequeue: deps.redis !== null
+    })
+    const queue = deps.redis === null
+      ? createLocalQueue({ concurrency: opts.concurrency, run, log })
+      : await createBullQueue({
+        redis: deps.redis,
+        log,
+        concurrency: opts.concurrency,
+        run,
+        lockMs: opts.bullLockMs,
+        stalledIntervalMs: opts.bullStalledIntervalMs,
+        maxStalledCount: opts.bullMaxStalledCount,
+        prefix: `${opts.redisPrefix}bull`
+      })
+    const manager = createTaskManager({
+      store,
+      queue,
+      storage,
+      registry: deps.registry,
+      log,
+      owner,
+      heartbeatMs: opts.heartbeatMs,
+      tickMs: opts.tickMs,
+      cancelWaitMs: opts.cancelWaitMs,
+      enqueueGraceMs: 10_000
+    })
+    await manager.start()
+    const cleanupDeps = { storage, store, manager, retentionMs, tempGraceMs: opts.tempGraceMs }
+    const stopCleanup = startCleanupTimer(cleanupDeps, config.CLEANUP_INTERVAL * 1000, log)
+    parts = { store, queue, manager, stopCleanup }
+  }
+
+  function start (): Promise<void> {
+    // a failed start (Redis unreachable) is retried by the next call
+    starting ??= build().catch((err: unknown) => {
+      starting = null
+      throw err
+    })
+    return starting
+  }
+
+  const need = (): NonNullable<typeof parts> => {
+    if (parts === null) throw new Error('downloads are not started')
+    return parts
+  }
+  // The manager and store exist once start() has run; requests start it if the owner has not yet.
+  const use = async (): Promise<NonNullable<typeof parts>> => {
+    await start()
+    return need()
+  }
+  const manager: TaskManager = {
+    submit: async (req) => await (await use()).manager.submit(req),
+    get: async (id) => await (await use()).manager.get(id),
+    find: async (id) => await (await use()).manager.find(id),
+    list: async (status) => await (await use()).manager.list(status),
+    cancel: async (id) => await (await use()).manager.cancel(id),
+    start,
+    close: async () => await need().manager.close()
+  }
+  const watch: TaskStore['watch'] = (id, listener) => need().store.watch(id, listener)
+
+  const routes: Route[] = [
+    ...downloadRoutes({
+      manager,
+      report: async () => { await use(); return await storage.report() },
+      cleanup: async () => { const p = await use(); return await runCleanup({ storage, store: p.store, manager: p.manager, retentionMs, tempGraceMs: opts.tempGraceMs }) },
+      batchMax: opts.batchMax
+    }),
+    eventsRoute(manager, watch, { heartbeatMs: opts.sseHeartbeatMs, pollMs: opts.ssePollMs, minIntervalMs: opts.progressIntervalMs }),
+    fileRoute(storage.root)
+  ]
+
+  return {
+    routes,
+    start,
+    async close () {
+      if (starting === null) return
+      await starting.catch(() => {})
+      if (parts === null) return
+      parts.stopCleanup()
+      await parts.manager.close()
+      await parts.store.close()
+    }
+  }
+}

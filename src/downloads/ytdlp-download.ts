@@ -1,0 +1,144 @@
+// Runs one yt-dlp download as a child process of this HTTP worker: progress is
+// read line by line from stdout as it arrives (never blocking the event loop),
+// and abort, timeout or a silent child kill the whole process group (yt-dlp and
+// the ffmpeg it spawns for merges). No shell; the URL sits after `--` (args.ts).
+import { spawn } from 'node:child_process'
+import type { ErrorCode } from '../errors.ts'
+import { createProgressTracker, parseOutputLine } from './progress.ts'
+import type { Progress } from './progress.ts'
+
+export type Classify = (text: string) => ErrorCode
+
+export interface DownloadRun {
+  ytdlpPath: string
+  args: readonly string[]
+  timeoutMs: number
+  // no output at all for this long means the transfer is stuck
+  stallTimeoutMs: number
+  signal: AbortSignal
+  onProgress: (progress: Progress) => void
+  classify: Classify
+}
+
+export type DownloadOutcome =
+  | { ok: true, path: string, title: string | null, progress: Progress }
+  | { ok: false, aborted: true }
+  | { ok: false, aborted: false, code: ErrorCode, message: string, stderrTail: string }
+
+const STDERR_TAIL_CHARS = 4096
+const MAX_LINE_CHARS = 64 * 1024
+
+export function errorMessage (stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  const line = lines.filter((l) => l.startsWith('ERROR:')).at(-1) ?? lines.at(-1) ?? ''
+  return line.replace(/^ERROR:\s*/, '').replace(/;\s*please report this issue.*$/is, '').slice(0, 500)
+}
+
+function killGroup (pid: number | undefined): void {
+  if (pid === undefined) return
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {
+    try { process.kill(pid, 'SIGKILL') } catch {}
+  }
+}
+
+export function runDownload (run: DownloadRun): Promise<DownloadOutcome> {
+  return new Promise((resolve) => {
+    if (run.signal.aborted) { resolve({ ok: false, aborted: true }); return }
+    const tracker = createProgressTracker()
+    let stderr = ''
+    let pending = ''
+    let done: { path: string, title: string | null } | null = null
+    let stopped: 'abort' | 'timeout' | 'stall' | null = null
+    let settled = false
+
+    let child: ReturnType<typeof spawn>
+    try {
+      // detached: its own process group, so a kill reaches ffmpeg too
+      child = spawn(run.ytdlpPath, run.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    } catch (err) {
+      resolve({ ok: false, aborted: false, code: 'INTERNAL', message: `cannot run yt-dlp: ${err instanceof Error ? err.message : String(err)}`, stderrTail: '' })
+      return
+    }
+
+    const stop = (reason: 'abort' | 'timeout' | 'stall'): void => {
+      if (stopped !== null || settled) return
+      stopped = reason
+      killGroup(child.pid)
+    }
+    const onAbort = (): void => stop('abort')
+    run.signal.addEventListener('abort', onAbort, { once: true })
+    const timer = setTimeout(() => stop('timeout'), run.timeoutMs)
+    let stallTimer: NodeJS.Timeout | undefined = setTimeout(() => stop('stall'), run.stallTimeoutMs)
+    // After a part finishes, ffmpeg may merge or convert for minutes without a
+    // word; only the overall timeout applies until the next part starts.
+    let postProcessing = false
+    const alive = (): void => {
+      clearTimeout(stallTimer)
+      stallTimer = postProcessing ? undefined : setTimeout(() => stop('stall'), run.stallTimeoutMs)
+    }
+
+    const handleLine = (line: string): void => {
+      const parsed = parseOutputLine(line)
+      if (parsed.kind === 'progress') {
+        postProcessing = parsed.sample.status === 'finished'
+        alive()
+        run.onProgress(tracker.add(parsed.sample))
+      } else if (parsed.kind === 'formats') tracker.setParts(parsed.parts)
+      else if (parsed.kind === 'done') done = { path: parsed.path, title: parsed.title }
+    }
+
+    child.stdout?.setEncoding('utf8')
+    child.stdout?.on('data', (chunk: string) => {
+      alive()
+      pending += chunk
+      let nl = pending.indexOf('\n')
+      while (nl !== -1) {
+        handleLine(pending.slice(0, nl).replace(/\r$/, ''))
+        pending = pending.slice(nl + 1)
+        nl = pending.indexOf('\n')
+      }
+      if (pending.length > MAX_LINE_CHARS) pending = ''
+    })
+    child.stderr?.setEncoding('utf8')
+    child.stderr?.on('data', (chunk: string) => {
+      alive()
+      stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS)
+    })
+
+    const settle = (outcome: DownloadOutcome): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      clearTimeout(stallTimer)
+      run.signal.removeEventListener('abort', onAbort)
+      resolve(outcome)
+    }
+
+    child.on('error', (err) => settle({ ok: false, aborted: false, code: 'INTERNAL', message: `cannot run yt-dlp: ${err.message}`, stderrTail: '' }))
+    child.on('close', (exitCode, signal) => {
+      if (pending !== '') handleLine(pending)
+      if (stopped === 'abort') { settle({ ok: false, aborted: true }); return }
+      if (stopped !== null) {
+        const why = stopped === 'timeout' ? `did not finish within ${Math.round(run.timeoutMs / 1000)} s` : `made no progress for ${Math.round(run.stallTimeoutMs / 1000)} s`
+        settle({ ok: false, aborted: false, code: 'UPSTREAM_TIMEOUT', message: `the download ${why}`, stderrTail: stderr })
+        return
+      }
+      if (exitCode === 0 && done !== null) {
+        const finished: { path: string, title: string | null } = done
+        settle({ ok: true, path: finished.path, title: finished.title, progress: tracker.current() })
+        return
+      }
+      if (exitCode === 0) {
+        // exit 0 without a file: yt-dlp skipped it (--max-filesize is the one skip we cause)
+        settle({ ok: false, aborted: false, code: 'STORAGE_FULL', message: 'the file is larger than the storage space left', stderrTail: stderr })
+        return
+      }
+      const errorText = stderr.split('\n').filter((l) => l.startsWith('ERROR:')).join('\n') || stderr
+      const code = signal === null ? run.classify(errorText) : 'INTERNAL'
+      const message = errorMessage(stderr) || `yt-dlp exited with ${signal ?? `code ${exitCode ?? '?'}`}`
+      settle({ ok: false, aborted: false, code, message, stderrTail: stderr })
+    })
+  })
+}
