@@ -14,6 +14,7 @@ import type { Plan } from './plan.ts'
 import { formatContentRange, parseRange, rangeHeader } from './range.ts'
 import { createSink } from './sink.ts'
 import type { BodySink } from './sink.ts'
+import { toUpstreamError } from './upstream.ts'
 import type { UpstreamClient, UpstreamResponse } from './upstream.ts'
 
 export interface MediaTarget {
@@ -35,10 +36,12 @@ export interface ProxyOptions {
   download?: boolean
   filename?: string | null
   extraHeaders?: Readonly<Record<string, string>>
-  // reconnects after the body broke off (default 2)
+  // reconnects in a row that bring no new byte before giving up (default 2)
   maxResumes?: number
 }
 
+// Upper bound on reconnects per response, progress or not.
+const MAX_RESUMES = 64
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const EXTENSIONS: Readonly<Record<string, string>> = {
   'video/mp4': 'mp4', 'video/webm': 'webm', 'video/x-matroska': 'mkv', 'video/mp2t': 'ts', 'video/x-flv': 'flv',
@@ -60,6 +63,15 @@ function dispositionFor (opts: ProxyOptions, contentType: string | undefined): s
 
 export async function proxyMedia (req: Request, res: Response, ctx: RequestContext, source: MediaSource, opts: ProxyOptions): Promise<void> {
   const signal = requestSignal(ctx, res)
+  try {
+    await relay(req, res, ctx, signal, source, opts)
+  } catch (err) {
+    // The client left: the abort that followed is not an error worth a log line.
+    if (!signal.aborted) throw err
+  }
+}
+
+async function relay (req: Request, res: Response, ctx: RequestContext, signal: AbortSignal, source: MediaSource, opts: ProxyOptions): Promise<void> {
   if (signal.aborted) return
   const head = req.method === 'HEAD'
   const spec = parseRange(req.headers.range)
@@ -120,9 +132,11 @@ export async function proxyMedia (req: Request, res: Response, ctx: RequestConte
   let body = up.body
   // absolute offsets: the upstream body's next byte, and the next byte the client needs
   const cursor: Cursor = { at: plan.upstreamStart, pos: plan.start }
+  const maxStalls = opts.maxResumes ?? 2
+  let stalls = 0
   let resumes = 0
-  const maxResumes = opts.maxResumes ?? 2
   for (;;) {
+    const from = cursor.pos
     let failure: unknown = null
     await copy(body, sink, cursor, plan.end).catch((err: unknown) => { failure = err })
     discard(body)
@@ -131,8 +145,11 @@ export async function proxyMedia (req: Request, res: Response, ctx: RequestConte
       sink.end()
       return
     }
-    if (resumes >= maxResumes) throw failure ?? new AppError('UPSTREAM_ERROR', undefined, { detail: 'the media body ended early' })
-    resumes++
+    // A body that keeps breaking off is followed as long as it makes progress.
+    stalls = cursor.pos > from ? 0 : stalls + 1
+    if (stalls > maxStalls || ++resumes > MAX_RESUMES) {
+      throw failure === null ? new AppError('UPSTREAM_ERROR', undefined, { detail: 'the media body ended early' }) : toUpstreamError(failure)
+    }
     for (;;) {
       const next = await open(`bytes=${cursor.pos}-${plan.end ?? ''}`, 'GET', false)
       if (isExpiredStatus(next.status) && canRefresh) {

@@ -12,8 +12,13 @@ import type { Route } from '../http/route.ts'
 import { createAccess } from '../access.ts'
 import { createClientIpResolver } from '../client-ip.ts'
 import { createRequestMetrics } from '../metrics.ts'
-import { createLogger } from '../log.ts'
+import { pino } from 'pino'
 import { parseRange, resolveRange } from './range.ts'
+import { proxyRoutes } from './routes.ts'
+import { createLinkSigner } from './signer.ts'
+import type { LinkInput, LinkSigner, ReextractRef } from './signer.ts'
+import type { MediaTarget } from './stream.ts'
+import { createUpstream } from './upstream.ts'
 
 // AES-CTR keystream: fast, deterministic, incompressible.
 export function mediaBytes (size: number, seed = 'vidgate'): Buffer {
@@ -28,8 +33,9 @@ export interface OriginRequest { path: string, method: string, headers: Incoming
 export interface OriginBehaviour {
   // serve the file at the first gen only; older gens answer 403 (an expired URL)
   gen?: number
-  // cut the connection after this many body bytes (per response)
-  resetAfter?: number
+  // cut the connection after this many body bytes (per response; a list: per
+  // response in turn, the last one repeating)
+  resetAfter?: number | readonly number[]
   // how many responses get cut (default: all)
   resets?: number
   ignoreRange?: boolean
@@ -37,6 +43,7 @@ export interface OriginBehaviour {
   dripBytes?: number
   dripMs?: number
   chunkBytes?: number
+  noHead?: boolean
 }
 
 export interface Origin {
@@ -64,6 +71,7 @@ export async function startOrigin (data: Buffer, extra?: Extra): Promise<Origin>
     const name = m[1] ?? ''
     const b = behaviours.get(name) ?? {}
     if (b.gen !== undefined && Number(m[2] ?? '0') !== b.gen) { res.statusCode = 403; res.end('expired'); return }
+    if (b.noHead === true && req.method === 'HEAD') { res.statusCode = 405; res.end(); return }
     let start = 0
     let end = data.length - 1
     const spec = b.ignoreRange === true ? { kind: 'none' as const } : parseRange(req.headers.range)
@@ -83,14 +91,17 @@ export async function startOrigin (data: Buffer, extra?: Extra): Promise<Origin>
     if (b.chunked !== true) res.setHeader('content-length', String(end - start + 1))
     if (req.method === 'HEAD') { res.end(); return }
     const cutNo = cuts.get(name) ?? 0
-    const cut = b.resetAfter !== undefined && (b.resets === undefined || cutNo < b.resets) ? b.resetAfter : Infinity
+    const limits = b.resetAfter === undefined ? [] : typeof b.resetAfter === 'number' ? [b.resetAfter] : b.resetAfter
+    const limit = limits[Math.min(cutNo, limits.length - 1)]
+    const cut = limit !== undefined && (b.resets === undefined || cutNo < b.resets) ? limit : Infinity
     if (cut !== Infinity) cuts.set(name, cutNo + 1)
     let pos = start
     const step = (): void => {
       while (pos <= end) {
         if (rec.sent >= cut) {
           if (b.gen !== undefined) b.gen++
-          req.socket.destroy()
+          if (rec.sent === 0) res.flushHeaders()
+          setImmediate(() => req.socket.destroy())
           return
         }
         const n = Math.min(b.dripBytes ?? b.chunkBytes ?? 65536, end + 1 - pos, cut - rec.sent)
@@ -119,11 +130,13 @@ export async function startOrigin (data: Buffer, extra?: Extra): Promise<Origin>
   }
 }
 
-export interface ProxyServer { port: number, pipeline: Pipeline, close: () => Promise<void> }
+// errors(): what the pipeline logged at error level (unhandled errors).
+export interface ProxyServer { port: number, pipeline: Pipeline, errors: () => string[], close: () => Promise<void> }
 
-export async function startProxyServer (routes: readonly Route[], maxUrlLength = 2048): Promise<ProxyServer> {
+export async function startProxyServer (routes: readonly Route[], maxUrlLength = 2048, port = 0): Promise<ProxyServer> {
+  const errors: string[] = []
   const pipeline = createPipeline({
-    log: createLogger('silent', {}),
+    log: pino({ level: 'error' }, { write: (line: string) => { errors.push(line) } }),
     metrics: createRequestMetrics(),
     access: createAccess([], false),
     clientIp: createClientIpResolver([]),
@@ -136,8 +149,8 @@ export async function startProxyServer (routes: readonly Route[], maxUrlLength =
     accessLog: false
   })
   const server = createHttpServer({ routes, pipeline, maxBodyBytes: 1024 })
-  const port = await server.listen(0, '127.0.0.1')
-  return { port, pipeline, close: async () => await server.shutdown(1000) }
+  const bound = await server.listen(port, '127.0.0.1')
+  return { port: bound, pipeline, errors: () => errors, close: async () => await server.shutdown(1000) }
 }
 
 export interface Reply { status: number, headers: IncomingHttpHeaders, body: Buffer, error: string | null }
@@ -147,6 +160,8 @@ export interface GetOptions {
   headers?: Record<string, string>
   // reads this many bytes and then destroys the connection
   abortAfter?: number
+  // destroys the connection after this long, answered or not
+  abortAfterMs?: number
   // slows the reader: bytes per tick, and the tick
   readBytes?: number
   readEveryMs?: number
@@ -182,7 +197,11 @@ export async function get (port: number, path: string, opts: GetOptions = {}): P
       res.on('error', (err) => done(err.message))
       res.on('aborted', () => done('aborted'))
     })
-    req.on('error', (err) => { if (opts.abortAfter === undefined) reject(err) })
+    req.on('error', (err) => { if (opts.abortAfter === undefined && opts.abortAfterMs === undefined) reject(err) })
+    if (opts.abortAfterMs !== undefined) {
+      const timer = setTimeout(() => { req.destroy(); resolve({ status: 0, headers: {}, body: Buffer.alloc(0), error: 'aborted by test' }) }, opts.abortAfterMs)
+      req.on('close', () => clearTimeout(timer))
+    }
     req.end()
   })
 }
@@ -199,4 +218,73 @@ function throttle (res: IncomingMessage, bytes: number, everyMs: number): void {
     if (res.isPaused()) res.resume()
   }, everyMs)
   res.on('close', () => clearInterval(timer))
+}
+
+export async function waitFor (check: () => boolean, ms = 3000): Promise<void> {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+// An origin with /hang, /redirect?to= and /status/NNN besides /media/<name>[/<gen>],
+// and the proxy route in front of it; 127.0.0.1:1 is allowed too (nothing listens).
+export interface ProxyFixture {
+  data: Buffer
+  origin: Origin
+  proxy: ProxyServer
+  signer: LinkSigner
+  // what resolveRef was asked, and what it answers per ref.id
+  refreshes: ReextractRef[]
+  refreshTo: Map<string, () => MediaTarget>
+  link: (input: LinkInput, query?: string) => string
+  media: (name: string, gen?: number) => string
+  lastRequest: (prefix: string) => OriginRequest
+  errors: () => string[]
+  close: () => Promise<void>
+}
+
+export async function startProxyFixture (size: number): Promise<ProxyFixture> {
+  const data = mediaBytes(size)
+  const signer = createLinkSigner('test-secret')
+  const upstream = createUpstream({ headersTimeoutMs: 1500 })
+  const refreshes: ReextractRef[] = []
+  const refreshTo = new Map<string, () => MediaTarget>()
+  const origin = await startOrigin(data, (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://o')
+    if (url.pathname === '/hang') return true
+    if (url.pathname === '/redirect') { res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end(); return true }
+    const status = /^\/status\/(\d{3})$/.exec(url.pathname)
+    if (status !== null) { res.writeHead(Number(status[1])).end('upstream says no'); return true }
+    return false
+  })
+  const resolveRef = async (ref: ReextractRef): Promise<MediaTarget> => {
+    refreshes.push(ref)
+    const next = refreshTo.get(ref.id)
+    if (next === undefined) throw new Error('no refresh scripted')
+    return next()
+  }
+  const proxy = await startProxyServer(proxyRoutes({ signer, upstream, allowHosts: [`127.0.0.1:${origin.port}`, '127.0.0.1:1'], resolveRef }))
+  return {
+    data,
+    origin,
+    proxy,
+    signer,
+    refreshes,
+    refreshTo,
+    link: (input, query = '') => `/api/v2/proxy/${signer.sign(input, 60)}${query}`,
+    media: (name, gen) => `${origin.base}/media/${name}${gen === undefined ? '' : `/${gen}`}`,
+    lastRequest (prefix) {
+      const r = origin.requests.filter((x) => x.path.startsWith(prefix)).at(-1)
+      if (r === undefined) throw new Error(`origin saw no request for ${prefix}`)
+      return r
+    },
+    errors: proxy.errors,
+    async close () {
+      await proxy.close()
+      await upstream.close()
+      await origin.close()
+    }
+  }
 }

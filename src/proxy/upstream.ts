@@ -6,9 +6,8 @@
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import type { LookupAddress, LookupOptions } from 'node:dns'
-import type { Socket } from 'node:net'
-import type { Readable } from 'node:stream'
 import { Pool, buildConnector } from 'undici'
+import type { Dispatcher } from 'undici'
 import { AppError } from '../errors.ts'
 import { hostMatcher, isPublicAddress } from './address.ts'
 
@@ -40,7 +39,8 @@ export interface UpstreamResponse {
   url: string
   status: number
   headers: Record<string, string>
-  body: Readable
+  // a Node Readable, plus undici's dump()/text()/arrayBuffer()
+  body: Dispatcher.ResponseData['body']
 }
 
 export interface UpstreamClient {
@@ -102,7 +102,7 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
   const guardedConnect: buildConnector.connector = (opts, cb) => {
     checkedConnect(opts, (err, socket) => {
       if (err !== null) { cb(err, null); return }
-      const remote = (socket as Socket).remoteAddress ?? ''
+      const remote = socket.remoteAddress ?? ''
       if (!isPublicAddress(remote)) {
         socket.destroy()
         cb(refused(opts.hostname, 'connected to a non-public address'), null)
