@@ -44,6 +44,8 @@ export interface Route {
   // replaces MAX_URL_LENGTH for this route (signed proxy links are long)
   readonly maxUrlLength?: number
   readonly handle: (req: Request, res: Response, ctx: RequestContext) => void | Promise<void>
+  // a GET whose response needs nothing from the request: served by the fast lane
+  readonly fast?: () => { status: number, body: string }
 }
 
 
@@ -67,7 +69,9 @@ export interface JsonRouteSpec<T> {
   // Reuse the serialized body for this long: for system endpoints whose data
   // is a periodically refreshed snapshot anyway.
   cacheMs?: number
-  handle: (input: JsonInput) => T | Promise<T>
+  handle?: (input: JsonInput) => T | Promise<T>
+  // an input-free, synchronous producer (a snapshot): the route can take the fast lane
+  snapshot?: () => T
 }
 
 export const JSON_TYPE = 'application/json; charset=utf-8'
@@ -103,8 +107,17 @@ export function jsonRoute<T> (spec: JsonRouteSpec<T>): Route {
   const status = spec.status
   const headers = spec.headers
   const cacheMs = spec.cacheMs ?? 0
+  const snapshot = spec.snapshot
+  const produce = spec.handle ?? (snapshot === undefined ? undefined : () => snapshot())
+  if (produce === undefined) throw new TypeError(`${spec.path}: a JSON route needs handle or snapshot`)
   let cached: { body: string, status: number, until: number } | null = null
-  return {
+  const serialize = (value: T): { status: number, body: string } => {
+    const out = { status: status === undefined ? 200 : status(value), body: spec.serialize(value) }
+    if (cacheMs > 0) cached = { ...out, until: performance.now() + cacheMs }
+    return out
+  }
+  const fresh = (): { status: number, body: string } | null => cacheMs > 0 && cached !== null && performance.now() < cached.until ? cached : null
+  const route: Route = {
     method: spec.method,
     path: spec.path,
     limit: spec.limit ?? 'default',
@@ -116,16 +129,15 @@ export function jsonRoute<T> (spec: JsonRouteSpec<T>): Route {
     handle (req, res, ctx) {
       const send = (value: T): void => {
         if (res.completed) return
-        const code = status === undefined ? 200 : status(value)
-        ctx.status = code
-        const body = spec.serialize(value)
-        if (cacheMs > 0) cached = { body, status: code, until: performance.now() + cacheMs }
+        const out = serialize(value)
+        ctx.status = out.status
         if (headers !== undefined) for (const [k, v] of Object.entries(headers(value))) res.header(k, v)
-        sendJson(req, res, ctx, code, body)
+        sendJson(req, res, ctx, out.status, out.body)
       }
-      if (cacheMs > 0 && cached !== null && performance.now() < cached.until) {
-        ctx.status = cached.status
-        sendJson(req, res, ctx, cached.status, cached.body)
+      const hit = fresh()
+      if (hit !== null) {
+        ctx.status = hit.status
+        sendJson(req, res, ctx, hit.status, hit.body)
         return undefined
       }
       const input: JsonInput = {
@@ -136,10 +148,12 @@ export function jsonRoute<T> (spec: JsonRouteSpec<T>): Route {
         get query () { return req.query_parameters }
       }
       // Synchronous handlers (the hot system endpoints) skip the promise machinery.
-      const value = spec.handle(input)
+      const value = produce(input)
       if (value instanceof Promise) return value.then(send)
       send(value)
       return undefined
     }
   }
+  if (snapshot === undefined || headers !== undefined) return route
+  return { ...route, fast: () => fresh() ?? serialize(snapshot()) }
 }

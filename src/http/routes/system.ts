@@ -46,7 +46,7 @@ export function systemRoutes (deps: SystemDeps): Route[] {
     serialize: serializeHealth,
     status: (r) => r.status === 'unhealthy' ? 503 : 200,
     cacheMs: 250,
-    handle: () => deps.health()
+    snapshot: () => deps.health()
   })
   return [
     jsonRoute({
@@ -55,7 +55,7 @@ export function systemRoutes (deps: SystemDeps): Route[] {
       doc: { summary: 'API name, version and where to find everything', tags: ['system'] },
       serialize: serializeRoot,
       cacheMs: 1000,
-      handle: () => ({
+      snapshot: () => ({
         name: deps.name,
         version: deps.version,
         description: deps.description,
@@ -101,7 +101,7 @@ export function systemRoutes (deps: SystemDeps): Route[] {
       doc: { summary: 'Per-platform cookie state and whether API keys are required', tags: ['auth'] },
       serialize: serializeAuthStatus,
       cacheMs: 500,
-      handle: (): AuthStatus => {
+      snapshot: (): AuthStatus => {
         const states = deps.cookies.status()
         const auth: AuthStatus['auth_status'] = {}
         for (const s of states) auth[s.platform] = s
