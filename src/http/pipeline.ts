@@ -7,6 +7,8 @@ import { AppError, toErrorBody } from '../errors.ts'
 import { serializeError } from '../schemas/error.ts'
 import { isLoopback } from '../access.ts'
 import { sendJson } from './route.ts'
+import { createFastLane } from './fast-lane.ts'
+import type { FastHandler } from './fast-lane.ts'
 import type { Route, RequestContext, LimitClass } from './route.ts'
 import type { Access } from '../access.ts'
 import type { RateLimiter, RateResult } from '../rate-limit.ts'
@@ -41,6 +43,8 @@ export interface Pipeline {
   inflight: () => number
   // requests started so far: a draining server waits until this stops moving
   seen: () => number
+  // the uWS-level handler of a route that can take the fast lane, else null
+  fast: (route: Route) => FastHandler | null
   drain: () => void
 }
 
@@ -215,5 +219,10 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
     }
   }
 
-  return { wrap, sendError, context, finish, corsHeaders, inflight: () => inflight, seen: () => seen, drain: () => { draining = true } }
+  const lane = createFastLane(deps, {
+    draining: () => draining,
+    started: () => { seen++; inflight++ },
+    ended: () => { inflight-- }
+  })
+  return { wrap, sendError, context, finish, corsHeaders, inflight: () => inflight, seen: () => seen, drain: () => { draining = true }, fast: lane }
 }

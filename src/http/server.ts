@@ -20,6 +20,8 @@ export interface ServerOptions {
   corsMethods?: string
 }
 
+const QUIET_MS = 250
+
 function patternOf (path: string): RegExp {
   const escaped = path.split('/').map((seg) => seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('/')
   return new RegExp(`^${escaped}/?$`)
@@ -41,6 +43,12 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
     ({ streaming: { readable: { highWaterMark: opts.maxBodyBytes + 1 } }, middlewares: [] })
   const table = opts.routes.map((r) => ({ route: r, pattern: patternOf(r.path) }))
   for (const route of opts.routes) {
+    const fast = pipeline.fast(route)
+    if (fast !== null) {
+      server.uws_instance.get(route.path, fast)
+      server.uws_instance.head(route.path, fast)
+      continue
+    }
     const handler = pipeline.wrap(route)
     server[route.method](route.path, routeOptions(), [], handler)
     // uWS does not route HEAD to GET handlers; every GET route answers HEAD too
@@ -63,7 +71,9 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
   server.set_not_found_handler((req, res) => {
     const ctx = pipeline.context(req, res, 'not_found')
     const allowed = table.filter((t) => t.pattern.test(req.path)).flatMap((t) => t.route.method === 'get' ? ['GET', 'HEAD'] : [t.route.method.toUpperCase()])
-    if (allowed.length > 0) {
+    // The method is allowed but uWS did not route the path (a trailing slash, a
+    // "." or ".." segment): that is no endpoint, not a contradictory 405.
+    if (allowed.length > 0 && !allowed.includes(req.method)) {
       res.header('allow', [...new Set(allowed), 'OPTIONS'].join(', '))
       pipeline.sendError(req, res, ctx, new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allowed.join(' or ')}`))
     } else {
@@ -83,11 +93,29 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
       await server.listen(port, host)
       return server.port
     },
+    // Stop accepting, then serve until nothing is in flight and no request has
+    // started for QUIET_MS: keep-alive clients may have one in transit, and
+    // each is answered with its connection closed (pipeline drain).
     async shutdown (timeoutMs) {
       pipeline.drain()
       server.close()
       const deadline = Date.now() + timeoutMs
-      while (pipeline.inflight() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      let seen = pipeline.seen()
+      let quietSince = Date.now()
+      while (Date.now() < deadline) {
+        if (pipeline.inflight() > 0 || pipeline.seen() !== seen) {
+          seen = pipeline.seen()
+          quietSince = Date.now()
+        } else if (Date.now() - quietSince >= QUIET_MS) {
+          break
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      // Then close the idle keep-alive connections too (FIN now, not at exit or
+      // after uWS's 10 s idle timeout). uWS's App.close() does this; this
+      // build's typings do not declare it.
+      const app: unknown = server.uws_instance
+      if (typeof app === 'object' && app !== null && 'close' in app && typeof app.close === 'function') app.close()
     },
     inflight: pipeline.inflight
   }
