@@ -69,7 +69,11 @@ test('overlapping refreshes share one probe', async (t) => {
 })
 
 test('storage, Redis-less cache and missing workers degrade but never make it unhealthy', async (t) => {
-  const { deps } = setup(t, { storagePath: '/proc/vidgate-cannot-create', cluster: () => ({ alive: 1, expected: 2, restarts: 3 }) })
+  const { dir, deps } = setup(t, { cluster: () => ({ alive: 1, expected: 2, restarts: 3 }) })
+  // a regular file where a folder should be (ENOTDIR); note that Node 20's
+  // recursive mkdir spins forever under /proc, so that is no place to try this
+  writeFileSync(join(dir, 'file'), '')
+  deps.storagePath = join(dir, 'file', 'downloads')
   installFakeYtDlp(deps.ytdlpPath)
   const h = createHealthMonitor(deps)
   t.after(h.close)

@@ -12,8 +12,11 @@ import { createLogger } from './log.ts'
 
 const CRASH_WINDOW_MS = 30_000
 const CRASH_LIMIT = 10
+// Workers that die before they ever listen, in a row: broken code or host, not bad luck.
+const STARTUP_FAILURE_LIMIT = 5
 
-interface Slot { worker: Worker, ready: boolean, retiring: boolean }
+// replacement: started by a rolling reload; until it is ready, reload() owns its fate.
+interface Slot { worker: Worker, ready: boolean, retiring: boolean, replacement: boolean }
 
 export function runPrimary (): void {
   let config: Config
@@ -30,6 +33,7 @@ export function runPrimary (): void {
 
   const slots = new Map<number, Slot>()
   const crashes: number[] = []
+  let startupFailures = 0
   let restarts = 0
   let shuttingDown = false
   let announced = false
@@ -42,9 +46,9 @@ export function runPrimary (): void {
     for (const s of slots.values()) if (s.worker.isConnected()) s.worker.send(msg)
   }
 
-  function fork (): Worker {
+  function fork (replacement = false): Worker {
     const worker = cluster.fork(env)
-    slots.set(worker.id, { worker, ready: false, retiring: false })
+    slots.set(worker.id, { worker, ready: false, retiring: false, replacement })
     worker.on('message', (msg: unknown) => onMessage(worker, msg))
     return worker
   }
@@ -63,6 +67,8 @@ export function runPrimary (): void {
     const slot = slots.get(worker.id)
     if (m.type === 'vidgate:ready' && slot !== undefined) {
       slot.ready = true
+      slot.replacement = false
+      startupFailures = 0
       if (typeof m.port === 'number') port = m.port
       broadcast()
       if (!announced && live().length >= config.WORKERS) {
@@ -90,12 +96,15 @@ export function runPrimary (): void {
     slots.delete(worker.id)
     for (const [id, p] of pendingCollect) if (p.waiting.delete(worker.id) && p.waiting.size === 0) finishCollect(id)
     broadcast()
-    if (shuttingDown || slot?.retiring === true) return
+    if (shuttingDown || slot === undefined || slot.retiring) return
+    // A failed reload replacement is not restarted: the old worker keeps serving.
+    if (slot.replacement) return
     const now = Date.now()
     crashes.push(now)
     while (crashes.length > 0 && (crashes[0] ?? now) < now - CRASH_WINDOW_MS) crashes.shift()
-    if (crashes.length > CRASH_LIMIT) {
-      log.fatal({ crashes: crashes.length, windowMs: CRASH_WINDOW_MS }, 'workers crash-looping; giving up')
+    if (!slot.ready) startupFailures++
+    if (crashes.length > CRASH_LIMIT || startupFailures >= STARTUP_FAILURE_LIMIT) {
+      log.fatal({ crashes: crashes.length, windowMs: CRASH_WINDOW_MS, startupFailures }, 'workers crash-looping; giving up')
       shutdown(1)
       return
     }
@@ -133,7 +142,7 @@ export function runPrimary (): void {
     log.info('reloading workers one at a time')
     for (const old of [...slots.values()]) {
       if (shuttingDown) break
-      const next = fork()
+      const next = fork(true)
       const ok = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), 30_000)
         next.on('message', (msg: unknown) => {
@@ -141,7 +150,12 @@ export function runPrimary (): void {
         })
         next.once('exit', () => { clearTimeout(timer); resolve(false) })
       })
-      if (!ok) { log.error('replacement worker did not start; reload stopped'); break }
+      if (!ok) {
+        // A replacement stuck before ready is not left running beside the old worker.
+        if (next.process.exitCode === null && next.process.signalCode === null) next.process.kill('SIGKILL')
+        log.error('replacement worker did not start; reload stopped')
+        break
+      }
       old.retiring = true
       broadcast()
       await new Promise<void>((resolve) => {
@@ -160,20 +174,20 @@ export function runPrimary (): void {
 
   // uWS binds with SO_REUSEPORT, so a second instance on a busy port would
   // silently share it. Refuse to start instead.
-  portIsFree(config.PORT, config.HOST).then((free) => {
-    if (!free) {
-      log.fatal({ port: config.PORT, host: config.HOST }, 'port already in use')
+  listenProblem(config.PORT, config.HOST).then((problem) => {
+    if (problem !== null) {
+      log.fatal({ port: config.PORT, host: config.HOST, code: problem }, problem === 'EADDRINUSE' ? 'port already in use' : `cannot listen on ${config.HOST}:${config.PORT} (${problem})`)
       process.exit(1)
     }
     for (let i = 0; i < config.WORKERS; i++) fork()
   }, (err: unknown) => { log.fatal({ err }, 'cannot check the port'); process.exit(1) })
 }
 
-async function portIsFree (port: number, host: string): Promise<boolean> {
-  if (port === 0) return true
+// null when the workers will be able to bind; otherwise the error code (EADDRINUSE, EADDRNOTAVAIL, ENOTFOUND…).
+async function listenProblem (port: number, host: string): Promise<string | null> {
   return await new Promise((resolve) => {
     const probe = createServer()
-    probe.once('error', () => resolve(false))
-    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(true)))
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(null)))
   })
 }

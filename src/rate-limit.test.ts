@@ -70,6 +70,16 @@ test('memory limiter', async (t) => {
   await contract(t, (o) => createMemoryRateLimiter(o))
 })
 
+test('memory limiter: a divisor grants each process its share; a per-key limit overrides', async () => {
+  const c = clock()
+  const l = createMemoryRateLimiter({ limit: 10, windowSec: 60, divisor: 2, now: c.now })
+  assert.deepEqual(await hitN(l, 'a', 6), [true, true, true, true, true, false])
+  assert.equal((await l.hit('a')).limit, 5)
+  assert.deepEqual(await hitN(l, 'b', 3).then(() => l.hit('b', 4)).then((r) => [r.allowed, r.limit]), [false, 2])
+  const tiny = createMemoryRateLimiter({ limit: 1, windowSec: 60, divisor: 4, now: c.now })
+  assert.equal((await tiny.hit('x')).allowed, true, 'never less than 1')
+})
+
 test('redis limiter against a real redis-server', async (t) => {
   const server = await startRedis()
   const log = createLogger('silent', {})
@@ -112,7 +122,8 @@ test('redis limiter against a real redis-server', async (t) => {
   await t.test('falls back to the memory limiter while Redis is down, then recovers', async () => {
     const c = clock()
     const opts = { limit: 2, windowSec: 60, now: c.now }
-    const fallback = createMemoryRateLimiter({ ...opts, limit: 1 })
+    // two workers without a shared store: each falls back to half the limit
+    const fallback = createMemoryRateLimiter({ ...opts, divisor: 2 })
     const l = createRedisRateLimiter({ ...opts, redis, prefix: prefix(), fallback })
     assert.deepEqual(await hitN(l, 'x', 2), [true, true])
     await server.stop()

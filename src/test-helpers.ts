@@ -46,6 +46,23 @@ export function findExecutable (name: string, candidates: readonly string[] = []
 
 export const findChromium = (): string | null => findExecutable('chromium', ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'])
 
+// Every redis-server and cluster primary a test file starts is SIGKILLed if the
+// file's process ends without stopping them (a failed assertion, or the runner
+// killing it on timeout), so nothing outlives the test run. Workers follow
+// their primary (they exit on IPC disconnect).
+const children = new Set<ChildProcess>()
+let reaperInstalled = false
+function track (child: ChildProcess): void {
+  if (!reaperInstalled) {
+    reaperInstalled = true
+    const killAll = (): void => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL') }
+    process.once('exit', killAll)
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => { killAll(); process.exit(1) })
+  }
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+}
+
 // A private scratch folder per app/cluster (downloads, cookies), removed on close.
 function scratch (): string {
   return mkdtempSync(join(tmpdir(), 'vidgate-test-'))
@@ -111,6 +128,7 @@ export async function startRedis (): Promise<StartedRedis> {
   let child: ChildProcess | null = null
   const start = async (): Promise<void> => {
     const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    track(proc)
     child = proc
     const deadline = Date.now() + 5000
     while (!(await ping(port))) {
@@ -152,16 +170,17 @@ export function childPids (pid: number): number[] {
   return out.sort((a, b) => a - b)
 }
 
-export interface ClusterOptions { workers?: number, env?: Record<string, string>, args?: string[], waitReady?: boolean, timeoutMs?: number }
+export interface ClusterOptions { workers?: number, env?: Record<string, string>, args?: string[], execArgv?: string[], waitReady?: boolean, timeoutMs?: number }
 
 // Spawns the compiled entry; resolves once the primary logs "ready" (or at once with waitReady: false).
 export async function startCluster (opts: ClusterOptions = {}): Promise<StartedCluster> {
   const dir = scratch()
   const port = await freePort()
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...baseEnv(dir), LOG_LEVEL: 'info', ...opts.env }
-  delete (env as Record<string, string | undefined>).PORT
+  const { PORT: _unused, ...base } = baseEnv(dir)
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...base, LOG_LEVEL: 'info', ...opts.env }
   const args = opts.args ?? [`--workers=${opts.workers ?? 2}`, `--port=${port}`, '--host=127.0.0.1']
-  const child = spawn(process.execPath, [MAIN_JS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...(opts.execArgv ?? []), MAIN_JS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  track(child)
   let out = ''
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
@@ -196,19 +215,6 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<StartedC
     exited,
     stop
   }
-}
-
-// The JSON log lines a process printed, parsed (non-JSON lines skipped).
-export function logLines (text: string): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = []
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue
-    try {
-      const v: unknown = JSON.parse(line)
-      if (typeof v === 'object' && v !== null) out.push(v as Record<string, unknown>)
-    } catch {}
-  }
-  return out
 }
 
 // Writes `text` on a fresh connection and returns everything read until the server closes it.

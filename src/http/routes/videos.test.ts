@@ -31,7 +31,7 @@ test('platform-shaped fixtures are normalized through the info and formats endpo
   assert.equal(q.status, 200)
   const qualities = q.body.qualities as Json[]
   assert.ok(qualities.some((x) => x.quality === '360p' && x.serving === 'direct'))
-  assert.ok(qualities.some((x) => x.quality === '1080p' && x.serving === 'split'))
+  assert.ok(qualities.some((x) => x.quality === '1080p' && x.serving === 'hls'), 'an MP4 video+audio pair: HLS for HLS players, a remux for others')
 
   const bili = await call(`${app.url}/api/v2/videos?url=${encodeURIComponent('https://www.bilibili.com/video/BV1GJ411x7h7/')}`)
   assert.equal(bili.status, 200, JSON.stringify(bili.body))

@@ -7,6 +7,7 @@ import { pathParam, queryString, queryInt, jsonBody, bodyArray, bodyString } fro
 import { serializeVideoInfo, serializeFormats, serializePlaylist, serializeBatch, serializePlatforms } from '../../schemas/videos.ts'
 import type { VideoInfoOut, FormatOut, BatchItemOut } from '../../schemas/videos.ts'
 import { availableQualities } from '../../quality.ts'
+import { qualityServing } from '../../streams/plan.ts'
 import type { Extractor } from '../../extract.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import type { MediaInfo, MediaFormat } from '../../../workers/protocol.ts'
@@ -116,7 +117,7 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
     handle: async ({ req, params: p }) => {
       const target = targetFrom(registry, p, req.query_parameters, 'video')
       const { info, cached } = await extractor.info(target)
-      const qualities = availableQualities(info.formats).map((q) => ({ quality: q.quality, height: q.height, serving: q.serving }))
+      const qualities = availableQualities(info.formats).map((q) => ({ quality: q.quality, height: q.height, serving: qualityServing(info.formats, q) }))
       return {
         id: target.id,
         platform: target.platform.name,
