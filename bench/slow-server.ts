@@ -22,7 +22,12 @@ export function busyWait (us: number): void {
 }
 
 export function slowRoute (route: Route, busyUs: number): Route {
-  return { ...route, handle: (req, res, ctx) => { busyWait(busyUs); return route.handle(req, res, ctx) } }
+  const fast = route.fast
+  return {
+    ...route,
+    handle: (req, res, ctx) => { busyWait(busyUs); return route.handle(req, res, ctx) },
+    ...(fast === undefined ? {} : { fast: () => { busyWait(busyUs); return fast() } })
+  }
 }
 
 async function main (): Promise<void> {

@@ -58,14 +58,15 @@ test('with Redis, two instances share the cache and run one extraction between t
   const env = { GENERIC_HOSTS: origin.host, YTDLP_PATH: YTDLP, YTDLP_MODE: 'warm', RATE_LIMIT_ENABLED: 'false', REDIS_URL: redis.url }
   const a = await startApp(env)
   const b = await startApp(env)
-  t.after(async () => { await a.close(); await b.close(); await origin.close(); await redis.stop() })
+  let c: Awaited<ReturnType<typeof startApp>> | null = null
+  // every app closes before Redis stops (their queues would otherwise wait for it)
+  t.after(async () => { await c?.close(); await a.close(); await b.close(); await origin.close(); await redis.stop() })
   const path = `/api/v2/videos?url=${encodeURIComponent(`${origin.url}/page.html`)}`
   const results = await Promise.all(Array.from({ length: 40 }, async (_, i) => await getJson(`${i % 2 === 0 ? a.url : b.url}${path}`)))
   assert.ok(results.every((r) => r.status === 200))
   assert.equal(origin.hits('/page.html'), 1, 'one page fetch across both instances')
   // b serves from Redis after its L1 is bypassed by a fresh instance
-  const c = await startApp(env)
-  t.after(async () => { await c.close() })
+  c = await startApp(env)
   const fromL2 = await getJson(`${c.url}${path}`)
   assert.equal(fromL2.body.cached, true)
   assert.equal(origin.hits('/page.html'), 1)

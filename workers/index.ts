@@ -4,6 +4,8 @@ import { runYtDlpTask, ytDlpVersion } from './ytdlp-task.ts'
 import { prewarm } from './ytdlp-warm.ts'
 import { hlsTemplate as buildHlsTemplate } from './hls-template.ts'
 import type { HlsTemplate, HlsTemplateTask } from './hls-template.ts'
+import { buildHlsTask, fmp4IndexTask, dashRepresentationTask } from './split-hls.ts'
+import type { BuildHlsTask, DashRepresentationResult, DashRepresentationTask, Fmp4Index, Fmp4IndexTask } from './split-hls.ts'
 
 export async function ytdlp (input: YtDlpTask): Promise<TaskResult<MediaInfo | PlaylistInfo>> {
   return await runYtDlpTask(input)
@@ -19,4 +21,16 @@ export function ytdlpPrewarm (input: { ytdlpPath: string, count: number }): numb
 
 export function hlsTemplate (input: HlsTemplateTask): TaskResult<HlsTemplate> {
   return buildHlsTemplate(input)
+}
+
+export function fmp4Index (input: Fmp4IndexTask): TaskResult<Fmp4Index> {
+  return fmp4IndexTask(input)
+}
+
+export function dashRepresentation (input: DashRepresentationTask): TaskResult<DashRepresentationResult> {
+  return dashRepresentationTask(input)
+}
+
+export function buildHls (input: BuildHlsTask): TaskResult<string> {
+  return buildHlsTask(input)
 }

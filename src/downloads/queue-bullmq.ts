@@ -114,8 +114,12 @@ export async function createBullQueue (opts: BullQueueOptions): Promise<Download
       const closing = worker.close()
       for (const controller of active.values()) controller.abort('shutdown' satisfies AbortReason)
       const clean = closing.then(async () => await queue.close())
-      if (await withTimeout(clean, opts.closeTimeoutMs ?? 10_000) === 'timeout') {
-        opts.log.warn('download queue did not close in time; dropping its Redis connection')
+      // With Redis down a clean close cannot happen: do not wait for it.
+      const waitMs = connection.status === 'ready' ? opts.closeTimeoutMs ?? 10_000 : 500
+      if (await withTimeout(clean, waitMs) === 'timeout') {
+        opts.log.warn('download queue did not close in time; dropping its Redis connections')
+        // the worker's and queue's own connections would otherwise keep reconnecting
+        await Promise.allSettled([worker.disconnect(), queue.disconnect()])
         connection.disconnect()
         return []
       }

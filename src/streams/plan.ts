@@ -1,8 +1,8 @@
 // Decides how a stream is delivered: which format(s) of the real format list,
 // and whether the client is redirected, proxied, sent HLS or a remux. Pure.
 import { AppError } from '../errors.ts'
-import { selectFormat, explainVrchat } from '../quality.ts'
-import type { Quality, Selection } from '../quality.ts'
+import { selectFormat, explainVrchat, protocolRank, resolution } from '../quality.ts'
+import type { Quality, QualityOption, Selection } from '../quality.ts'
 import type { MediaFormat } from '../../workers/protocol.ts'
 
 export type StreamMode = 'redirect' | 'proxy' | 'json' | 'auto'
@@ -65,15 +65,44 @@ function singleDelivery (f: MediaFormat, input: PlanInput): { delivery: Delivery
   return { delivery: 'redirect', reason: 'the media URL works from any client' }
 }
 
+// fMP4 (or HLS) members can be HLS renditions, and copy into an MP4 that plays everywhere.
+export function isMp4Member (f: MediaFormat): boolean {
+  if (isHlsFormat(f)) return true
+  return f.has_video ? f.ext === 'mp4' || f.ext === 'm4v' : f.ext === 'm4a' || f.ext === 'mp4'
+}
+
+const byBitrate = (a: MediaFormat, b: MediaFormat): number => (b.bitrate ?? 0) - (a.bitrate ?? 0) || a.format_id.localeCompare(b.format_id)
+
+// The split pair to serve: the selected one when both are MP4 members, else an
+// MP4-member video of the same resolution and MP4-member audio; null when none exists.
+export function mp4Pair (formats: readonly MediaFormat[], video: MediaFormat, audio: MediaFormat): { video: MediaFormat, audio: MediaFormat } | null {
+  const usable = formats.filter((f) => protocolRank(f.protocol) !== null && isMp4Member(f))
+  const v = isMp4Member(video) ? video : usable.filter((f) => f.has_video && !f.has_audio && resolution(f) === resolution(video)).sort(byBitrate)[0]
+  const a = isMp4Member(audio) ? audio : usable.filter((f) => f.has_audio && !f.has_video).sort(byBitrate)[0]
+  return v === undefined || a === undefined ? null : { video: v, audio: a }
+}
+
+// How the formats endpoint says a quality is served: a single file, HLS for
+// HLS players (and a remux for the rest), a remux only, or a silent stream.
+export type QualityServing = 'direct' | 'hls' | 'remux' | 'video_only'
+
+export function qualityServing (formats: readonly MediaFormat[], q: QualityOption): QualityServing {
+  if (q.serving !== 'split' || q.height === null) return q.serving === 'split' ? 'remux' : q.serving
+  const selection = selectFormat(formats, { kind: 'height', height: q.height })
+  if (selection.kind !== 'split') return 'direct'
+  return mp4Pair(formats, selection.video, selection.audio) === null ? 'remux' : 'hls'
+}
+
 export function planStream (input: PlanInput): StreamPlan {
-  const selection = selectFormat(input.formats, input.quality, { videoOnly: input.videoOnly, auto: input.auto })
-  if (selection.kind !== 'split') {
-    const { delivery, reason } = singleDelivery(selection.format, input)
-    return { selection, primary: selection.format, audio: null, delivery, reason }
+  const selected = selectFormat(input.formats, input.quality, { videoOnly: input.videoOnly, auto: input.auto })
+  if (selected.kind !== 'split') {
+    const { delivery, reason } = singleDelivery(selected.format, input)
+    return { selection: selected, primary: selected.format, audio: null, delivery, reason }
   }
+  const pair = mp4Pair(input.formats, selected.video, selected.audio)
+  const selection = pair === null ? selected : { kind: 'split' as const, ...pair }
   const { video, audio } = selection
-  const hlsOk = video.ext === 'mp4' || video.ext === 'm4v' || isHlsFormat(video)
-  const delivery: Delivery = input.prefersHls && hlsOk ? 'hls' : 'remux'
+  const delivery: Delivery = input.prefersHls && pair !== null ? 'hls' : 'remux'
   const reason = delivery === 'hls'
     ? `${video.height ?? '?'}p exists only as separate video and audio: an HLS master with an audio rendition`
     : `${video.height ?? '?'}p exists only as separate video and audio: remuxed into one MP4 stream with sound`
@@ -93,6 +122,9 @@ export function planVrchat (formats: readonly MediaFormat[], maxHeight: number, 
   const choice = explainVrchat(formats, maxHeight)
   if (choice.format !== null) return { format: choice.format, split: null, reason: choice.reason, hls: false }
   const selection = selectFormat(formats, { kind: 'height', height: maxHeight })
-  if (selection.kind === 'split') return { format: null, split: { video: selection.video, audio: selection.audio }, reason: `${choice.reason}: remuxed into one MP4`, hls: false }
+  if (selection.kind === 'split') {
+    const split = mp4Pair(formats, selection.video, selection.audio) ?? { video: selection.video, audio: selection.audio }
+    return { format: null, split, reason: `${choice.reason}: remuxed into one MP4`, hls: false }
+  }
   return { format: selection.format, split: null, reason: choice.reason, hls: false }
 }

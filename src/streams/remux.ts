@@ -1,36 +1,136 @@
 // Split video + audio → one fragmented MP4 streamed as ffmpeg produces it
 // (`-c copy`, no transcoding). ffmpeg reads its inputs through our own signed
 // proxy links, so the formats' headers, the SSRF guard and re-extraction apply.
-// Bounded per worker; ffmpeg is killed when the client leaves.
-import { spawn } from 'node:child_process'
+// ffmpeg is started from a thread of its own (ffmpeg-launcher.ts) and writes to
+// a Unix socket this process listens on for that one remux, in a private
+// (0700) directory. Concurrent requests for the same pair share one ffmpeg.
+// Bounded per worker; ffmpeg is killed when its last client leaves.
+import { mkdtemp } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import type { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Request, Response } from 'hyper-express'
 import { AppError } from '../errors.ts'
 import { requestSignal, processTime } from '../http/route.ts'
 import type { RequestContext } from '../http/route.ts'
 import { createSink } from '../proxy/sink.ts'
 import { contentDisposition } from '../proxy/headers.ts'
+import { createThreadLauncher } from './ffmpeg-launcher.ts'
+import type { Exit, FfmpegLauncher, Launched } from './ffmpeg-launcher.ts'
+import { createBroadcast } from './remux-share.ts'
+import type { Broadcast, Subscription } from './remux-share.ts'
 
 export interface Remuxer {
-  serve: (req: Request, res: Response, ctx: RequestContext, inputs: { video: string, audio: string }, opts: { filename?: string | null, download?: boolean }) => Promise<void>
+  // key: what the output depends on (the pair of formats); requests with the same key
+  // while the output is young share one ffmpeg (remux-share.ts)
+  serve: (req: Request, res: Response, ctx: RequestContext, inputs: { video: string, audio: string }, opts: { filename?: string | null, download?: boolean, key?: string }) => Promise<void>
   active: () => number
 }
 
-export function remuxArgs (video: string, audio: string): string[] {
+export function remuxArgs (video: string, audio: string, output = 'pipe:1'): string[] {
   return [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     '-i', video, '-i', audio,
     '-map', '0:v:0', '-map', '1:a:0', '-c', 'copy',
     '-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
-    'pipe:1'
+    output
   ]
 }
 
-export function createRemuxer (opts: { ffmpegPath: string, maxConcurrent: number }): Remuxer {
+interface Output { path: string, connection: Promise<Socket>, close: () => void }
+
+// A Unix socket that accepts exactly one connection (ffmpeg's output).
+async function listenOnce (path: string): Promise<Output> {
+  const server = createServer()
+  server.maxConnections = 1
+  let closed = false
+  let accepted: Socket | null = null
+  const connection = new Promise<Socket>((resolve) => {
+    server.once('connection', (socket) => {
+      server.close()
+      accepted = socket
+      if (closed) socket.destroy()
+      else resolve(socket)
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(path, () => { server.off('error', reject); resolve() })
+  })
+  return {
+    path,
+    connection,
+    close: () => {
+      if (closed) return
+      closed = true
+      server.close()
+      const socket: Socket | null = accepted
+      if (socket !== null) socket.destroy()
+    }
+  }
+}
+
+interface Job { broadcast: Broadcast, finished: Promise<Exit> }
+
+// ffmpeg runs below the HTTP worker's priority: on a busy machine the event loop
+// keeps its CPU and the remuxes share what is left.
+const FFMPEG_NICE = 10
+
+export function createRemuxer (opts: { ffmpegPath: string, maxConcurrent: number, launcher?: FfmpegLauncher }): Remuxer {
+  const launcher = opts.launcher ?? createThreadLauncher(opts.ffmpegPath)
+  const jobs = new Map<string, Job>()
+  let dir: Promise<string> | null = null
+  let seq = 0
   let active = 0
+
+  // Registers the job and joins the caller before the first await, so requests
+  // arriving meanwhile share it; then starts ffmpeg.
+  function start (inputs: { video: string, audio: string }, key: string | null): { job: Job, sub: Subscription } {
+    if (active >= opts.maxConcurrent) {
+      throw new AppError('STREAM_BUSY', 'Too many remuxes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
+    }
+    const broadcast = createBroadcast()
+    const sub = broadcast.join()
+    if (sub === null) throw new AppError('INTERNAL', 'a new remux took no subscriber')
+    active++
+    let stop = (): void => {}
+    let abandoned = false
+    broadcast.onEmpty(() => { abandoned = true; stop() })
+    const finished = (async (): Promise<Exit> => {
+      let output: Output | null = null
+      let proc: Launched | null = null
+      try {
+        dir ??= mkdtemp(join(tmpdir(), 'vidgate-remux-'))
+        output = await listenOnce(join(await dir, `${++seq}.sock`))
+        if (abandoned) return { code: null, stderr: 'every client left' }
+        const o = output
+        const p = launcher.start(remuxArgs(inputs.video, inputs.audio, `unix:${o.path}`), FFMPEG_NICE)
+        proc = p
+        stop = () => { p.kill(); o.close() }
+        await broadcast.pump(await Promise.race([o.connection, p.exited.then(() => null)]))
+        return await p.exited
+      } catch (err) {
+        return { code: null, stderr: err instanceof Error ? err.message : String(err) }
+      } finally {
+        stop()
+        output?.close()
+        broadcast.end()
+        if (proc !== null) await proc.exited
+        active--
+        if (key !== null && jobs.get(key)?.broadcast === broadcast) jobs.delete(key)
+      }
+    })()
+    const job: Job = { broadcast, finished }
+    if (key !== null) jobs.set(key, job)
+    return { job, sub }
+  }
+
   return {
     active: () => active,
     async serve (req, res, ctx, inputs, o) {
-      if (active >= opts.maxConcurrent) {
+      const key = o.key ?? null
+      if (active >= opts.maxConcurrent && !(key !== null && jobs.get(key)?.broadcast.joinable() === true)) {
         throw new AppError('STREAM_BUSY', 'Too many remuxes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
       }
       res.header('content-type', 'video/mp4')
@@ -40,32 +140,28 @@ export function createRemuxer (opts: { ffmpegPath: string, maxConcurrent: number
       res.header('x-process-time', processTime(ctx))
       if (req.method === 'HEAD') { res.status(200).send(); return }
       const signal = requestSignal(ctx, res)
-      active++
-      const child = spawn(opts.ffmpegPath, remuxArgs(inputs.video, inputs.audio), { stdio: ['ignore', 'pipe', 'pipe'] })
-      let stderr = ''
-      child.stderr.on('data', (d: Buffer) => { if (stderr.length < 4000) stderr += d.toString() })
-      const kill = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
-      signal.addEventListener('abort', kill, { once: true })
-      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
-      const sink = createSink(res, signal)
+      const shared = key === null ? undefined : jobs.get(key)
+      const joined = shared?.broadcast.join() ?? null
+      const { job, sub: subscription } = shared !== undefined && joined !== null ? { job: shared, sub: joined } : start(inputs, key)
+      const leave = (): void => { subscription.leave() }
+      signal.addEventListener('abort', leave, { once: true })
       try {
+        const sink = createSink(res, signal)
         let started = false
-        for await (const chunk of child.stdout) {
-          if (signal.aborted) break
+        for (let chunk = await subscription.next(); chunk !== null && !signal.aborted; chunk = await subscription.next()) {
           if (!started) { sink.start(200, null); started = true }
-          if (!sink.write(chunk as Buffer)) await sink.drained()
+          if (!sink.write(chunk)) await sink.drained()
         }
-        const code = await exited
+        const { code, stderr } = await job.finished
+        if (signal.aborted) return
         if (!started) {
-          if (signal.aborted) return
           throw new AppError('UPSTREAM_ERROR', 'The video and audio could not be combined', { detail: stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || `ffmpeg exited with ${String(code)}` })
         }
         if (code === 0) sink.end()
         else sink.close()
       } finally {
-        kill()
-        await exited
-        active--
+        signal.removeEventListener('abort', leave)
+        leave()
       }
     }
   }

@@ -9,7 +9,9 @@ import { proxyMedia } from '../proxy/stream.ts'
 import type { MediaTarget } from '../proxy/stream.ts'
 import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
 import type { UpstreamClient } from '../proxy/upstream.ts'
-import { planStream, isHlsFormat, safeLocation } from './plan.ts'
+import { planStream, isHlsFormat, isMp4Member, safeLocation } from './plan.ts'
+import { createMediaIndexer } from './media-index.ts'
+import { createSplitHls } from './split-hls.ts'
 import type { StreamMode, StreamPlan } from './plan.ts'
 import type { Remuxer } from './remux.ts'
 import type { Quality, AutoInput } from '../quality.ts'
@@ -55,6 +57,8 @@ export interface StreamService {
   serve: (req: Request, res: Response, ctx: RequestContext, target: Target, opts: StreamOptions) => Promise<void>
   describe: (base: string, target: Target, info: MediaInfo, plan: StreamPlan, opts: StreamOptions) => StreamInfoOut
   servePlaylist: (req: Request, res: Response, ctx: RequestContext, token: string) => Promise<void>
+  // /api/v2/hls/split/<token>/<name>: the generated HLS of separate video and audio
+  serveSplit: (req: Request, res: Response, ctx: RequestContext, token: string, name: string) => Promise<void>
   proxyLink: (target: Target, format: MediaFormat, filename?: string | null) => string
   playlistLink: (target: Target, format: MediaFormat) => string
   resolveRef: (ref: ReextractRef) => Promise<MediaTarget>
@@ -76,6 +80,23 @@ export function createStreamService (deps: StreamDeps): StreamService {
   }, deps.linkTtlSec)
   const proxyLink = (target: Target, f: MediaFormat, filename: string | null = null): string => PROXY_PREFIX + sign(target, f, filename)
   const playlistLink = (target: Target, f: MediaFormat): string => PLAYLIST_PATH + sign(target, f)
+  const split = createSplitHls({
+    signer: deps.signer,
+    linkTtlSec: deps.linkTtlSec,
+    indexer: createMediaIndexer({ upstream: deps.upstream, allowHosts: deps.allowHosts, pool: deps.pool }),
+    pool: deps.pool,
+    upstream: deps.upstream,
+    allowHosts: deps.allowHosts,
+    playlistLink,
+    lookup: async (ref, fresh) => {
+      const target = deps.registry.resolve({ platform: ref.platform, id: ref.id, kind: 'video' })
+      const { info } = await deps.extractor.info(target, { fresh })
+      return { target, info }
+    }
+  })
+  // What ffmpeg reads for one side of a remux: segmented formats go through a playlist, files through the byte proxy.
+  const remuxInput = (target: Target, f: MediaFormat): string =>
+    isHlsFormat(f) ? playlistLink(target, f) : f.protocol.includes('dash') || (f.fragments?.length ?? 0) > 0 ? split.mediaLink(target, f) : proxyLink(target, f)
 
   async function resolveRef (ref: ReextractRef): Promise<MediaTarget> {
     const target = deps.registry.resolve({ platform: ref.platform, id: ref.id, kind: 'video' })
@@ -157,7 +178,17 @@ export function createStreamService (deps: StreamDeps): StreamService {
         return
       }
       case 'hls': {
-        if (!isHlsFormat(p.primary) || p.audio !== null) break
+        if (p.audio !== null) {
+          const text = await split.master(target, p.primary, p.audio).catch((err: unknown) => {
+            if (!(err instanceof AppError) || err.statusCode < 500) throw err
+            res.header('x-stream-reason', `${p.reason}, but ${err.message.toLowerCase().replace(/\.$/, '')}: remuxed instead`)
+            return null
+          })
+          if (text === null) break
+          sendPlaylist(req, res, ctx, text, 'hls', p.reason)
+          return
+        }
+        if (!isHlsFormat(p.primary)) break
         const text = await rewritePlaylist(requestSignal(ctx, res), p.primary.manifest_url ?? p.primary.url, p.primary.headers, { platform: target.platform.name, id: target.id, formatId: p.primary.format_id })
         sendPlaylist(req, res, ctx, text, 'hls', p.reason)
         return
@@ -168,7 +199,11 @@ export function createStreamService (deps: StreamDeps): StreamService {
     if (p.audio === null) throw new AppError('INTERNAL', 'no audio track for a split stream')
     const base = deps.selfBase()
     res.header('x-stream-mode', 'remux')
-    await deps.remuxer.serve(req, res, ctx, { video: base + proxyLink(target, p.primary), audio: base + proxyLink(target, p.audio) }, { filename, download: opts.download })
+    await deps.remuxer.serve(req, res, ctx, { video: base + remuxInput(target, p.primary), audio: base + remuxInput(target, p.audio) }, {
+      filename,
+      download: opts.download,
+      key: `${target.platform.name}/${target.id}/${p.primary.format_id}+${p.audio.format_id}`
+    })
   }
 
   async function servePlaylist (req: Request, res: Response, ctx: RequestContext, token: string): Promise<void> {
@@ -180,7 +215,8 @@ export function createStreamService (deps: StreamDeps): StreamService {
   function describe (base: string, target: Target, info: MediaInfo, p: StreamPlan, opts: StreamOptions): StreamInfoOut {
     const single = p.audio === null
     const proxy = single && !isHlsFormat(p.primary) ? base + proxyLink(target, p.primary, opts.filename) : null
-    const hls = single && isHlsFormat(p.primary) ? base + playlistLink(target, p.primary) : null
+    const splitHls = p.audio !== null && isMp4Member(p.primary) && isMp4Member(p.audio) ? base + split.masterLink(target, p.primary, p.audio) : null
+    const hls = single && isHlsFormat(p.primary) ? base + playlistLink(target, p.primary) : splitHls
     const replay = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy${opts.videoOnly ? '&video_only=true' : ''}`
     const streamUrl = p.delivery === 'redirect' ? p.primary.url : p.delivery === 'hls' && hls !== null ? hls : p.delivery === 'proxy' && proxy !== null ? proxy : replay
     return {
@@ -203,5 +239,5 @@ export function createStreamService (deps: StreamDeps): StreamService {
     }
   }
 
-  return { plan, serve, describe, servePlaylist, proxyLink, playlistLink, resolveRef }
+  return { plan, serve, describe, servePlaylist, serveSplit: split.serve, proxyLink, playlistLink, resolveRef }
 }
