@@ -35,3 +35,12 @@ export async function connectRedis (client: Redis, timeoutMs: number): Promise<b
 export function isRedisReady (client: Redis): boolean {
   return client.status === 'ready'
 }
+
+// quit() waits for a reply (and, with an offline queue, for a reconnect that may
+// never come): only ask a connected server, and never wait long.
+export async function closeRedis (client: Redis, timeoutMs = 1000): Promise<void> {
+  if (client.status !== 'ready') { client.disconnect(); return }
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref())
+  const quit = client.quit().then(() => 'ok' as const, () => 'error' as const)
+  if (await Promise.race([quit, timer]) !== 'ok') client.disconnect()
+}

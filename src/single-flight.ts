@@ -3,6 +3,7 @@
 // the holder is done). Every wait is bounded, and Redis trouble means "do it
 // yourself" — never a hang.
 import { randomBytes } from 'node:crypto'
+import { closeRedis } from './redis.ts'
 import type { Redis } from './redis.ts'
 
 export interface SingleFlight {
@@ -104,7 +105,7 @@ export function createSingleFlight (opts: SingleFlightOptions): SingleFlight {
     async close () {
       for (const set of waiters.values()) for (const wake of set) wake()
       waiters.clear()
-      if (subscriber !== null) await subscriber.quit().catch(() => { subscriber?.disconnect() })
+      if (subscriber !== null) await closeRedis(subscriber)
     }
   }
 }

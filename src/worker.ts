@@ -4,7 +4,7 @@
 import cluster from 'node:cluster'
 import { loadConfig } from './config.ts'
 import { createLogger } from './log.ts'
-import { createRedis, connectRedis } from './redis.ts'
+import { createRedis, connectRedis, closeRedis } from './redis.ts'
 import { createApp } from './app.ts'
 
 export async function runWorker (): Promise<void> {
@@ -20,7 +20,7 @@ export async function runWorker (): Promise<void> {
     stopping = true
     log.info({ reason }, 'worker draining')
     app.close()
-      .then(async () => { if (redis !== null) await redis.quit().catch(() => {}) })
+      .then(async () => { if (redis !== null) await closeRedis(redis) })
       .then(() => process.exit(0), (err: unknown) => { log.error({ err }, 'shutdown failed'); process.exit(1) })
   }
   process.on('SIGTERM', () => stop('SIGTERM'))

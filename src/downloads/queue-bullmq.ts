@@ -119,7 +119,13 @@ export async function createBullQueue (opts: BullQueueOptions): Promise<Download
       if (await withTimeout(clean, waitMs) === 'timeout') {
         opts.log.warn('download queue did not close in time; dropping its Redis connections')
         // the worker's and queue's own connections would otherwise keep reconnecting
-        await Promise.allSettled([worker.disconnect(), queue.disconnect()])
+        // BullMQ's lock-renewal timer only stops in a completed close(); stop it here
+        // (bullmq 6 internals) or it keeps the process alive.
+        const lockManager: unknown = Reflect.get(worker, 'lockManager')
+        if (typeof lockManager === 'object' && lockManager !== null && 'close' in lockManager && typeof lockManager.close === 'function') {
+          await Promise.resolve(Reflect.apply(lockManager.close, lockManager, [])).catch(() => {})
+        }
+        await Promise.race([Promise.allSettled([worker.disconnect(), queue.disconnect()]), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
         connection.disconnect()
         return []
       }
