@@ -232,6 +232,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     description: own.description,
     platforms: () => PLATFORM_NAMES,
     health: health.report,
+    clusterState: link.state,
     versionInfo: () => ({ ...versionInfo, ytdlp: health.ytdlpVersion() }),
     stats: async () => buildClusterStats(await link.collect('stats'), link.state(), redis === null ? 'memory' : 'redis'),
     metrics: async () => await aggregateMetrics(await link.collect('metrics')),

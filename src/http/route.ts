@@ -69,6 +69,8 @@ export interface JsonRouteSpec<T> {
   // Reuse the serialized body for this long: for system endpoints whose data
   // is a periodically refreshed snapshot anyway.
   cacheMs?: number
+  // the cached body is dropped at once when this value changes (e.g. the cluster state)
+  cacheTag?: () => unknown
   handle?: (input: JsonInput) => T | Promise<T>
   // an input-free, synchronous producer (a snapshot): the route can take the fast lane
   snapshot?: () => T
@@ -110,13 +112,15 @@ export function jsonRoute<T> (spec: JsonRouteSpec<T>): Route {
   const snapshot = spec.snapshot
   const produce = spec.handle ?? (snapshot === undefined ? undefined : () => snapshot())
   if (produce === undefined) throw new TypeError(`${spec.path}: a JSON route needs handle or snapshot`)
-  let cached: { body: string, status: number, until: number } | null = null
+  const tag = spec.cacheTag ?? (() => null)
+  let cached: { body: string, status: number, until: number, tag: unknown } | null = null
   const serialize = (value: T): { status: number, body: string } => {
     const out = { status: status === undefined ? 200 : status(value), body: spec.serialize(value) }
-    if (cacheMs > 0) cached = { ...out, until: performance.now() + cacheMs }
+    if (cacheMs > 0) cached = { ...out, until: performance.now() + cacheMs, tag: tag() }
     return out
   }
-  const fresh = (): { status: number, body: string } | null => cacheMs > 0 && cached !== null && performance.now() < cached.until ? cached : null
+  const fresh = (): { status: number, body: string } | null =>
+    cacheMs > 0 && cached !== null && performance.now() < cached.until && cached.tag === tag() ? cached : null
   const route: Route = {
     method: spec.method,
     path: spec.path,

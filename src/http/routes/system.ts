@@ -10,6 +10,8 @@ export interface SystemDeps {
   description: string
   platforms: () => readonly string[]
   health: () => HealthReport
+  // changes identity whenever the primary reports a worker change
+  clusterState: () => unknown
   versionInfo: () => VersionInfo
   stats: () => Promise<ClusterStats>
   metrics: () => Promise<{ text: string, contentType: string }>
@@ -46,6 +48,7 @@ export function systemRoutes (deps: SystemDeps): Route[] {
     serialize: serializeHealth,
     status: (r) => r.status === 'unhealthy' ? 503 : 200,
     cacheMs: 250,
+    cacheTag: deps.clusterState,
     snapshot: () => deps.health()
   })
   return [
