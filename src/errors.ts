@@ -80,3 +80,9 @@ export function toErrorBody (err: unknown, requestId: string, now = new Date()):
     timestamp: now.toISOString()
   }
 }
+
+// One batch item's failure, in the shape batch responses carry per item.
+export function itemError (err: unknown): { code: ErrorCode, error: string, detail: string | null } {
+  const e = err instanceof AppError ? err : new AppError('INTERNAL')
+  return { code: e.code, error: e.message, detail: e.detail }
+}

@@ -25,3 +25,21 @@ export function object (properties: Record<string, JsonSchema>, optional: readon
     additionalProperties: false
   }
 }
+
+export interface ItemError { code: string, error: string, detail: string | null }
+
+export const itemErrorSchema = object({ code: { type: 'string' }, error: { type: 'string' }, detail: nullable('string') })
+
+// The results array of a batch response: a value or an error per item.
+export function batchResults (valueKey: string, valueSchema: JsonSchema): JsonSchema {
+  return {
+    type: 'array',
+    items: object({
+      index: { type: 'integer' },
+      ok: { type: 'boolean' },
+      input: { type: 'string' },
+      [valueKey]: { anyOf: [valueSchema, { type: 'null' }] },
+      error: { anyOf: [itemErrorSchema, { type: 'null' }] }
+    })
+  }
+}

@@ -1,4 +1,5 @@
-import { compile, nullable, object } from './compile.ts'
+import { batchResults, compile, nullable, object } from './compile.ts'
+import type { ItemError } from './compile.ts'
 
 export interface StreamTrackOut {
   format_id: string
@@ -66,21 +67,12 @@ export const streamInfoSchema = object({
 
 export interface StreamBatchOut {
   count: number
-  results: Array<{ index: number, ok: boolean, input: string, stream: StreamInfoOut | null, error: { code: string, error: string, detail: string | null } | null }>
+  results: Array<{ index: number, ok: boolean, input: string, stream: StreamInfoOut | null, error: ItemError | null }>
 }
 
 export const streamBatchSchema = object({
   count: { type: 'integer' },
-  results: {
-    type: 'array',
-    items: object({
-      index: { type: 'integer' },
-      ok: { type: 'boolean' },
-      input: { type: 'string' },
-      stream: { anyOf: [streamInfoSchema, { type: 'null' }] },
-      error: { anyOf: [object({ code: { type: 'string' }, error: { type: 'string' }, detail: nullable('string') }), { type: 'null' }] }
-    })
-  }
+  results: batchResults('stream', streamInfoSchema)
 })
 
 export interface VrchatInfoOut {

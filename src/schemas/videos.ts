@@ -1,4 +1,5 @@
-import { compile, nullable, object } from './compile.ts'
+import { batchResults, compile, nullable, object } from './compile.ts'
+import type { ItemError } from './compile.ts'
 import type { JsonSchema } from './compile.ts'
 
 export interface FormatOut {
@@ -139,7 +140,7 @@ export interface BatchItemOut {
   ok: boolean
   input: string
   info: VideoInfoOut | null
-  error: { code: string, error: string, detail: string | null } | null
+  error: ItemError | null
 }
 
 export interface BatchOut { count: number, succeeded: number, failed: number, results: BatchItemOut[] }
@@ -148,16 +149,7 @@ export const batchSchema = object({
   count: { type: 'integer' },
   succeeded: { type: 'integer' },
   failed: { type: 'integer' },
-  results: {
-    type: 'array',
-    items: object({
-      index: { type: 'integer' },
-      ok: { type: 'boolean' },
-      input: { type: 'string' },
-      info: { anyOf: [videoInfoSchema, { type: 'null' }] },
-      error: { anyOf: [object({ code: { type: 'string' }, error: { type: 'string' }, detail: nullable('string') }), { type: 'null' }] }
-    })
-  }
+  results: batchResults('info', videoInfoSchema)
 })
 
 export interface PlatformOut {

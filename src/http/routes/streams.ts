@@ -1,7 +1,7 @@
 // "Play this video": the stream endpoints by mode, their compat forms, the
 // signed-link relays, HLS, the embed page and the VRChat/Unity endpoints.
 import type { Request } from 'hyper-express'
-import { AppError } from '../../errors.ts'
+import { itemError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
 import type { Route, ParamDoc, RequestContext } from '../route.ts'
 import { queryString, queryEnum, queryBool, queryInt, jsonBody, bodyString, bodyArray } from '../input.ts'
@@ -132,8 +132,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
           const { info, plan } = await streams.plan(target, opts)
           return { index, ok: true, input, stream: streams.describe(base, target, info, plan, opts), error: null }
         } catch (err) {
-          const e = err instanceof AppError ? err : new AppError('INTERNAL')
-          return { index, ok: false, input, stream: null, error: { code: e.code, error: e.message, detail: e.detail } }
+          return { index, ok: false, input, stream: null, error: itemError(err) }
         }
       }))
       return { count: results.length, results }

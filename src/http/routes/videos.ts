@@ -1,6 +1,6 @@
 // Video metadata endpoints: info, formats, playlists, batch, and the compat
 // forms by page URL. Thin: parse → extractor → serialize.
-import { AppError } from '../../errors.ts'
+import { AppError, itemError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
 import type { Route, ParamDoc } from '../route.ts'
 import { pathParam, queryString, queryInt, jsonBody, bodyArray, bodyString } from '../input.ts'
@@ -189,8 +189,7 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
           const { info, cached } = await extractor.info(target)
           return { index, ok: true, input, info: infoOut(target, info, cached), error: null }
         } catch (err) {
-          const e = err instanceof AppError ? err : new AppError('INTERNAL')
-          return { index, ok: false, input, info: null, error: { code: e.code, error: e.message, detail: e.detail } }
+          return { index, ok: false, input, info: null, error: itemError(err) }
         }
       }))
       const succeeded = results.filter((r) => r.ok).length
