@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createClientIpResolver, normalizeIp } from './client-ip.ts'
+import { createClientIpResolver, forwardedFor, normalizeIp } from './client-ip.ts'
 
 test('without trusted proxies X-Forwarded-For is ignored', () => {
   const r = createClientIpResolver([])
@@ -73,4 +73,15 @@ test('IPv4-mapped IPv6 is treated as IPv4 in every spelling', () => {
   assert.equal(r.isTrusted('::ffff:10.1.2.3'), true)
   assert.equal(r.isTrusted('0000:0000:0000:0000:0000:ffff:0a01:0203'), true)
   assert.equal(r.resolve('0000:0000:0000:0000:0000:ffff:0a01:0203', '::ffff:198.51.100.9'), '198.51.100.9')
+})
+
+test('RFC 7239 Forwarded is read like X-Forwarded-For, and only from trusted proxies', () => {
+  assert.equal(forwardedFor(undefined, 'for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711"'), '192.0.2.60,2001:db8:cafe::17')
+  assert.equal(forwardedFor(undefined, 'For="198.51.100.17:8080"'), '198.51.100.17')
+  assert.equal(forwardedFor('203.0.113.1', 'for=198.51.100.17'), '203.0.113.1', 'X-Forwarded-For wins when both are sent')
+  assert.equal(forwardedFor(undefined, undefined), undefined)
+  const trusting = createClientIpResolver(['10.0.0.0/8'])
+  assert.equal(trusting.resolve('10.1.2.3', forwardedFor(undefined, 'for=198.51.100.17')), '198.51.100.17')
+  assert.equal(trusting.resolve('203.0.113.9', forwardedFor(undefined, 'for=198.51.100.17')), '203.0.113.9')
+  assert.equal(trusting.resolve('10.1.2.3', forwardedFor(undefined, 'for=unknown')), '10.1.2.3', 'an obfuscated hop ends the walk')
 })

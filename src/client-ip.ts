@@ -104,3 +104,18 @@ export function normalizeIp (ip: string): string {
   if (value >> 32n !== 0xffffn) return ip
   return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.')
 }
+
+// RFC 7239 `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"` as
+// an X-Forwarded-For list; obfuscated identifiers ("unknown", _hidden) end the walk.
+export function forwardedFor (xff: string | undefined, forwarded: string | undefined): string | undefined {
+  if (xff !== undefined && xff !== '') return xff
+  if (forwarded === undefined || forwarded === '') return undefined
+  const hops = forwarded.split(',').map((element) => {
+    const m = /(?:^|;)\s*for=("?)([^";]*)\1/i.exec(element)
+    const value = (m?.[2] ?? '').trim()
+    const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(value)
+    if (bracketed !== null) return bracketed[1] ?? ''
+    return /^\d+\.\d+\.\d+\.\d+:\d+$/.test(value) ? value.slice(0, value.lastIndexOf(':')) : value
+  })
+  return hops.join(',')
+}

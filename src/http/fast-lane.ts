@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { AppError, toErrorBody } from '../errors.ts'
 import { serializeError } from '../schemas/error.ts'
 import { isLoopback } from '../access.ts'
+import { forwardedFor } from '../client-ip.ts'
 import { JSON_TYPE } from './route.ts'
 import type { Route } from './route.ts'
 import type { PipelineDeps } from './pipeline.ts'
@@ -52,7 +53,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): (rout
       const origin = req.getHeader('origin')
       // getQuery() is undefined without a query string (uWS 20.30)
       const urlLength = req.getUrl().length + ((req.getQuery() as string | undefined)?.length ?? 0) + 1
-      const forwarded = req.getHeader('x-forwarded-for')
+      const forwarded = forwardedFor(req.getHeader('x-forwarded-for'), req.getHeader('forwarded')) ?? ''
       const authorization = checkKeys ? req.getHeader('authorization') : ''
       const apiKey = checkKeys ? req.getHeader('x-api-key') : ''
       // uWS's request object is only valid in this call: everything is read above.

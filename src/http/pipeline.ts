@@ -14,6 +14,7 @@ import type { Access } from '../access.ts'
 import type { RateLimiter, RateResult } from '../rate-limit.ts'
 import { normalizeIp } from '../client-ip.ts'
 import type { ClientIpResolver } from '../client-ip.ts'
+import { forwardedFor } from '../client-ip.ts'
 import type { RequestMetrics, RouteObserver } from '../metrics.ts'
 import type { Logger } from '../log.ts'
 
@@ -103,7 +104,7 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
       id,
       startMs: performance.now(),
       peer,
-      ip: deps.clientIp.resolve(peer, req.headers['x-forwarded-for']),
+      ip: deps.clientIp.resolve(peer, forwardedFor(req.headers['x-forwarded-for'], req.headers.forwarded)),
       method: req.method,
       route,
       observe: observe ?? deps.metrics.forRoute(route, METHODS.has(req.method) ? req.method : 'OTHER'),
