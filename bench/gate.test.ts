@@ -42,7 +42,7 @@ test('a recorded normal run passes every committed threshold', () => {
 test('each regression fails its own check', () => {
   const cases: Array<[string, number]> = [
     ['hot.cpu_ratio_max', 3.6],
-    ['cached_l1.rps_ratio', 0.2],
+    ['cached_l1.rps_ratio', 0.1],
     ['cold.warm_speedup', 3],
     ['all.errors', 1],
     ['all.non2xx', 12]
