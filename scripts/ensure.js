@@ -23,7 +23,13 @@ function run (cmd, args) {
 const lock = 'package-lock.json'
 const marker = 'node_modules/.package-lock.json'
 if (!existsSync(marker) || statSync(lock).mtimeMs > statSync(marker).mtimeMs + 1000) {
-  run('npm', ['ci', '--no-audit', '--no-fund'])
+  // npm 11 writes locks that `npm ci` can reject (optional per-platform packages
+  // of msgpackr-extract missing); `npm install` honours the lock all the same.
+  try {
+    run('npm', ['ci', '--no-audit', '--no-fund'])
+  } catch {
+    run('npm', ['install', '--no-audit', '--no-fund'])
+  }
 }
 
 const missing = [...new Set((PACKAGES[purpose] ?? PACKAGES.start).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg))]
