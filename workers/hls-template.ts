@@ -1,6 +1,6 @@
 // HLS rewriting across the thread boundary: functions cannot cross it, so the
-// thread returns the playlist with numbered placeholders for every URI and the
-// list of absolute URIs; the HTTP worker signs them and fills the placeholders.
+// thread returns the playlist with a numbered slot for every URI and the
+// list of absolute URIs; the HTTP worker signs them and fills the slots.
 import { rewriteHls } from './hls-rewrite.ts'
 import { isManifestError } from './manifest-error.ts'
 import type { HlsUriKind } from './hls-types.ts'
@@ -9,7 +9,7 @@ import type { TaskResult } from './protocol.ts'
 export interface HlsTemplateTask { text: string, baseUrl: string }
 export interface HlsTemplate { template: string, uris: Array<{ url: string, kind: HlsUriKind }> }
 
-export const PLACEHOLDER = /__VGURI_(\d+)__/g
+export const URI_SLOT = /__VGURI_(\d+)__/g
 
 export function hlsTemplate (input: HlsTemplateTask): TaskResult<HlsTemplate> {
   const started = performance.now()
