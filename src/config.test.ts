@@ -129,3 +129,17 @@ test('orbstack.env uses only known config keys, and loads', () => {
   assert.ok(!('PROXY_SIGNING_SECRET' in env) && !('API_KEYS' in env) && !('REDIS_PASSWORD' in env), 'secrets do not belong in orbstack.env')
   loadConfig(env)
 })
+
+test('the README configuration table lists every setting with its default', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')
+  for (const row of describeConfig()) {
+    const def = row.default === '' ? '(empty)' : `\`${row.default}\``
+    assert.ok(readme.includes(`| \`${row.name}\` | ${def} |`), `README is missing ${row.name} (default ${def})`)
+  }
+})
+
+test('MEMORY_LIMIT_MB and CPU_LIMIT shape the workers', () => {
+  assert.equal(loadConfig({ CPU_LIMIT: '1' }).WORKERS, 1)
+  assert.equal(loadConfig({ CPU_LIMIT: '1', WORKERS: '3' }).WORKERS, 3, 'an explicit WORKERS wins')
+  assert.equal(loadConfig({ MEMORY_LIMIT_MB: '2048' }).MEMORY_LIMIT_MB, 2048)
+})

@@ -30,6 +30,12 @@ export function runPrimary (): void {
   // Workers re-read the environment: hand them the flags and one shared secret.
   const env: Record<string, string> = { ...parseArgs(process.argv.slice(2)).overrides, WORKERS: String(config.WORKERS) }
   if (config.PROXY_SIGNING_SECRET === '') env.PROXY_SIGNING_SECRET = randomBytes(32).toString('hex')
+  // MEMORY_LIMIT_MB: each worker's V8 heap gets its share of 3/4 of the budget
+  // (the rest is left to buffers, threads and the yt-dlp/ffmpeg children).
+  if (config.MEMORY_LIMIT_MB > 0) {
+    const heapMb = Math.max(64, Math.floor((config.MEMORY_LIMIT_MB * 0.75) / config.WORKERS))
+    cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-old-space-size=${heapMb}`] })
+  }
 
   const slots = new Map<number, Slot>()
   const crashes: number[] = []
