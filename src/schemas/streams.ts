@@ -1,17 +1,11 @@
 import { batchResults, compile, nullable, object } from './compile.ts'
 import type { ItemError } from './compile.ts'
+import { formatProps } from './videos.ts'
+import type { FormatOut } from './videos.ts'
 
-export interface StreamTrackOut {
-  format_id: string
-  ext: string
-  protocol: string
-  width: number | null
-  height: number | null
-  vcodec: string | null
-  acodec: string | null
-  has_audio: boolean
-  has_video: boolean
-}
+// A stream's track: the subset of a format's fields a player needs.
+export const TRACK_FIELDS = ['format_id', 'ext', 'protocol', 'width', 'height', 'vcodec', 'acodec', 'has_audio', 'has_video'] as const
+export type StreamTrackOut = Pick<FormatOut, typeof TRACK_FIELDS[number]>
 
 export interface StreamInfoOut {
   platform: string
@@ -34,17 +28,7 @@ export interface StreamInfoOut {
   audio: StreamTrackOut | null
 }
 
-const track = object({
-  format_id: { type: 'string' },
-  ext: { type: 'string' },
-  protocol: { type: 'string' },
-  width: nullable('integer'),
-  height: nullable('integer'),
-  vcodec: nullable('string'),
-  acodec: nullable('string'),
-  has_audio: { type: 'boolean' },
-  has_video: { type: 'boolean' }
-})
+const track = object(Object.fromEntries(TRACK_FIELDS.map((k) => [k, formatProps[k]])))
 
 export const streamInfoSchema = object({
   platform: { type: 'string' },

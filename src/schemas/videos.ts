@@ -20,7 +20,7 @@ export interface FormatOut {
   needs_headers: boolean
 }
 
-export const formatSchema = object({
+export const formatProps: Readonly<Record<keyof FormatOut, JsonSchema>> = {
   format_id: { type: 'string' },
   ext: { type: 'string' },
   protocol: { type: 'string' },
@@ -36,7 +36,9 @@ export const formatSchema = object({
   format_note: nullable('string'),
   language: nullable('string'),
   needs_headers: { type: 'boolean' }
-})
+}
+
+export const formatSchema = object(formatProps)
 
 const thumbnailSchema = object({ url: { type: 'string' }, width: nullable('integer'), height: nullable('integer') })
 
