@@ -112,6 +112,18 @@ test('unknown path: 404 in the JSON error shape', async () => {
   assertErrorBody(res, body, 'NOT_FOUND')
 })
 
+test('docs files: only the listed ones, never an Object.prototype name', async () => {
+  for (const name of ['valueOf', 'toString', 'constructor', '__proto__', 'hasOwnProperty', 'nope.css']) {
+    const { res, body } = await json(`${s.url}/docs/${name}`)
+    assert.equal(res.status, 404, name)
+    assertErrorBody(res, body, 'NOT_FOUND')
+  }
+  const css = await fetch(`${s.url}/docs/swagger-ui.css`)
+  assert.equal(css.status, 200)
+  assert.match(css.headers.get('content-type') ?? '', /^text\/css/)
+  await css.arrayBuffer()
+})
+
 test('wrong method: 405 with Allow', async () => {
   const post = await json(`${s.url}/health`, { method: 'POST', body: '{}' })
   assert.equal(post.res.status, 405)

@@ -8,11 +8,12 @@ import type { Route, RequestContext } from '../route.ts'
 import type { Request, Response } from 'hyper-express'
 import { AppError } from '../../errors.ts'
 
-const ASSETS: Readonly<Record<string, string>> = {
-  'swagger-ui.css': 'text/css; charset=utf-8',
-  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
-  'favicon-32x32.png': 'image/png'
-}
+// a Map: a plain object would answer /docs/valueOf with Object.prototype's
+const ASSETS: ReadonlyMap<string, string> = new Map([
+  ['swagger-ui.css', 'text/css; charset=utf-8'],
+  ['swagger-ui-bundle.js', 'text/javascript; charset=utf-8'],
+  ['favicon-32x32.png', 'image/png']
+])
 
 const INIT_JS = `window.addEventListener('load', function () {
   window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, tryItOutEnabled: true })
@@ -86,7 +87,7 @@ export function docsRoutes (openapi: () => string): Route[] {
       async handle (req, res, ctx) {
         const name = req.path_parameters.asset ?? ''
         if (name === 'init.js') { sendText(req, res, ctx, 'text/javascript; charset=utf-8', INIT_JS, 'public, max-age=3600'); return }
-        const type = ASSETS[name]
+        const type = ASSETS.get(name)
         if (type === undefined) throw new AppError('NOT_FOUND', 'No such docs file')
         sendText(req, res, ctx, type, await load(name), 'public, max-age=86400')
       }
