@@ -1,7 +1,6 @@
 // Assembles one HTTP process from its dependencies: the worker's composition
 // root calls it, and in-process tests call it with port 0 and their own deps.
 import { createRequire } from 'node:module'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createHttpServer } from './http/server.ts'
 import { createPipeline } from './http/pipeline.ts'
 import { systemRoutes } from './http/routes/system.ts'
@@ -11,6 +10,7 @@ import { createAccess, parseKeysFile } from './access.ts'
 import { readFileSync } from 'node:fs'
 import { createClientIpResolver } from './client-ip.ts'
 import { createRequestMetrics, aggregateMetrics } from './metrics.ts'
+import { watchLoopDelay } from './loop-delay.ts'
 import { createMemoryRateLimiter, createRedisRateLimiter } from './rate-limit.ts'
 import { createCookieStore } from './cookies.ts'
 import { createHealthMonitor } from './health.ts'
@@ -125,8 +125,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
   })
 
   // Event-loop delay since the previous stats read (bench/ reads it around a load phase).
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
-  loopDelay.enable()
+  const loopDelay = watchLoopDelay(config.EVENT_LOOP_RESOLUTION_MS)
 
   const localStats = (): WorkerStats => {
     const mem = process.memoryUsage()
@@ -143,8 +142,8 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
       rss_bytes: mem.rss,
       heap_used_bytes: mem.heapUsed,
       uptime_seconds: (Date.now() - started) / 1000,
-      event_loop_delay_max_ms: loopDelay.max / 1e6,
-      event_loop_delay_p99_ms: loopDelay.percentile(99) / 1e6
+      event_loop_delay_max_ms: loopDelay.maxMs(),
+      event_loop_delay_p99_ms: loopDelay.p99Ms()
     }
   }
   const collectLocal = async (what: CollectKind): Promise<unknown> => {
@@ -263,7 +262,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     async close () {
       await server.shutdown(config.SHUTDOWN_TIMEOUT * 1000)
       await downloads.close()
-      loopDelay.disable()
+      loopDelay.stop()
       health.close()
       cookies.close()
       link.close()

@@ -99,6 +99,7 @@ export const CONFIG_TABLE = {
   LOG_LEVEL: entry(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info', 'pino log level'),
   ACCESS_LOG: entry(bool, false, 'log one line per request (off: only errors and slow requests)'),
   SLOW_REQUEST_MS: entry(int(0), 5000, 'log requests slower than this many milliseconds'),
+  EVENT_LOOP_RESOLUTION_MS: entry(int(1, 1000), 10, 'sampling interval of the event-loop delay monitor in /api/v2/system/stats; a stall reads within this much of its length'),
   SHUTDOWN_TIMEOUT: entry(num(0.1, 3600), 10, 'seconds to drain in-flight requests on SIGTERM before killing workers'),
   REDIS_URL: entry(redisUrl, '', 'Redis/Dragonfly URL shared by all workers and hosts; empty = embedded in-memory state'),
   REDIS_HOST: entry(str, '', 'Redis host (used to build REDIS_URL when REDIS_URL is not set)'),
