@@ -45,6 +45,8 @@ function parseRange (cidr: string): Range | null {
 export interface ClientIpResolver {
   resolve: (peer: string, forwardedFor: string | undefined) => string
   isTrusted: (peer: string) => boolean
+  // false when no proxy is trusted: forwarding headers can be ignored unread
+  readonly trustsProxies: boolean
 }
 
 export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBits = 64): ClientIpResolver {
@@ -89,7 +91,7 @@ export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBi
     return `${(parsed.value >> BigInt(128 - ipv6PrefixBits)).toString(16)}::/${ipv6PrefixBits}`
   }
 
-  return { resolve, isTrusted }
+  return { resolve, isTrusted, trustsProxies: ranges.length > 0 }
 }
 
 // IPv4-mapped IPv6 → dotted IPv4, in every spelling: "::ffff:1.2.3.4", and the

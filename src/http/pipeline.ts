@@ -8,7 +8,9 @@ import { serializeError } from '../schemas/error.ts'
 import { isLoopback } from '../access.ts'
 import { sendJson } from './route.ts'
 import { createFastLane } from './fast-lane.ts'
-import type { FastHandler } from './fast-lane.ts'
+import { createSlicer } from './slicer.ts'
+import { SECURITY_HEADERS, EXPOSED, SANE_ID } from './policy-headers.ts'
+import type { FastHandler, FirstHandler } from './fast-lane.ts'
 import type { Route, RequestContext, LimitClass } from './route.ts'
 import type { Access } from '../access.ts'
 import type { RateLimiter, RateResult } from '../rate-limit.ts'
@@ -46,17 +48,14 @@ export interface Pipeline {
   seen: () => number
   // the uWS-level handler of a route that can take the fast lane, else null
   fast: (route: Route) => FastHandler | null
+  // for a route with a peek: a uWS-level handler that answers what the peek
+  // can (returns true) and leaves the rest to the route's normal handler
+  first: (route: Route) => FirstHandler | null
   drain: () => void
 }
 
-const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
-  ['x-content-type-options', 'nosniff'],
-  ['x-frame-options', 'DENY'],
-  ['referrer-policy', 'no-referrer'],
-  ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"]
-]
-const EXPOSED = 'X-Request-Id, X-Process-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Stream-Mode, Content-Range, Content-Length, Accept-Ranges'
-const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/
+// event-loop time per turn for starting extraction requests (slicer.ts)
+const SLICE_MS = 2
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])
 
 // A draining worker closes each keep-alive connection after its next response,
@@ -76,6 +75,7 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
   let draining = false
   const streams = new Map<string, number>()
   const keyLimits = new Map<string, number | null>()
+  const slicer = createSlicer(SLICE_MS)
   const anyOrigin = deps.corsOrigins.includes('*')
   const origins = new Set(deps.corsOrigins.map((o) => o.toLowerCase()))
 
@@ -198,6 +198,14 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
         finish(ctx)
       }
     }
+    // Routes that may start an extraction start in slices (a burst of cold
+    // requests must not hold the event loop); a client gone meanwhile costs nothing.
+    const start = route.limit !== 'extract'
+      ? run
+      : (req: Request, res: Response, ctx: RequestContext): void => slicer.run(() => {
+          if (res.aborted) { ctx.status = 499; finish(ctx); return }
+          try { run(req, res, ctx) } catch (err) { fail(req, res, ctx, err) }
+        })
     // An API key is limited by its own count (and its own limit, when it has one).
     const hit = (l: RateLimiter, ctx: RequestContext): RateResult | Promise<RateResult> =>
       ctx.keyId === null ? l.hit(ctx.ip) : l.hit(`key:${ctx.keyId}`, keyLimits.get(ctx.keyId) ?? undefined)
@@ -206,14 +214,14 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
       const ctx = context(req, res, route.path, observe)
       try {
         prelude(route, req, ctx)
-        if (limiter === undefined) { run(req, res, ctx); return }
+        if (limiter === undefined) { start(req, res, ctx); return }
         const r = hit(limiter, ctx)
         if (r instanceof Promise) {
-          r.then((x) => { applyLimit(res, x); run(req, res, ctx) }).catch((err: unknown) => fail(req, res, ctx, err))
+          r.then((x) => { applyLimit(res, x); start(req, res, ctx) }).catch((err: unknown) => fail(req, res, ctx, err))
           return
         }
         applyLimit(res, r)
-        run(req, res, ctx)
+        start(req, res, ctx)
       } catch (err) {
         fail(req, res, ctx, err)
       }
@@ -225,5 +233,5 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
     started: () => { seen++; inflight++ },
     ended: () => { inflight-- }
   })
-  return { wrap, sendError, context, finish, corsHeaders, inflight: () => inflight, seen: () => seen, drain: () => { draining = true }, fast: lane }
+  return { wrap, sendError, context, finish, corsHeaders, inflight: () => inflight, seen: () => seen, drain: () => { draining = true }, fast: lane.fast, first: lane.first }
 }

@@ -46,7 +46,14 @@ export interface Route {
   readonly handle: (req: Request, res: Response, ctx: RequestContext) => void | Promise<void>
   // a GET whose response needs nothing from the request: served by the fast lane
   readonly fast?: () => { status: number, body: string }
+  // a GET that can often be answered from memory (a cached info body): the
+  // fast lane calls this first and serves a non-null body itself; null hands
+  // the request to the normal pipeline. Must not throw or count anything.
+  readonly peek?: (input: PeekInput) => string | null
 }
+
+// What a peek may read of the request: the route's path parameters and the raw query string.
+export interface PeekInput { params: Readonly<Record<string, string>>, query: string }
 
 
 export interface JsonInput {
@@ -90,7 +97,16 @@ export function requestSignal (ctx: RequestContext, res: Response): AbortSignal 
 }
 
 export function processTime (ctx: RequestContext): string {
-  return ((performance.now() - ctx.startMs) / 1000).toFixed(6)
+  return secondsText(performance.now() - ctx.startMs)
+}
+
+// Milliseconds as seconds with 6 decimals ("0.000125"), for X-Process-Time.
+// Sub-second values (all but a few) are built from an integer: toFixed goes
+// through printf and costs as much as the rest of a fast-lane response.
+export function secondsText (ms: number): string {
+  const us = Math.round(ms * 1000)
+  if (us >= 0 && us < 1e6) return `0.${String(us + 1e6).slice(1)}`
+  return (ms / 1000).toFixed(6)
 }
 
 // HEAD gets the same status and headers with an explicit length and no body

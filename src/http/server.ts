@@ -6,6 +6,8 @@ import { AppError } from '../errors.ts'
 import { processTime } from './route.ts'
 import type { Route } from './route.ts'
 import type { Pipeline } from './pipeline.ts'
+import type { FirstHandler } from './fast-lane.ts'
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 
 export interface HttpServer {
   listen: (port: number, host: string) => Promise<number>
@@ -25,6 +27,28 @@ const QUIET_MS = 250
 function patternOf (path: string): RegExp {
   const escaped = path.split('/').map((seg) => seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('/')
   return new RegExp(`^${escaped}/?$`)
+}
+
+type UwsHandler = (res: HttpResponse, req: HttpRequest) => void
+type UwsRegister = (pattern: string, handler: UwsHandler) => unknown
+
+// Registers a route through hyper-express with `first` in front of it: uWS
+// allows one handler per method and pattern, and hyper-express binds its own
+// with uws_instance[method](pattern, handler) as the route is created. For
+// that one call the binding is wrapped so that uWS calls `first`, and hands
+// the request to hyper-express's handler only when `first` did not answer.
+function firstThen (server: HyperExpress.Server, method: 'get' | 'head', first: FirstHandler | null, register: () => void): void {
+  if (first === null) { register(); return }
+  const app = server.uws_instance as unknown as Record<'get' | 'head', UwsRegister>
+  const bind = app[method]
+  const own = Object.getOwnPropertyDescriptor(app, method)
+  app[method] = (pattern, handler) => bind.call(app, pattern, (res, req) => { if (!first(res, req)) handler(res, req) })
+  try {
+    register()
+  } finally {
+    if (own === undefined) delete (app as Partial<typeof app>)[method]
+    else Object.defineProperty(app, method, own)
+  }
 }
 
 export function createHttpServer (opts: ServerOptions): HttpServer {
@@ -50,10 +74,11 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
       continue
     }
     const handler = pipeline.wrap(route)
-    server[route.method](route.path, routeOptions(), [], handler)
+    const first = pipeline.first(route)
+    firstThen(server, 'get', first, () => server[route.method](route.path, routeOptions(), [], handler))
     // uWS does not route HEAD to GET handlers; every GET route answers HEAD too
     // (sendJson/sendRaw in route.ts send the headers and length only).
-    if (route.method === 'get') server.head(route.path, routeOptions(), [], handler)
+    if (route.method === 'get') firstThen(server, 'head', first, () => server.head(route.path, routeOptions(), [], handler))
   }
 
   const methods = opts.corsMethods ?? 'GET, HEAD, POST, PUT, DELETE, OPTIONS'

@@ -124,3 +124,66 @@ test('/api/platforms lists every platform with domains and examples', async (t) 
   const names = (res.body.platforms as Json[]).map((p) => p.name)
   for (const name of ['youtube', 'bilibili', 'twitter', 'instagram', 'twitch']) assert.ok(names.includes(name), name)
 })
+
+test('cached info is answered by the fast lane with the pipeline’s headers, limits and body', async (t) => {
+  // the X fixture's media URLs carry no expiry, so its info is cached
+  const app = await startApp({ RATE_LIMIT_EXTRACT_MAX_REQUESTS: '8' })
+  t.after(async () => { await app.close() })
+  const origin = 'https://app.example'
+  const get = async (path: string, method = 'GET'): Promise<Response> => await fetch(`${app.url}${path}`, { method, headers: { origin } })
+  // Each lane generates its request ids from its own random prefix: the first
+  // (uncached) answer comes from the pipeline and shows the pipeline's.
+  let pipelinePrefix = ''
+  const lane = (res: Response): string => (res.headers.get('x-request-id') ?? '').startsWith(pipelinePrefix) ? 'pipeline' : 'fast'
+  const names = (res: Response): string[] => [...res.headers.keys()].filter((k) => k !== 'date').sort()
+
+  const first = await get('/api/v2/videos/twitter/1234567890123456789')
+  const firstBody = await first.json() as Json
+  assert.equal(first.status, 200)
+  assert.equal(firstBody.cached, false)
+  pipelinePrefix = (first.headers.get('x-request-id') ?? '').replace(/-[0-9a-z]+$/, '-')
+  assert.ok(pipelinePrefix.length > 4)
+
+  const second = await get('/api/v2/videos/twitter/1234567890123456789')
+  const secondText = await second.text()
+  assert.equal(second.status, 200)
+  assert.equal(lane(second), 'fast')
+  assert.deepEqual(JSON.parse(secondText), { ...firstBody, cached: true })
+  assert.deepEqual(names(second), names(first), 'the same headers on both lanes')
+  for (const h of ['content-type', 'access-control-allow-origin', 'access-control-expose-headers', 'x-ratelimit-limit', 'content-security-policy']) {
+    assert.equal(second.headers.get(h), first.headers.get(h), h)
+  }
+  // one count across both lanes
+  assert.equal(Number(second.headers.get('x-ratelimit-remaining')), Number(first.headers.get('x-ratelimit-remaining')) - 1)
+
+  // the same video by page URL, on both URL routes: no new extraction, the same body
+  for (const path of ['/api/v2/videos', '/api/info']) {
+    const res = await get(`${path}?url=${encodeURIComponent('https://x.com/someone/status/1234567890123456789')}`)
+    assert.equal(res.status, 200, path)
+    assert.equal(lane(res), 'fast', path)
+    assert.equal(await res.text(), secondText, path)
+  }
+
+  const head = await get('/api/v2/videos/twitter/1234567890123456789', 'HEAD')
+  assert.equal(head.status, 200)
+  assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(secondText)))
+  assert.equal((await head.arrayBuffer()).byteLength, 0)
+
+  // not cached, or not a valid target: the pipeline answers as before
+  const bad = await get('/api/v2/videos/youtube/not-an-id')
+  assert.equal(bad.status, 400)
+  assert.equal(lane(bad), 'pipeline')
+  await bad.arrayBuffer()
+
+  // the limit holds on the fast lane too: 8 per window, then 429 with Retry-After
+  let limited: Response | null = null
+  for (let i = 0; i < 8 && limited === null; i++) {
+    const res = await get('/api/v2/videos/twitter/1234567890123456789')
+    if (res.status === 429) limited = res
+    else await res.arrayBuffer()
+  }
+  assert.ok(limited !== null, 'no 429 after the limit')
+  assert.equal(lane(limited), 'fast')
+  assert.ok(Number(limited.headers.get('retry-after')) >= 1)
+  assert.equal(((await limited.json()) as Json).code, 'RATE_LIMITED')
+})

@@ -2,7 +2,8 @@
 // forms by page URL. Thin: parse → extractor → serialize.
 import { AppError, itemError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
-import type { Route, ParamDoc } from '../route.ts'
+import type { Route, ParamDoc, PeekInput } from '../route.ts'
+import { parse as parseQuery } from 'node:querystring'
 import { pathParam, queryString, queryInt, jsonBody, bodyArray, bodyString } from '../input.ts'
 import { serializeVideoInfo, serializeFormats, serializePlaylist, serializeBatch, serializePlatforms } from '../../schemas/videos.ts'
 import type { VideoInfoOut, FormatOut, BatchItemOut } from '../../schemas/videos.ts'
@@ -77,6 +78,33 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
   const { registry, extractor } = deps
 
   // The cached-info fast path: an L1 hit reuses the body serialized on the first hit.
+  const cachedBody = (target: Target): string | null => {
+    const entry = extractor.peek(target)
+    if (entry === null) return null
+    let body = entry.extra.get(INFO_BODY_KEY)
+    if (body === undefined) {
+      body = serializeVideoInfo(infoOut(target, entry.value, true))
+      entry.extra.set(INFO_BODY_KEY, body)
+    }
+    return body
+  }
+
+  // Targets by raw request (path parameters or query string), for the fast
+  // lane's peek: parsing and resolving a page URL costs more than the rest of
+  // a cached answer. Only valid requests are remembered; bounded.
+  const targets = new Map<string, Target>()
+  const TARGETS_MAX = 4096
+  const peekTarget = ({ params, query }: PeekInput): Target | null => {
+    const key = params.platform === undefined ? `?${query}` : `${params.platform}/${params.id ?? ''}`
+    let target = targets.get(key)
+    if (target === undefined) {
+      try { target = targetFrom(registry, params, parseQuery(query), 'video') } catch { return null }
+      if (targets.size >= TARGETS_MAX) targets.clear()
+      targets.set(key, target)
+    }
+    return target
+  }
+
   const infoRoute = (path: string, params: readonly ParamDoc[]): Route => {
     const base = jsonRoute({
       method: 'get',
@@ -85,23 +113,25 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
       doc: { summary: 'Normalized video info: metadata, formats, subtitles, media URL expiry', tags: ['videos'], params },
       serialize: serializeVideoInfo,
       handle: async ({ req, params: p }) => {
-        const target = targetFrom(registry, p, req.query_parameters, 'video')
+        // an invalid request resolves to null there and throws its 4xx here
+        const target = peekTarget({ params: p, query: req.path_query }) ?? targetFrom(registry, p, req.query_parameters, 'video')
         const { info, cached } = await extractor.info(target)
         return infoOut(target, info, cached)
       }
     })
     return {
       ...base,
+      // parsed like hyper-express parses it (node:querystring), so both lanes see one target
+      peek (input) {
+        const target = peekTarget(input)
+        return target === null ? null : cachedBody(target)
+      },
       handle (req, res, ctx) {
-        let target: Target
-        try { target = targetFrom(registry, req.path_parameters ?? {}, req.query_parameters, 'video') } catch { return base.handle(req, res, ctx) }
-        const entry = extractor.peek(target)
-        if (entry === null) return base.handle(req, res, ctx)
-        let body = entry.extra.get(INFO_BODY_KEY)
-        if (body === undefined) {
-          body = serializeVideoInfo(infoOut(target, entry.value, true))
-          entry.extra.set(INFO_BODY_KEY, body)
-        }
+        // the fast lane's peek has usually resolved this request already
+        const target = peekTarget({ params: req.path_parameters ?? {}, query: req.path_query })
+        if (target === null) return base.handle(req, res, ctx)
+        const body = cachedBody(target)
+        if (body === null) return base.handle(req, res, ctx)
         sendJson(req, res, ctx, 200, body)
         return undefined
       }

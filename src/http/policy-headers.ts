@@ -1,0 +1,11 @@
+// The response-header policy shared by the pipeline and the fast lane.
+export const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+  ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"]
+]
+// what a browser script may read of our responses (CORS)
+export const EXPOSED = 'X-Request-Id, X-Process-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Stream-Mode, Content-Range, Content-Length, Accept-Ranges'
+// a client's X-Request-Id is echoed only when it looks like this
+export const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/
