@@ -6,6 +6,10 @@ import { hlsTemplate as buildHlsTemplate } from './hls-template.ts'
 import type { HlsTemplate, HlsTemplateTask } from './hls-template.ts'
 import { buildHlsTask, fmp4IndexTask, dashRepresentationTask } from './split-hls.ts'
 import type { BuildHlsTask, DashRepresentationResult, DashRepresentationTask, Fmp4Index, Fmp4IndexTask } from './split-hls.ts'
+import { lowerThisThread } from './nice.ts'
+
+// this file is loaded once per pool thread
+lowerThisThread()
 
 export async function ytdlp (input: YtDlpTask): Promise<TaskResult<MediaInfo | PlaylistInfo>> {
   return await runYtDlpTask(input)
