@@ -1,13 +1,19 @@
 // Media proxy bench: a node:http origin serving a 200 MB file, our proxy
 // (pipeline + hyper-express + proxyRoutes) in its own process, and this
-// process as the client. Measures download throughput direct vs through the
-// proxy, alternating runs in the same session, then the proxy's RSS while a
-// throttled client reads 300 MB at 10 MB/s. Prints JSON; CPU seconds per GB
-// per process are included because throughput on a shared 2-core box is noisy.
-//   node dist/bench/proxy.js     (BENCH_RUNS=5, BENCH_SLOW_MB=300; the same
-//   file runs the children: `origin <file> <port>`, `proxy <originPort> <port>`)
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+// process as the client. Measures the proxy's RSS while a throttled client
+// reads one long stream (default 1 GB at 1 MB/s, ~17 minutes: the issue's
+// case), then download throughput direct vs through the proxy, alternating
+// runs in the same session. Prints JSON and writes bench/results/proxy.json;
+// CPU seconds per GB per process are included because throughput on a shared
+// 2-core box is noisy.
+//   node dist/bench/proxy.js   BENCH_RUNS=5 throughput runs (0: none),
+//   BENCH_SLOW_MB=1024 and BENCH_SLOW_MBPS=1 for the slow client (0 MB: none).
+// The same file runs the children: `origin <file> <port>`, `proxy <originPort> <port>`.
+// The origin also serves /generated/<bytes>: that many bytes of a repeating
+// pattern, with Range, so that a long stream needs no file of its size.
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer, request } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,17 +23,36 @@ import { createUpstream } from '../src/proxy/upstream.ts'
 import { proxyRoutes } from '../src/proxy/routes.ts'
 import { parseRange, resolveRange } from '../src/proxy/range.ts'
 import { mediaBytes, startProxyServer } from '../src/proxy/testing.ts'
+import { ROOT } from './servers.ts'
 
 const MB = 1024 * 1024
 const FILE_MB = 200
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
-const SLOW_TOTAL_MB = Number(process.env.BENCH_SLOW_MB ?? 300)
-const SLOW_RATE_MBPS = 10
+const SLOW_TOTAL_MB = Number(process.env.BENCH_SLOW_MB ?? 1024)
+const SLOW_RATE_MBPS = Number(process.env.BENCH_SLOW_MBPS ?? 1)
+const PATTERN = mediaBytes(MB)
 const SECRET = 'bench-secret'
 
+// Writes bytes [start, end] of the endless repetition of PATTERN, with backpressure.
+function sendGenerated (res: ServerResponse, start: number, end: number): void {
+  let at = start
+  const pump = (): void => {
+    while (at <= end) {
+      const offset = at % PATTERN.length
+      const n = Math.min(PATTERN.length - offset, end - at + 1)
+      at += n
+      if (!res.write(PATTERN.subarray(offset, offset + n))) { res.once('drain', pump); return }
+    }
+    res.end()
+  }
+  pump()
+}
+
 function runOrigin (file: string, port: number): void {
-  const size = statSync(file).size
+  const fileSize = statSync(file).size
   const server = createServer((req, res) => {
+    const generated = /^\/generated\/(\d+)$/.exec(req.url ?? '')
+    const size = generated === null ? fileSize : Number(generated[1])
     const spec = parseRange(req.headers.range)
     let start = 0
     let end = size - 1
@@ -41,7 +66,8 @@ function runOrigin (file: string, port: number): void {
     res.setHeader('content-type', 'video/mp4')
     res.setHeader('accept-ranges', 'bytes')
     res.setHeader('content-length', String(end - start + 1))
-    createReadStream(file, { start, end, highWaterMark: 256 * 1024 }).pipe(res)
+    if (generated !== null) sendGenerated(res, start, end)
+    else createReadStream(file, { start, end, highWaterMark: 256 * 1024 }).pipe(res)
   })
   server.keepAliveTimeout = 60_000
   server.listen(port, '127.0.0.1', () => console.log(`ready ${port}`))
@@ -82,6 +108,68 @@ function rssMB (pid: number): number {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
 
+// RSS of the proxy process while one client reads `url` at SLOW_RATE_MBPS, on
+// a fresh process (one small request first, to load the code paths).
+async function slowClient (url: string, pid: number): Promise<Record<string, number>> {
+  await download(url, { range: 'bytes=0-1048575' })
+  await sleep(500)
+  const rssBefore = rssMB(pid)
+  let rssMax = rssBefore
+  const sampler = setInterval(() => { rssMax = Math.max(rssMax, rssMB(pid)) }, 100)
+  const t0 = performance.now()
+  const r = await download(url, { rateMBps: SLOW_RATE_MBPS })
+  const sec = (performance.now() - t0) / 1000
+  clearInterval(sampler)
+  if (r.bytes !== SLOW_TOTAL_MB * MB) throw new Error(`slow client got ${r.bytes} bytes of ${SLOW_TOTAL_MB * MB}`)
+  return {
+    read_mb: round(r.bytes / MB),
+    rate_mbps: round(r.bytes / MB / sec, 2),
+    seconds: round(sec),
+    server_rss_before_mb: round(rssBefore),
+    server_rss_max_mb: round(rssMax),
+    server_rss_growth_mb: round(rssMax - rssBefore),
+    target_growth_mb: 50
+  }
+}
+
+// Direct vs proxied downloads of the file, alternating, RUNS each.
+async function throughput (direct: string, viaProxy: string, originPid: number, pid: number): Promise<Record<string, unknown>> {
+  await download(direct)
+  await download(viaProxy)
+  const rates: { direct: number[], proxy: number[] } = { direct: [], proxy: [] }
+  const cpu = { direct: { origin: 0, proxy: 0, client: 0 }, proxy: { origin: 0, proxy: 0, client: 0 } }
+  for (let i = 0; i < RUNS; i++) {
+    for (const [kind, url] of [['direct', direct], ['proxy', viaProxy]] as const) {
+      const before = { origin: cpuSeconds([originPid]), proxy: cpuSeconds([pid]), client: process.cpuUsage() }
+      const r = await download(url)
+      const client = process.cpuUsage(before.client)
+      cpu[kind].origin += cpuSeconds([originPid]) - before.origin
+      cpu[kind].proxy += cpuSeconds([pid]) - before.proxy
+      cpu[kind].client += (client.user + client.system) / 1e6
+      if (r.bytes !== FILE_MB * MB) throw new Error(`${kind}: got ${r.bytes} bytes`)
+      rates[kind].push(r.bytes / MB / r.sec)
+    }
+  }
+  const perGB = (sec: number): number => round(sec / (RUNS * FILE_MB / 1024), 2)
+  // Each proxy run is paired with the direct run just before it, so load from
+  // other processes on the box hits both sides of a ratio alike.
+  const pairRatios = rates.proxy.map((p, i) => p / (rates.direct[i] ?? p))
+  return {
+    runs: RUNS,
+    direct_mbps: round(median(rates.direct)),
+    proxy_mbps: round(median(rates.proxy)),
+    ratio: round(median(pairRatios), 2),
+    pair_ratios: pairRatios.map((x) => round(x, 2)),
+    target_ratio: 0.7,
+    direct_runs: rates.direct.map((x) => round(x)),
+    proxy_runs: rates.proxy.map((x) => round(x)),
+    cpu_sec_per_gb: {
+      direct: { origin: perGB(cpu.direct.origin), client: perGB(cpu.direct.client) },
+      proxy: { origin: perGB(cpu.proxy.origin), proxy: perGB(cpu.proxy.proxy), client: perGB(cpu.proxy.client) }
+    }
+  }
+}
+
 async function main (): Promise<void> {
   const self = fileURLToPath(import.meta.url)
   const dir = mkdtempSync(join(tmpdir(), 'vidgate-bench-proxy-'))
@@ -94,73 +182,17 @@ async function main (): Promise<void> {
   const pid = proxy.child.pid ?? 0
   try {
     const direct = `http://127.0.0.1:${originPort}/media.bin`
-    const token = createLinkSigner(SECRET).sign({ url: direct, headers: { referer: 'https://bench.example/' } }, 3600)
-    const viaProxy = `http://127.0.0.1:${proxyPort}/api/v2/proxy/${token}`
-    // RSS first, on a fresh process (one small request to load the code paths)
-    await download(viaProxy, { range: 'bytes=0-1048575' })
-    await sleep(500)
-    const rssBefore = rssMB(pid)
-    let rssMax = rssBefore
-    const sampler = setInterval(() => { rssMax = Math.max(rssMax, rssMB(pid)) }, 100)
-    const t0 = performance.now()
-    const first = await download(viaProxy, { rateMBps: SLOW_RATE_MBPS })
-    const second = await download(viaProxy, { rateMBps: SLOW_RATE_MBPS, range: `bytes=0-${(SLOW_TOTAL_MB - FILE_MB) * MB - 1}` })
-    const slowSec = (performance.now() - t0) / 1000
-    clearInterval(sampler)
-    const slowBytes = first.bytes + second.bytes
-    if (slowBytes !== SLOW_TOTAL_MB * MB) throw new Error(`slow client got ${slowBytes} bytes`)
-
-    await download(direct)
-    await download(viaProxy)
-    const rates: { direct: number[], proxy: number[] } = { direct: [], proxy: [] }
-    const cpu = { direct: { origin: 0, proxy: 0, client: 0 }, proxy: { origin: 0, proxy: 0, client: 0 } }
-    const originPid = origin.child.pid ?? 0
-    for (let i = 0; i < RUNS; i++) {
-      for (const [kind, url] of [['direct', direct], ['proxy', viaProxy]] as const) {
-        const before = { origin: cpuSeconds([originPid]), proxy: cpuSeconds([pid]), client: process.cpuUsage() }
-        const r = await download(url)
-        const client = process.cpuUsage(before.client)
-        cpu[kind].origin += cpuSeconds([originPid]) - before.origin
-        cpu[kind].proxy += cpuSeconds([pid]) - before.proxy
-        cpu[kind].client += (client.user + client.system) / 1e6
-        if (r.bytes !== FILE_MB * MB) throw new Error(`${kind}: got ${r.bytes} bytes`)
-        rates[kind].push(r.bytes / MB / r.sec)
-      }
-    }
-    const perGB = (sec: number): number => round(sec / (RUNS * FILE_MB / 1024), 2)
-    const directMBps = median(rates.direct)
-    const proxyMBps = median(rates.proxy)
-    // Each proxy run is paired with the direct run just before it, so load from
-    // other processes on the box hits both sides of a ratio alike.
-    const pairRatios = rates.proxy.map((p, i) => p / (rates.direct[i] ?? p))
-
-    console.log(JSON.stringify({
-      bench: 'proxy',
-      file_mb: FILE_MB,
-      throughput: {
-        runs: RUNS,
-        direct_mbps: round(directMBps),
-        proxy_mbps: round(proxyMBps),
-        ratio: round(median(pairRatios), 2),
-        pair_ratios: pairRatios.map((x) => round(x, 2)),
-        target_ratio: 0.7,
-        direct_runs: rates.direct.map((x) => round(x)),
-        proxy_runs: rates.proxy.map((x) => round(x)),
-        cpu_sec_per_gb: {
-          direct: { origin: perGB(cpu.direct.origin), client: perGB(cpu.direct.client) },
-          proxy: { origin: perGB(cpu.proxy.origin), proxy: perGB(cpu.proxy.proxy), client: perGB(cpu.proxy.client) }
-        }
-      },
-      slow_client: {
-        read_mb: round(slowBytes / MB),
-        rate_mbps: round(slowBytes / MB / slowSec),
-        seconds: round(slowSec),
-        server_rss_before_mb: round(rssBefore),
-        server_rss_max_mb: round(rssMax),
-        server_rss_growth_mb: round(rssMax - rssBefore),
-        target_growth_mb: 50
-      }
-    }, null, 2))
+    const signer = createLinkSigner(SECRET)
+    const via = (url: string): string => `http://127.0.0.1:${proxyPort}/api/v2/proxy/${signer.sign({ url, headers: { referer: 'https://bench.example/' } }, 3600)}`
+    const viaProxy = via(direct)
+    const result: Record<string, unknown> = { bench: 'proxy', date: new Date().toISOString(), file_mb: FILE_MB }
+    if (SLOW_TOTAL_MB > 0) result.slow_client = await slowClient(via(`http://127.0.0.1:${originPort}/generated/${SLOW_TOTAL_MB * MB}`), pid)
+    if (RUNS > 0) result.throughput = await throughput(direct, viaProxy, origin.child.pid ?? 0, pid)
+    const text = JSON.stringify(result, null, 2)
+    console.log(text)
+    const out = join(ROOT, 'bench/results')
+    mkdirSync(out, { recursive: true })
+    writeFileSync(join(out, 'proxy.json'), `${text}\n`)
   } finally {
     await proxy.stop()
     await origin.stop()
