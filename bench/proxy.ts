@@ -3,7 +3,7 @@
 // process as the client. Measures the proxy's RSS while a throttled client
 // reads one long stream (default 1 GB at 1 MB/s, ~17 minutes: the issue's
 // case), then download throughput direct vs through the proxy, alternating
-// runs in the same session. Prints JSON and writes bench/results/proxy.json;
+// runs in the same session. Prints JSON and updates bench/results/proxy.json;
 // CPU seconds per GB per process are included because throughput on a shared
 // 2-core box is noisy.
 //   node dist/bench/proxy.js   BENCH_RUNS=5 throughput runs (0: none),
@@ -185,14 +185,19 @@ async function main (): Promise<void> {
     const signer = createLinkSigner(SECRET)
     const via = (url: string): string => `http://127.0.0.1:${proxyPort}/api/v2/proxy/${signer.sign({ url, headers: { referer: 'https://bench.example/' } }, 3600)}`
     const viaProxy = via(direct)
-    const result: Record<string, unknown> = { bench: 'proxy', date: new Date().toISOString(), file_mb: FILE_MB }
-    if (SLOW_TOTAL_MB > 0) result.slow_client = await slowClient(via(`http://127.0.0.1:${originPort}/generated/${SLOW_TOTAL_MB * MB}`), pid)
-    if (RUNS > 0) result.throughput = await throughput(direct, viaProxy, origin.child.pid ?? 0, pid)
-    const text = JSON.stringify(result, null, 2)
-    console.log(text)
     const out = join(ROOT, 'bench/results')
     mkdirSync(out, { recursive: true })
-    writeFileSync(join(out, 'proxy.json'), `${text}\n`)
+    const file = join(out, 'proxy.json')
+    // a part this run skips keeps its previous result (each part carries its date)
+    let result: Record<string, unknown> = {}
+    try { result = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> } catch {}
+    result = { ...result, bench: 'proxy', file_mb: FILE_MB }
+    const date = new Date().toISOString()
+    if (SLOW_TOTAL_MB > 0) result.slow_client = { date, ...await slowClient(via(`http://127.0.0.1:${originPort}/generated/${SLOW_TOTAL_MB * MB}`), pid) }
+    if (RUNS > 0) result.throughput = { date, ...await throughput(direct, viaProxy, origin.child.pid ?? 0, pid) }
+    const text = JSON.stringify(result, null, 2)
+    console.log(text)
+    writeFileSync(file, `${text}\n`)
   } finally {
     await proxy.stop()
     await origin.stop()
