@@ -38,7 +38,14 @@ export function bestOf (runs: readonly LoadResult[]): LoadResult & { cpuUsPerReq
 
 // Returns the baseline's row first, then one row per target, ratios against the baseline.
 export async function interleave (baseline: Target, targets: readonly Target[], opts: CompareOptions): Promise<Row[]> {
-  const all = [baseline, ...targets]
+  return await interleaveMatched([baseline], targets.map((t) => ({ ...t, base: 0 })), opts)
+}
+
+// Several baselines (e.g. one per body size), each target compared with its
+// own (`base`: an index into baselines). Every round runs every baseline and
+// every target once. Returns the baselines' rows, then the targets'.
+export async function interleaveMatched (baselines: readonly Target[], targets: ReadonlyArray<Target & { base: number }>, opts: CompareOptions): Promise<Row[]> {
+  const all: readonly Target[] = [...baselines, ...targets]
   const runs = all.map((): LoadResult[] => [])
   const once = async (t: Target, durationSec: number): Promise<LoadResult> =>
     await load(t.url, { connections: t.connections ?? CONNECTIONS, durationSec, pids: t.pids })
@@ -46,9 +53,13 @@ export async function interleave (baseline: Target, targets: readonly Target[], 
   for (let round = 0; round < Math.max(1, opts.rounds); round++) {
     for (const [i, t] of all.entries()) runs[i]?.push(await once(t, opts.durationSec))
   }
-  const base = bestOf(runs[0] ?? [])
-  return all.map((t, i) => {
-    const best = bestOf(runs[i] ?? [])
-    return { ...toRow(t.scenario, t.workers, best, base), cpuUsPerReqMax: best.cpuUsPerReqMax, rounds: runs[i]?.length ?? 0 }
-  })
+  const best = runs.map((r) => bestOf(r))
+  const rowOf = (t: Target, i: number, base: number): Row => {
+    const b = best[i] ?? bestOf([])
+    return { ...toRow(t.scenario, t.workers, b, best[base] ?? null), cpuUsPerReqMax: b.cpuUsPerReqMax, rounds: runs[i]?.length ?? 0 }
+  }
+  return [
+    ...baselines.map((t, i) => rowOf(t, i, i)),
+    ...targets.map((t, j) => rowOf(t, baselines.length + j, t.base))
+  ]
 }

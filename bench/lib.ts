@@ -194,13 +194,14 @@ export async function load (url: string, opts: LoadOptions): Promise<LoadResult>
   }
 }
 
-export interface Fetched { status: number, text: string, body: unknown, ms: number, requestId: string }
+// headers: the response's header lines as sent (name, value)
+export interface Fetched { status: number, text: string, body: unknown, ms: number, requestId: string, headers: Array<[string, string]> }
 
 // One GET on a new connection (so SO_REUSEPORT may hand it to any worker).
 // Never rejects: a failed request has status 0 and the error as its text.
 export async function httpGet (url: string, timeoutMs = 60000): Promise<Fetched> {
   const start = performance.now()
-  const failed = (err: unknown): Fetched => ({ status: 0, text: String(err), body: null, ms: performance.now() - start, requestId: '' })
+  const failed = (err: unknown): Fetched => ({ status: 0, text: String(err), body: null, ms: performance.now() - start, requestId: '', headers: [] })
   return await new Promise<Fetched>((resolve, reject) => {
     const req = get(url, { agent: false, timeout: timeoutMs }, (res) => {
       let text = ''
@@ -210,7 +211,9 @@ export async function httpGet (url: string, timeoutMs = 60000): Promise<Fetched>
         let body: unknown = null
         try { body = JSON.parse(text) } catch {}
         const id = res.headers['x-request-id']
-        resolve({ status: res.statusCode ?? 0, text, body, ms: performance.now() - start, requestId: typeof id === 'string' ? id : '' })
+        const headers: Array<[string, string]> = []
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i] ?? '', res.rawHeaders[i + 1] ?? ''])
+        resolve({ status: res.statusCode ?? 0, text, body, ms: performance.now() - start, requestId: typeof id === 'string' ? id : '', headers })
       })
       res.on('error', reject)
     })

@@ -1,16 +1,41 @@
 // The baseline: bare uWebSockets.js answering a JSON body of the same size as
 // the endpoint under test, with no framework and no middleware.
+// argv: port, then body sizes in bytes (comma list): GET /<size> answers a
+// body of that size, any other path the first size. An optional third
+// argument names a JSON file of responses to mirror ([{ headers, body }]):
+// GET /m<i> answers the i-th with the same header lines and body, i.e. the
+// same bytes on the wire as the server under test, with no code behind them.
 import { createRequire } from 'node:module'
+import { readFileSync } from 'node:fs'
 
 interface UwsResponse { cork: (fn: () => void) => void, writeHeader: (k: string, v: string) => UwsResponse, end: (body: string) => void }
-interface UwsApp { get: (p: string, h: (res: UwsResponse) => void) => UwsApp, listen: (host: string, port: number, cb: (s: unknown) => void) => void }
+interface UwsRequest { getUrl: () => string }
+interface UwsApp { get: (p: string, h: (res: UwsResponse, req: UwsRequest) => void) => UwsApp, listen: (host: string, port: number, cb: (s: unknown) => void) => void }
 
 const uws = createRequire(import.meta.url)('uWebSockets.js') as { App: () => UwsApp }
 const port = Number(process.argv[2] ?? '0')
-const size = Number(process.argv[3] ?? '400')
-const body = JSON.stringify({ status: 'healthy', pad: 'x'.repeat(Math.max(0, size - 28)) })
+const sizes = (process.argv[3] ?? '400').split(',').map(Number)
+const jsonOf = (size: number): string => JSON.stringify({ status: 'healthy', pad: 'x'.repeat(Math.max(0, size - 28)) })
+const bodies = new Map(sizes.map((s) => [`/${s}`, jsonOf(s)]))
+const fallback = jsonOf(sizes[0] ?? 400)
+interface Mirror { headers: Array<[string, string]>, body: string }
+const mirrors = process.argv[4] === undefined ? [] : JSON.parse(readFileSync(process.argv[4], 'utf8')) as Mirror[]
+// uWS writes Date and Content-Length itself; the rest go out as one header block, like the fast lane's
+const SKIP = new Set(['date', 'content-length', 'connection'])
+const mirrored = new Map(mirrors.map((m, i) => {
+  const lines = m.headers.filter(([k]) => !SKIP.has(k.toLowerCase()))
+  const [first, ...rest] = lines
+  return [`/m${i}`, { name: first?.[0] ?? 'content-type', value: [first?.[1] ?? 'application/json', ...rest.map(([k, v]) => `${k}: ${v}`)].join('\r\n'), body: m.body }]
+}))
 
-uws.App().get('/*', (res) => {
+uws.App().get('/*', (res, req) => {
+  const url = req.getUrl()
+  const mirror = mirrored.get(url)
+  if (mirror !== undefined) {
+    res.cork(() => { res.writeHeader(mirror.name, mirror.value).end(mirror.body) })
+    return
+  }
+  const body = bodies.get(url) ?? fallback
   res.cork(() => { res.writeHeader('content-type', 'application/json; charset=utf-8').end(body) })
 }).listen('127.0.0.1', port, (socket) => {
   process.stdout.write(socket === false ? 'failed\n' : 'ready\n')

@@ -40,9 +40,12 @@ function asServer (s: Started, port: number): Server {
 }
 
 // Bare uWebSockets.js answering a JSON body of bodyBytes, pinned to core 0.
-export async function startRaw (bodyBytes = 400): Promise<Server> {
+// GET /<n> answers a JSON body of n bytes for each n of bodyBytes; any other
+// path the first. mirrorsFile: responses to copy byte for byte at /m<i> (raw-uws.ts).
+export async function startRaw (bodyBytes: number | readonly number[] = 400, mirrorsFile?: string): Promise<Server> {
   const port = await freePort()
-  const s = await startNode([join(ROOT, 'dist/bench/raw-uws.js'), String(port), String(bodyBytes)], { cpus: '0', ready: /ready/ })
+  const sizes = typeof bodyBytes === 'number' ? [bodyBytes] : bodyBytes
+  const s = await startNode([join(ROOT, 'dist/bench/raw-uws.js'), String(port), sizes.join(','), ...(mirrorsFile === undefined ? [] : [mirrorsFile])], { cpus: '0', ready: /ready/ })
   return asServer(s, port)
 }
 
