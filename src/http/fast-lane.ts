@@ -38,7 +38,7 @@ export type FastHandler = (res: HttpResponse, req: HttpRequest) => void
 // true: answered; false: untouched, for the route's normal handler
 export type FirstHandler = (res: HttpResponse, req: HttpRequest) => boolean
 
-type Render = () => { status: number, body: string }
+type Render = () => { status: number, body: string | Buffer }
 
 export interface FastLane {
   fast: (route: Route) => FastHandler | null
@@ -88,9 +88,9 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
     let lastBytes = Buffer.alloc(0)
     const snapshot = route.fast !== undefined
 
-    const write = (r: Reply, status: number, body: string, extra: Record<string, string> | undefined): void => {
+    const write = (r: Reply, status: number, body: string | Buffer, extra: Record<string, string> | undefined): void => {
       const { res, limit } = r
-      if (snapshot && body !== lastBody && status === 200) { lastBody = body; lastBytes = Buffer.from(body) }
+      if (snapshot && typeof body === 'string' && body !== lastBody && status === 200) { lastBody = body; lastBytes = Buffer.from(body) }
       let block = r.id + fixed + cors(r.origin)
       if (limit !== null) block += `\r\nx-ratelimit-limit: ${limit.limit}\r\nx-ratelimit-remaining: ${limit.remaining}\r\nx-ratelimit-reset: ${limit.resetSec}`
       if (extra !== undefined) for (const k in extra) block += `\r\n${k}: ${extra[k] ?? ''}`
@@ -118,7 +118,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
         fail(r, new AppError('RATE_LIMITED', 'Rate limit exceeded', { detail: `at most ${limit.limit} requests per window; retry in ${limit.retryAfterSec} s`, headers: { 'retry-after': String(limit.retryAfterSec) } }))
         return
       }
-      let out: { status: number, body: string }
+      let out: { status: number, body: string | Buffer }
       try { out = r.render() } catch (err) { fail(r, err); return }
       write(r, out.status, out.body, undefined)
     }
@@ -196,7 +196,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
           for (let i = 0; i < names.length; i++) params[names[i] ?? ''] = req.getParameter(i)
           input.params = params
         }
-        let body: string | null
+        let body: string | Buffer | null
         try { body = peek(input) } catch { body = null }
         if (body === null) return false
         serve(res, req, () => ({ status: 200, body }))

@@ -49,7 +49,7 @@ export interface Route {
   // a GET that can often be answered from memory (a cached info body): the
   // fast lane calls this first and serves a non-null body itself; null hands
   // the request to the normal pipeline. Must not throw or count anything.
-  readonly peek?: (input: PeekInput) => string | null
+  readonly peek?: (input: PeekInput) => string | Buffer | null
 }
 
 // What a peek may read of the request: the route's path parameters and the raw query string.
@@ -117,7 +117,7 @@ export function sendRaw (req: Request, res: Response, ctx: RequestContext, type:
   else res.send(body)
 }
 
-export function sendJson (req: Request, res: Response, ctx: RequestContext, status: number, body: string): void {
+export function sendJson (req: Request, res: Response, ctx: RequestContext, status: number, body: string | Buffer): void {
   sendRaw(req, res.status(status), ctx, JSON_TYPE, body)
 }
 

@@ -77,13 +77,14 @@ export function targetFrom (registry: PlatformRegistry, params: Readonly<Record<
 export function videoRoutes (deps: VideoRouteDeps): Route[] {
   const { registry, extractor } = deps
 
-  // The cached-info fast path: an L1 hit reuses the body serialized on the first hit.
-  const cachedBody = (target: Target): string | null => {
+  // The cached-info fast path: an L1 hit reuses the body serialized (and
+  // encoded: uWS sends a Buffer without converting it) on the first hit.
+  const cachedBody = (target: Target): Buffer | null => {
     const entry = extractor.peek(target)
     if (entry === null) return null
     let body = entry.extra.get(INFO_BODY_KEY)
-    if (body === undefined) {
-      body = serializeVideoInfo(infoOut(target, entry.value, true))
+    if (typeof body !== 'object') {
+      body = Buffer.from(serializeVideoInfo(infoOut(target, entry.value, true)))
       entry.extra.set(INFO_BODY_KEY, body)
     }
     return body
