@@ -90,13 +90,16 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
     return body
   }
 
-  // Targets by raw request (path parameters or query string), for the fast
-  // lane's peek: parsing and resolving a page URL costs more than the rest of
-  // a cached answer. Only valid requests are remembered; bounded.
+  // Targets by raw request (path parameters or query string): parsing and
+  // resolving a page URL costs more than the rest of a cached answer. The
+  // pipeline resolves and remembers; the fast lane's peek only looks up, so a
+  // burst of new URLs resolves them in the pipeline's slices, not in uWS's
+  // callbacks. Only valid requests are remembered; bounded.
   const targets = new Map<string, Target>()
   const TARGETS_MAX = 4096
+  const targetKey = ({ params, query }: PeekInput): string => params.platform === undefined ? `?${query}` : `${params.platform}/${params.id ?? ''}`
   const peekTarget = ({ params, query }: PeekInput): Target | null => {
-    const key = params.platform === undefined ? `?${query}` : `${params.platform}/${params.id ?? ''}`
+    const key = targetKey({ params, query })
     let target = targets.get(key)
     if (target === undefined) {
       try { target = targetFrom(registry, params, parseQuery(query), 'video') } catch { return null }
@@ -124,8 +127,8 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
       ...base,
       // parsed like hyper-express parses it (node:querystring), so both lanes see one target
       peek (input) {
-        const target = peekTarget(input)
-        return target === null ? null : cachedBody(target)
+        const target = targets.get(targetKey(input))
+        return target === undefined ? null : cachedBody(target)
       },
       handle (req, res, ctx) {
         // the fast lane's peek has usually resolved this request already
