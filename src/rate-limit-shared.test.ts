@@ -8,7 +8,7 @@ const LIMITED = '/api/v2/system/version'
 
 test('two apps on one Redis share one count: 10 allowed in total, then 429', async (t) => {
   const redis = await startRedis()
-  const env = { REDIS_URL: redis.url, RATE_LIMIT_MAX_REQUESTS: '10', RATE_LIMIT_WINDOW: '60' }
+  const env = { REDIS_URL: redis.url, RATE_LIMIT_MAX_REQUESTS: '10', RATE_LIMIT_WINDOW: '86400' }
   const a = await startApp(env)
   const b = await startApp(env)
   // apps first: their Redis users (queues, locks) close cleanly only while Redis is up
@@ -28,7 +28,7 @@ test('two apps on one Redis share one count: 10 allowed in total, then 429', asy
 })
 
 test('without Redis, two workers never let a client through more than the limit', async (t) => {
-  const c = await startCluster({ workers: 2, env: { RATE_LIMIT_MAX_REQUESTS: '10', RATE_LIMIT_WINDOW: '60' } })
+  const c = await startCluster({ workers: 2, env: { RATE_LIMIT_MAX_REQUESTS: '10', RATE_LIMIT_WINDOW: '86400' } })
   t.after(c.stop)
   const statuses: number[] = []
   const workers = new Set<string>()

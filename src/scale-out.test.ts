@@ -16,7 +16,8 @@ test('two instances on one Redis share cache, rate limits and single-flight', as
     YTDLP_MODE: 'warm',
     RATE_LIMIT_MAX_REQUESTS: '1000',
     RATE_LIMIT_EXTRACT_MAX_REQUESTS: '30',
-    RATE_LIMIT_WINDOW: '120',
+    // a fixed window: one that ended mid-test would reset the count
+    RATE_LIMIT_WINDOW: '86400',
     PROXY_SIGNING_SECRET: 'shared-secret-for-the-test'
   }
   const a = await startCluster({ workers: 1, env })

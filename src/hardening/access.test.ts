@@ -53,7 +53,7 @@ test('REQUIRE_API_KEY: public endpoints need a key', { timeout: 20_000 }, async 
 })
 
 test('per-key rate limit: the 4th request of k1 is 429, another key and the IP are unaffected', { timeout: 20_000 }, async (t) => {
-  const app = await startApp({ API_KEYS: 'k1k1k1k1::3,k2k2k2k2', RATE_LIMIT_MAX_REQUESTS: '50' })
+  const app = await startApp({ API_KEYS: 'k1k1k1k1::3,k2k2k2k2', RATE_LIMIT_MAX_REQUESTS: '50', RATE_LIMIT_WINDOW: '86400' })
   t.after(async () => { await app.close() })
   const k1 = { headers: { 'x-api-key': 'k1k1k1k1' } }
   for (let i = 0; i < 3; i++) assert.equal(await status(`${app.url}/api/platforms`, k1), 200)
@@ -66,8 +66,8 @@ test('per-key rate limit: the 4th request of k1 is 429, another key and the IP a
 })
 
 test('X-Forwarded-For does not bypass the IP limit unless the peer is a trusted proxy', { timeout: 20_000 }, async (t) => {
-  const direct = await startApp({ RATE_LIMIT_MAX_REQUESTS: '3' })
-  const proxied = await startApp({ RATE_LIMIT_MAX_REQUESTS: '3', TRUSTED_PROXIES: '127.0.0.1/32' })
+  const direct = await startApp({ RATE_LIMIT_MAX_REQUESTS: '3', RATE_LIMIT_WINDOW: '86400' })
+  const proxied = await startApp({ RATE_LIMIT_MAX_REQUESTS: '3', TRUSTED_PROXIES: '127.0.0.1/32', RATE_LIMIT_WINDOW: '86400' })
   t.after(async () => { await direct.close(); await proxied.close() })
   const codes = async (url: string, xff: (i: number) => string): Promise<number[]> => {
     const out: number[] = []

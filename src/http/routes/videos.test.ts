@@ -127,7 +127,8 @@ test('/api/platforms lists every platform with domains and examples', async (t) 
 
 test('cached info is answered by the fast lane with the pipeline’s headers, limits and body', async (t) => {
   // the X fixture's media URLs carry no expiry, so its info is cached
-  const app = await startApp({ RATE_LIMIT_EXTRACT_MAX_REQUESTS: '12' })
+  // a day-long fixed window, so that no window ends mid-test
+  const app = await startApp({ RATE_LIMIT_EXTRACT_MAX_REQUESTS: '12', RATE_LIMIT_WINDOW: '86400' })
   t.after(async () => { await app.close() })
   const origin = 'https://app.example'
   const get = async (path: string, method = 'GET'): Promise<Response> => await fetch(`${app.url}${path}`, { method, headers: { origin } })
