@@ -60,6 +60,8 @@ interface Reply {
 
 // getQuery() is undefined without a query string (uWS 20.30)
 const rawQuery = (req: HttpRequest): string => (req.getQuery() as string | undefined) ?? ''
+// the request target's length, as the pipeline bounds it (path, "?", query)
+const urlLengthOf = (req: HttpRequest, query: string): number => req.getUrl().length + query.length + 1
 
 export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastLane {
   const idPrefix = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}f-`
@@ -79,7 +81,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
   }
 
   // The whole policy and response for one route; render gives the body once the request is let through.
-  const serverFor = (route: Route): ((res: HttpResponse, req: HttpRequest, render: Render) => void) => {
+  const serverFor = (route: Route): ((res: HttpResponse, req: HttpRequest, render: Render, urlLength: number) => void) => {
     const limiter = deps.limiters[route.limit]
     const observe = deps.metrics.forRoute(route.path, 'GET')
     const checkKeys = route.admin || deps.access.keysConfigured
@@ -135,7 +137,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
     }
 
     // Runs inside uWS's request callback, where the socket is already corked.
-    return (res, req, render) => {
+    return (res, req, render, urlLength) => {
       const start = performance.now()
       state.started()
       const sent = req.getHeader('x-request-id')
@@ -149,7 +151,6 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
         render
       }
       try {
-        const urlLength = req.getUrl().length + rawQuery(req).length + 1
         if (urlLength > deps.maxUrlLength) throw new AppError('URL_TOO_LONG', `The request URL is longer than ${deps.maxUrlLength} bytes`)
         if (limiter === undefined && !checkKeys) { respond(r); return }
         // uWS's request object is only valid in this call: everything is read here.
@@ -179,7 +180,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
       const render = route.fast
       if (render === undefined || route.method !== 'get' || route.path.includes(':')) return null
       const serve = serverFor(route)
-      return (res, req) => serve(res, req, render)
+      return (res, req) => serve(res, req, render, urlLengthOf(req, rawQuery(req)))
     },
     first (route) {
       const peek = route.peek
@@ -189,7 +190,8 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
       return (res, req) => {
         // What the pipeline alone answers: an over-long URL (414) or a request with a body.
         const query = rawQuery(req)
-        if (req.getUrl().length + query.length + 1 > deps.maxUrlLength || req.getHeader('content-length') !== '') return false
+        const urlLength = urlLengthOf(req, query)
+        if (urlLength > deps.maxUrlLength || req.getHeader('content-length') !== '') return false
         const input: PeekInput = { params: {}, query }
         if (names.length > 0) {
           const params: Record<string, string> = {}
@@ -199,7 +201,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
         let body: string | Buffer | null
         try { body = peek(input) } catch { body = null }
         if (body === null) return false
-        serve(res, req, () => ({ status: 200, body }))
+        serve(res, req, () => ({ status: 200, body }), urlLength)
         return true
       }
     }

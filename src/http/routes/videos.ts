@@ -1,7 +1,7 @@
 // Video metadata endpoints: info, formats, playlists, batch, and the compat
 // forms by page URL. Thin: parse → extractor → serialize.
 import { AppError, itemError } from '../../errors.ts'
-import { jsonRoute, sendJson } from '../route.ts'
+import { jsonRoute } from '../route.ts'
 import type { Route, ParamDoc, PeekInput } from '../route.ts'
 import { parse as parseQuery } from 'node:querystring'
 import { pathParam, queryString, queryInt, jsonBody, bodyArray, bodyString } from '../input.ts'
@@ -77,70 +77,55 @@ export function targetFrom (registry: PlatformRegistry, params: Readonly<Record<
 export function videoRoutes (deps: VideoRouteDeps): Route[] {
   const { registry, extractor } = deps
 
-  // The cached-info fast path: an L1 hit reuses the body serialized (and
-  // encoded: uWS sends a Buffer without converting it) on the first hit.
-  const cachedBody = (target: Target): Buffer | null => {
-    const entry = extractor.peek(target)
-    if (entry === null) return null
-    let body = entry.extra.get(INFO_BODY_KEY)
-    if (typeof body !== 'object') {
-      body = Buffer.from(serializeVideoInfo(infoOut(target, entry.value, true)))
-      entry.extra.set(INFO_BODY_KEY, body)
-    }
-    return body
-  }
-
   // Targets by raw request (path parameters or query string): parsing and
   // resolving a page URL costs more than the rest of a cached answer. The
-  // pipeline resolves and remembers; the fast lane's peek only looks up, so a
-  // burst of new URLs resolves them in the pipeline's slices, not in uWS's
-  // callbacks. Only valid requests are remembered; bounded.
+  // pipeline resolves (node:querystring on the raw query, as hyper-express
+  // parses it) and remembers; the fast lane's peek only looks up, so a burst of
+  // new URLs is resolved in the pipeline's slices, not in uWS's callbacks.
+  // Only valid requests are remembered; bounded.
   const targets = new Map<string, Target>()
   const TARGETS_MAX = 4096
   const targetKey = ({ params, query }: PeekInput): string => params.platform === undefined ? `?${query}` : `${params.platform}/${params.id ?? ''}`
-  const peekTarget = ({ params, query }: PeekInput): Target | null => {
-    const key = targetKey({ params, query })
+  // throws the 4xx of an invalid request
+  const resolveTarget = (input: PeekInput): Target => {
+    const key = targetKey(input)
     let target = targets.get(key)
     if (target === undefined) {
-      try { target = targetFrom(registry, params, parseQuery(query), 'video') } catch { return null }
+      target = targetFrom(registry, input.params, parseQuery(input.query), 'video')
       if (targets.size >= TARGETS_MAX) targets.clear()
       targets.set(key, target)
     }
     return target
   }
 
-  const infoRoute = (path: string, params: readonly ParamDoc[]): Route => {
-    const base = jsonRoute({
+  const infoRoute = (path: string, params: readonly ParamDoc[]): Route => ({
+    ...jsonRoute({
       method: 'get',
       path,
       limit: 'extract',
       doc: { summary: 'Normalized video info: metadata, formats, subtitles, media URL expiry', tags: ['videos'], params },
       serialize: serializeVideoInfo,
       handle: async ({ req, params: p }) => {
-        // an invalid request resolves to null there and throws its 4xx here
-        const target = peekTarget({ params: p, query: req.path_query }) ?? targetFrom(registry, p, req.query_parameters, 'video')
+        const target = resolveTarget({ params: p, query: req.path_query })
         const { info, cached } = await extractor.info(target)
         return infoOut(target, info, cached)
       }
-    })
-    return {
-      ...base,
-      // parsed like hyper-express parses it (node:querystring), so both lanes see one target
-      peek (input) {
-        const target = targets.get(targetKey(input))
-        return target === undefined ? null : cachedBody(target)
-      },
-      handle (req, res, ctx) {
-        // the fast lane's peek has usually resolved this request already
-        const target = peekTarget({ params: req.path_parameters ?? {}, query: req.path_query })
-        if (target === null) return base.handle(req, res, ctx)
-        const body = cachedBody(target)
-        if (body === null) return base.handle(req, res, ctx)
-        sendJson(req, res, ctx, 200, body)
-        return undefined
+    }),
+    // An L1 hit for a request the pipeline has seen: its body, serialized and
+    // encoded once (uWS sends a Buffer without converting it).
+    peek (input) {
+      const target = targets.get(targetKey(input))
+      if (target === undefined) return null
+      const entry = extractor.peek(target)
+      if (entry === null) return null
+      let body = entry.extra.get(INFO_BODY_KEY)
+      if (typeof body !== 'object') {
+        body = Buffer.from(serializeVideoInfo(infoOut(target, entry.value, true)))
+        entry.extra.set(INFO_BODY_KEY, body)
       }
+      return body
     }
-  }
+  })
 
   const formatsRoute = (path: string, params: readonly ParamDoc[]): Route => jsonRoute({
     method: 'get',
