@@ -73,7 +73,7 @@ export async function runCachedRedis (ctx: BenchContext): Promise<ScenarioResult
   await using(startRedis, async (redis) => {
     for (const workers of counts) {
       ctx.log(`cached-redis: ${workers} worker(s)`)
-      const measured = await measureVariant(ctx, { name: 'cached-redis', workers, redisUrl: redis.url }, () => [redis.pid])
+      const measured = await measureVariant(ctx, { name: 'cached-redis', workers, redisUrl: redis.url }, () => [redis.pid()])
       rows.push(...measured.rows)
       const served = measured.rows.find((r) => r.workers === workers)
       if (workers === 1 && served !== undefined) {

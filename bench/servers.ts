@@ -1,11 +1,11 @@
 // The processes a scenario runs against: the raw uWebSockets.js baseline, the
 // real cluster (compiled entry), and a throwaway redis-server. All on 127.0.0.1.
-import { spawn } from 'node:child_process'
-import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, pinnedCommand, startNode, processTree, sleep, stopChild, track } from './lib.ts'
+import { freePort, pinnedCommand, startNode, processTree } from './lib.ts'
 import type { Started } from './lib.ts'
+import { startRedis as startRedisServer } from '../src/test-helpers.ts'
+import type { StartedRedis } from '../src/test-helpers.ts'
 
 export const ROOT = join(fileURLToPath(import.meta.url), '../../..')
 
@@ -70,37 +70,9 @@ export async function startCluster (opts: ClusterOptions): Promise<Server> {
   return asServer(s, port)
 }
 
-async function ping (port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const sock = connect(port, '127.0.0.1')
-    let data = ''
-    const done = (ok: boolean): void => { sock.destroy(); resolve(ok) }
-    sock.setTimeout(500, () => done(false))
-    sock.on('error', () => done(false))
-    sock.on('connect', () => sock.write('PING\r\n'))
-    sock.on('data', (d: Buffer) => { data += d.toString(); if (data.includes('\r\n')) done(data.startsWith('+PONG')) })
-  })
-}
-
-export interface StartedRedis { url: string, pid: number, stop: () => Promise<void> }
-
+// redis-server through taskset on every core (children inherit the bench's own pinning otherwise)
 export async function startRedis (): Promise<StartedRedis> {
-  const port = await freePort()
-  const [cmd, args] = pinnedCommand('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
-  const child = spawn(cmd, args, { stdio: 'ignore' })
-  track(child)
-  let spawnError: Error | null = null
-  child.on('error', (err) => { spawnError = err })
-  const stop = async (): Promise<void> => await stopChild(child, 3000)
-  const deadline = Date.now() + 5000
-  while (!(await ping(port))) {
-    if (spawnError !== null || child.exitCode !== null || Date.now() > deadline) {
-      await stop()
-      throw new Error(`redis-server did not start on port ${port}${spawnError === null ? '' : `: ${String(spawnError)}`}`)
-    }
-    await sleep(25)
-  }
-  return { url: `redis://127.0.0.1:${port}`, pid: child.pid ?? 0, stop }
+  return await startRedisServer((cmd, args) => pinnedCommand(cmd, args))
 }
 
 // Runs `use` with a started resource and always stops it.

@@ -107,7 +107,8 @@ export async function startApp (overrides: Record<string, string> = {}): Promise
   }
 }
 
-export interface StartedRedis { url: string, port: number, stop: () => Promise<void>, restart: () => Promise<void> }
+// pid: the running redis-server's (0 while stopped)
+export interface StartedRedis { url: string, port: number, pid: () => number, stop: () => Promise<void>, restart: () => Promise<void> }
 
 async function ping (port: number): Promise<boolean> {
   return await new Promise((resolve) => {
@@ -121,13 +122,15 @@ async function ping (port: number): Promise<boolean> {
   })
 }
 
-export async function startRedis (): Promise<StartedRedis> {
+// wrap: how to run the command (bench/ runs it through taskset on all cores)
+export async function startRedis (wrap: (cmd: string, args: string[]) => [string, string[]] = (cmd, args) => [cmd, args]): Promise<StartedRedis> {
   const bin = findExecutable('redis-server', ['/usr/bin/redis-server'])
   if (bin === null) throw new Error('redis-server is not installed (apt-get install redis-server)')
   const port = await freePort()
   let child: ChildProcess | null = null
   const start = async (): Promise<void> => {
-    const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    const [cmd, args] = wrap(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
+    const proc = spawn(cmd, args, { stdio: 'ignore' })
     track(proc)
     child = proc
     const deadline = Date.now() + 5000
@@ -143,7 +146,8 @@ export async function startRedis (): Promise<StartedRedis> {
     await new Promise<void>((resolve) => { proc.once('exit', () => resolve()); proc.kill('SIGKILL') })
   }
   await start()
-  return { url: `redis://127.0.0.1:${port}`, port, stop, restart: async () => { await stop(); await start() } }
+  const pid = (): number => (child as ChildProcess | null)?.pid ?? 0
+  return { url: `redis://127.0.0.1:${port}`, port, pid, stop, restart: async () => { await stop(); await start() } }
 }
 
 export interface StartedCluster {
