@@ -12,7 +12,8 @@ function niceOf (tid: number): number {
 
 test('a pool thread lowers its own priority, not the process’s', async () => {
   const niceModule = new URL('./nice.js', import.meta.url).href
-  const worker = new Worker(`import(${JSON.stringify(niceModule)}).then((m) => require('node:worker_threads').parentPort.postMessage(m.lowerThisThread(12)))`, { eval: true })
+  // the thread stays alive (the interval) until terminated: its /proc entry is read after it answers
+  const worker = new Worker(`setInterval(() => {}, 60000); import(${JSON.stringify(niceModule)}).then((m) => require('node:worker_threads').parentPort.postMessage(m.lowerThisThread(12)))`, { eval: true })
   const tid = await new Promise<number | null>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject) })
   try {
     assert.ok(typeof tid === 'number' && tid !== process.pid, `tid ${String(tid)}`)
