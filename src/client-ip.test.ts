@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createClientIpResolver, forwardedFor, normalizeIp } from './client-ip.ts'
+import { createClientIpResolver, forwardedFor, normalizeIp, peerAddress } from './client-ip.ts'
 
 test('without trusted proxies X-Forwarded-For is ignored', () => {
   const r = createClientIpResolver([])
@@ -84,4 +84,28 @@ test('RFC 7239 Forwarded is read like X-Forwarded-For, and only from trusted pro
   assert.equal(trusting.resolve('10.1.2.3', forwardedFor(undefined, 'for=198.51.100.17')), '198.51.100.17')
   assert.equal(trusting.resolve('203.0.113.9', forwardedFor(undefined, 'for=198.51.100.17')), '203.0.113.9')
   assert.equal(trusting.resolve('10.1.2.3', forwardedFor(undefined, 'for=unknown')), '10.1.2.3', 'an obfuscated hop ends the walk')
+})
+
+test('peerAddress reads uWS binary addresses: IPv4, IPv4-mapped IPv6, IPv6', () => {
+  const bytes = (...b: number[]): ArrayBuffer => new Uint8Array(b).buffer
+  assert.equal(peerAddress(bytes(127, 0, 0, 1)), '127.0.0.1')
+  assert.equal(peerAddress(bytes(203, 0, 113, 255)), '203.0.113.255')
+  assert.equal(peerAddress(bytes(203, 0, 113, 255)), '203.0.113.255', 'the memoized text is the same')
+  assert.equal(peerAddress(bytes(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 7)), '198.51.100.7')
+  const v6 = peerAddress(bytes(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd))
+  assert.equal(v6, '2001:db8:0:0:0:0:0:abcd')
+  assert.equal(normalizeIp(v6), v6)
+  // not mapped: ::1 and a 0:0:…:ffff:x prefix that is not exactly ::ffff:0:0/96
+  assert.equal(peerAddress(bytes(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)), '0:0:0:0:0:0:0:1')
+  assert.equal(peerAddress(bytes(0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4)), '1:0:0:0:0:ffff:102:304')
+  assert.equal(peerAddress(new ArrayBuffer(0)), '')
+})
+
+test('IPv6 grouping is memoized and stays the same per address', () => {
+  const r = createClientIpResolver([])
+  const first = r.resolve('2001:db8:1:2:3:4:5:6', undefined)
+  assert.equal(first, '20010db800010002::/64')
+  assert.equal(r.resolve('2001:db8:1:2:3:4:5:6', undefined), first)
+  assert.equal(r.resolve('2001:db8:1:2:ffff:4:5:6', undefined), first, 'the same /64')
+  assert.equal(r.resolve('0000:0000:0000:0000:0000:ffff:7f00:0001', undefined), '127.0.0.1')
 })

@@ -4,6 +4,9 @@ import { isIP } from 'node:net'
 
 interface Range { family: 4 | 6, bits: number, value: bigint }
 
+// bound of each per-address memo (cleared when full)
+const MEMO_MAX = 10000
+
 function toBigInt (raw: string): { family: 4 | 6, value: bigint } | null {
   const ip = normalizeIp(raw)
   const family = isIP(ip)
@@ -52,6 +55,8 @@ export interface ClientIpResolver {
 export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBits = 64): ClientIpResolver {
   const ranges = trusted.map(parseRange).filter((r): r is Range => r !== null)
   const cache = new Map<string, boolean>()
+  // IPv6 peers → their prefix key (parsing them takes BigInt arithmetic)
+  const grouped = new Map<string, string>()
 
   function isTrusted (peer: string): boolean {
     if (ranges.length === 0) return false
@@ -62,7 +67,7 @@ export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBi
       const max = r.family === 4 ? 32 : 128
       return r.family === ip.family && (ip.value >> BigInt(max - r.bits)) === r.value
     })
-    if (cache.size > 10000) cache.clear()
+    if (cache.size >= MEMO_MAX) cache.clear()
     cache.set(peer, ok)
     return ok
   }
@@ -70,7 +75,16 @@ export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBi
   // Walk X-Forwarded-For from the right, skipping our own proxies: the first
   // untrusted hop is the client. A spoofed left-most entry is never believed.
   function resolve (peer: string, forwardedFor: string | undefined): string {
-    if (ranges.length === 0) return peer.includes(':') ? group(normalizeIp(peer)) : peer
+    if (ranges.length === 0) {
+      if (!peer.includes(':')) return peer
+      let key = grouped.get(peer)
+      if (key === undefined) {
+        key = group(normalizeIp(peer))
+        if (grouped.size >= MEMO_MAX) grouped.clear()
+        grouped.set(peer, key)
+      }
+      return key
+    }
     let client = normalizeIp(peer)
     if (forwardedFor === undefined || forwardedFor === '' || !isTrusted(client)) return group(client)
     const hops = forwardedFor.split(',')
@@ -120,4 +134,34 @@ export function forwardedFor (xff: string | undefined, forwarded: string | undef
     return /^\d+\.\d+\.\d+\.\d+:\d+$/.test(value) ? value.slice(0, value.lastIndexOf(':')) : value
   })
   return hops.join(',')
+}
+
+// The socket peer from uWS's binary address (getRemoteAddress: 4 bytes, or 16
+// on an IPv6 socket), as text: dotted IPv4 (also for IPv4-mapped IPv6), else
+// the eight hex groups. Reading the binary form and memoizing IPv4 text skips
+// the snprintf and UTF-8 decoding of getRemoteAddressAsText on every request.
+const dotted = new Map<number, string>()
+export function peerAddress (binary: ArrayBuffer): string {
+  const b = new Uint8Array(binary)
+  let at = 0
+  if (b.length === 16) {
+    let mapped = b[10] === 0xff && b[11] === 0xff
+    for (let i = 0; i < 10 && mapped; i++) mapped = b[i] === 0
+    if (!mapped) {
+      const groups: string[] = []
+      for (let i = 0; i < 16; i += 2) groups.push((((b[i] ?? 0) << 8) | (b[i + 1] ?? 0)).toString(16))
+      return groups.join(':')
+    }
+    at = 12
+  } else if (b.length !== 4) {
+    return ''
+  }
+  const n = (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0
+  let text = dotted.get(n)
+  if (text === undefined) {
+    text = `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`
+    if (dotted.size >= MEMO_MAX) dotted.clear()
+    dotted.set(n, text)
+  }
+  return text
 }

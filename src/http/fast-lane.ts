@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto'
 import { AppError, toErrorBody } from '../errors.ts'
 import { serializeError } from '../schemas/error.ts'
 import { isLoopback } from '../access.ts'
-import { forwardedFor } from '../client-ip.ts'
+import { forwardedFor, peerAddress } from '../client-ip.ts'
 import { JSON_TYPE, secondsText } from './route.ts'
 import type { Route, PeekInput } from './route.ts'
 import type { PipelineDeps } from './pipeline.ts'
@@ -30,7 +30,6 @@ const REASONS: Readonly<Record<number, string>> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 414: '414 URI Too Long', 429: '429 Too Many Requests', 500: '500 Internal Server Error', 503: '503 Service Unavailable'
 }
 const CRLF = /[\r\n]/
-const decoder = new TextDecoder()
 
 export interface FastLaneState { draining: () => boolean, started: () => void, ended: () => void }
 
@@ -40,9 +39,10 @@ export type FirstHandler = (res: HttpResponse, req: HttpRequest) => boolean
 
 type Render = () => { status: number, body: string | Buffer }
 
+// head: the handler for HEAD (uWS routes each method to its own handler)
 export interface FastLane {
-  fast: (route: Route) => FastHandler | null
-  first: (route: Route) => FirstHandler | null
+  fast: (route: Route, head: boolean) => FastHandler | null
+  first: (route: Route, head: boolean) => FirstHandler | null
 }
 
 const lines = (headers: ReadonlyArray<readonly [string, string]>): string => headers.map(([k, v]) => `\r\n${k}: ${v}`).join('')
@@ -52,7 +52,6 @@ interface Reply {
   res: HttpResponse
   id: string
   origin: string
-  head: boolean
   start: number
   limit: RateResult | null
   render: Render
@@ -81,7 +80,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
   }
 
   // The whole policy and response for one route; render gives the body once the request is let through.
-  const serverFor = (route: Route): ((res: HttpResponse, req: HttpRequest, render: Render, urlLength: number) => void) => {
+  const serverFor = (route: Route, head: boolean): ((res: HttpResponse, req: HttpRequest, render: Render, urlLength: number) => void) => {
     const limiter = deps.limiters[route.limit]
     const observe = deps.metrics.forRoute(route.path, 'GET')
     const checkKeys = route.admin || deps.access.keysConfigured
@@ -101,10 +100,10 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
       res.writeStatus(REASONS[status] ?? `${status} Status`).writeHeader('x-request-id', block)
       const payload = snapshot && body === lastBody ? lastBytes : body
       // uWS 20.30 aborts the process on endWithoutBody(length): write the length ourselves.
-      if (r.head) res.writeHeader('content-length', String(Buffer.byteLength(payload))).endWithoutBody()
+      if (head) res.writeHeader('content-length', String(Buffer.byteLength(payload))).endWithoutBody()
       else res.end(payload, state.draining())
       observe(status, ms / 1000)
-      if (deps.accessLog) deps.log.info({ reqId: r.id, method: r.head ? 'HEAD' : 'GET', route: route.path, status, ms }, 'request')
+      if (deps.accessLog) deps.log.info({ reqId: r.id, method: head ? 'HEAD' : 'GET', route: route.path, status, ms }, 'request')
       state.ended()
     }
 
@@ -143,9 +142,8 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
       const sent = req.getHeader('x-request-id')
       const r: Reply = {
         res,
-        id: sent !== '' && SANE_ID.test(sent) ? sent : idPrefix + (++idCounter).toString(36),
+        id: sent !== '' && SANE_ID.test(sent) ? sent : `${idPrefix}${++idCounter}`,
         origin: req.getHeader('origin'),
-        head: req.getMethod() === 'head',
         start,
         limit: null,
         render
@@ -155,7 +153,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
         if (limiter === undefined && !checkKeys) { respond(r); return }
         // uWS's request object is only valid in this call: everything is read here.
         const forwarded = readForwarded ? forwardedFor(req.getHeader('x-forwarded-for'), req.getHeader('forwarded')) ?? '' : ''
-        const peer = decoder.decode(res.getRemoteAddressAsText())
+        const peer = peerAddress(res.getRemoteAddress())
         let key = null
         if (checkKeys) {
           const authorization = req.getHeader('authorization')
@@ -176,16 +174,16 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
   }
 
   return {
-    fast (route) {
+    fast (route, head) {
       const render = route.fast
       if (render === undefined || route.method !== 'get' || route.path.includes(':')) return null
-      const serve = serverFor(route)
+      const serve = serverFor(route, head)
       return (res, req) => serve(res, req, render, urlLengthOf(req, rawQuery(req)))
     },
-    first (route) {
+    first (route, head) {
       const peek = route.peek
       if (peek === undefined || route.method !== 'get' || route.maxUrlLength !== undefined) return null
-      const serve = serverFor(route)
+      const serve = serverFor(route, head)
       const names = route.path.split('/').filter((seg) => seg.startsWith(':')).map((seg) => seg.slice(1))
       return (res, req) => {
         // What the pipeline alone answers: an over-long URL (414) or a request with a body.

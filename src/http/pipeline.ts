@@ -47,10 +47,10 @@ export interface Pipeline {
   // requests started so far: a draining server waits until this stops moving
   seen: () => number
   // the uWS-level handler of a route that can take the fast lane, else null
-  fast: (route: Route) => FastHandler | null
+  fast: (route: Route, head: boolean) => FastHandler | null
   // for a route with a peek: a uWS-level handler that answers what the peek
   // can (returns true) and leaves the rest to the route's normal handler
-  first: (route: Route) => FirstHandler | null
+  first: (route: Route, head: boolean) => FirstHandler | null
   drain: () => void
 }
 

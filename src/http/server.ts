@@ -67,18 +67,18 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
     ({ streaming: { readable: { highWaterMark: opts.maxBodyBytes + 1 } }, middlewares: [] })
   const table = opts.routes.map((r) => ({ route: r, pattern: patternOf(r.path) }))
   for (const route of opts.routes) {
-    const fast = pipeline.fast(route)
-    if (fast !== null) {
+    const fast = pipeline.fast(route, false)
+    const fastHead = pipeline.fast(route, true)
+    if (fast !== null && fastHead !== null) {
       server.uws_instance.get(route.path, fast)
-      server.uws_instance.head(route.path, fast)
+      server.uws_instance.head(route.path, fastHead)
       continue
     }
     const handler = pipeline.wrap(route)
-    const first = pipeline.first(route)
-    firstThen(server, 'get', first, () => server[route.method](route.path, routeOptions(), [], handler))
+    firstThen(server, 'get', pipeline.first(route, false), () => server[route.method](route.path, routeOptions(), [], handler))
     // uWS does not route HEAD to GET handlers; every GET route answers HEAD too
     // (sendJson/sendRaw in route.ts send the headers and length only).
-    if (route.method === 'get') firstThen(server, 'head', first, () => server.head(route.path, routeOptions(), [], handler))
+    if (route.method === 'get') firstThen(server, 'head', pipeline.first(route, true), () => server.head(route.path, routeOptions(), [], handler))
   }
 
   const methods = opts.corsMethods ?? 'GET, HEAD, POST, PUT, DELETE, OPTIONS'
