@@ -1,9 +1,8 @@
 // Event-loop stall: 100 concurrent cold extractions of distinct videos against
 // N workers; the worst event_loop_delay_max_ms over workers (each
-// /api/v2/system/stats read resets it). Beside it, what explains a miss: an
-// idle canary process's own delay, the workers' run-queue wait, and the same
-// burst again with the yt-dlp processes reniced to 10 by the bench.
-import { setPriority } from 'node:os'
+// /api/v2/system/stats read resets it), over several bursts. Beside it, what
+// explains a miss: an idle canary process's own delay and the workers'
+// run-queue wait.
 import { join } from 'node:path'
 import { childrenOf, httpGet, load, runQueueWaitSec, sleep, startNode } from './lib.ts'
 import { extractionEnv, infoPath, ROOT, startCluster, using } from './servers.ts'
@@ -73,13 +72,18 @@ async function burst (server: Server, canary: Canary, path: (variant: string) =>
   return { row: toRow(label, mains.length, r, null, false), during, canary: await canary.read(), waitMs, seconds }
 }
 
+// Bursts per run (BENCH_STALL_BURSTS): one burst's worst stall swings with the
+// host (an idle canary beside it has read 4–22 ms), so the figure held against
+// the target is the median burst, with every burst and its canary reported.
+const BURSTS = Math.max(1, Math.round(Number(process.env.BENCH_STALL_BURSTS ?? 3)) || 3)
+
 export async function runLoopStall (ctx: BenchContext): Promise<ScenarioResult> {
   const origin = await ctx.origin()
   const workers = Math.max(2, ctx.cpus)
   const prefix = `stall-${Date.now()}`
   const path = (variant: string): string => infoPath(origin.pageUrl(`${prefix}-${variant}`))
   const env = extractionEnv(origin.host, { EXTRACT_CONCURRENCY: String(EXTRACT_CONCURRENCY), EVENT_LOOP_RESOLUTION_MS: String(STALL_RESOLUTION_MS) })
-  ctx.log(`event-loop stall: ${STALL_BURST} concurrent cold extractions, ${workers} workers`)
+  ctx.log(`event-loop stall: ${BURSTS} × ${STALL_BURST} concurrent cold extractions, ${workers} workers`)
   return await using(async () => await startCluster({ workers, env }), async (server) => await using(startCanary, async (canary) => {
     // every warm yt-dlp process runs a job first: its first one loads the extractors
     for (let round = 0; round < 3; round++) {
@@ -88,24 +92,27 @@ export async function runLoopStall (ctx: BenchContext): Promise<ScenarioResult> 
     await loopDelay(server)
     await sleep(1000)
     const idle = await loopDelay(server)
-    const plain = await burst(server, canary, path, 'cold-burst-100')
+    const bursts: Burst[] = []
+    for (let i = 0; i < BURSTS; i++) bursts.push(await burst(server, canary, path, `cold-burst-100 #${i + 1}`))
     const ytdlp = childrenOf(server.child.pid ?? 0).flatMap(childrenOf)
-    for (const pid of ytdlp) { try { setPriority(pid, 10) } catch {} }
-    const niced = await burst(server, canary, path, 'cold-burst-100-niced')
-    const notes = plain.during.maxMs <= STALL_TARGET_MS
-      ? []
-      : [`Event-loop stall target (≤ ${STALL_TARGET_MS} ms) not met: ${plain.during.maxMs.toFixed(0)} ms. During the ${plain.seconds.toFixed(1)} s burst ${ytdlp.length} warm yt-dlp (Python) processes, ${plain.during.count} workers and the load generator share ${ctx.cpus} cores: the worst worker's main thread spent ${plain.waitMs.toFixed(0)} ms runnable but waiting for a CPU (an idle canary process saw ${plain.canary.maxMs.toFixed(0)} ms). With the yt-dlp processes at nice 10 the max was ${niced.during.maxMs.toFixed(0)} ms and the wait ${niced.waitMs.toFixed(0)} ms.`]
+    const ranked = [...bursts].sort((a, b) => a.during.maxMs - b.during.maxMs)
+    // the upper median: with an even count, the worse of the middle two
+    const median = ranked[Math.floor(ranked.length / 2)]
+    const worst = ranked[ranked.length - 1]
+    if (median === undefined || worst === undefined) throw new Error('no burst ran')
+    const each = bursts.map((b) => `${b.during.maxMs.toFixed(0)} ms (canary ${b.canary.maxMs.toFixed(0)})`).join(', ')
+    const notes = [`Event-loop stall bursts, worst worker each (an idle canary process beside it): ${each}.`]
+    if (median.during.maxMs > STALL_TARGET_MS) notes.push(`Event-loop stall target (≤ ${STALL_TARGET_MS} ms) not met: median burst ${median.during.maxMs.toFixed(0)} ms. During a ${median.seconds.toFixed(1)} s burst ${ytdlp.length} warm yt-dlp (Python) processes, ${median.during.count} workers and the load generator share ${ctx.cpus} cores: the worst worker's main thread spent ${median.waitMs.toFixed(0)} ms runnable but waiting for a CPU.`)
     return {
       notes,
-      rows: [plain.row, niced.row],
+      rows: bursts.map((b) => b.row),
       metrics: [
-        metric('stall.event_loop_delay_max_ms', plain.during.maxMs, 'ms', { op: '<=', value: STALL_TARGET_MS }, `worst of ${plain.during.count} workers over the ${plain.seconds.toFixed(1)} s burst; how late monitorEventLoopDelay's 1 ms timer ran (a stall of L ms reads L − 1 to L)`),
-        metric('stall.event_loop_delay_p99_ms', plain.during.p99Ms, 'ms'),
-        metric('stall.idle_event_loop_delay_max_ms', idle.maxMs, 'ms', null, '1 s idle before the burst'),
-        metric('stall.canary_event_loop_delay_max_ms', plain.canary.maxMs, 'ms', null, 'an idle Node process beside the burst'),
-        metric('stall.worker_runqueue_wait_ms', plain.waitMs, 'ms', null, 'worst worker main thread: runnable but waiting for a CPU during the burst (/proc/<pid>/schedstat)'),
-        metric('stall.niced_event_loop_delay_max_ms', niced.during.maxMs, 'ms', null, `the same burst with the ${ytdlp.length} warm yt-dlp processes at nice 10`),
-        metric('stall.niced_worker_runqueue_wait_ms', niced.waitMs, 'ms')
+        metric('stall.event_loop_delay_max_ms', median.during.maxMs, 'ms', { op: '<=', value: STALL_TARGET_MS }, `median of ${bursts.length} bursts of the worst of ${median.during.count} workers over a ${median.seconds.toFixed(1)} s burst (every burst: ${each}); how late monitorEventLoopDelay's 1 ms timer ran (a stall of L ms reads L − 1 to L)`),
+        metric('stall.event_loop_delay_max_ms_worst_burst', worst.during.maxMs, 'ms', null, `its canary: ${worst.canary.maxMs.toFixed(0)} ms`),
+        metric('stall.event_loop_delay_p99_ms', median.during.p99Ms, 'ms', null, 'the median burst'),
+        metric('stall.idle_event_loop_delay_max_ms', idle.maxMs, 'ms', null, '1 s idle before the bursts'),
+        metric('stall.canary_event_loop_delay_max_ms', median.canary.maxMs, 'ms', null, 'an idle Node process beside the median burst'),
+        metric('stall.worker_runqueue_wait_ms', median.waitMs, 'ms', null, 'worst worker main thread in the median burst: runnable but waiting for a CPU (/proc/<pid>/schedstat)')
       ]
     }
   }))

@@ -3,7 +3,8 @@
 // per request (/proc) and by rate. The load generator is pinned to the last
 // core and 1-worker servers to core 0, so autocannon's own cost stays apart.
 // BENCH_DURATION (s per load phase, default 3), BENCH_ROUNDS (interleaved
-// rounds against the baseline, default 3), BENCH_SCENARIOS (comma list).
+// rounds against the baseline, default 3), BENCH_SCENARIOS (comma list),
+// BENCH_STALL_BURSTS (cold bursts in loop-stall, default 3).
 import { execFileSync } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'

@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -41,6 +41,7 @@ test('two workers: health, stats and metrics cover both; a killed worker is repl
   t.after(c.stop)
   const pids = c.workerPids()
   assert.equal(pids.length, 2)
+  for (const pid of pids) assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--no-memory-reducer'), `worker ${pid} runs without V8's memory reducer`)
 
   const health = await json(`${c.url}/api/v2/system/health`)
   assert.equal(health.res.status, 200)

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { CONFIG_TABLE, ConfigError, describeConfig, isConfigKey, loadConfig, parseArgs } from './config.ts'
 import { REPO_ROOT } from './test-helpers.ts'
+import { workerExecArgv } from './primary.ts'
 
 function problemsOf (env: Record<string, string>, argv: string[] = []): string[] {
   try {
@@ -142,4 +143,8 @@ test('MEMORY_LIMIT_MB and CPU_LIMIT shape the workers', () => {
   assert.equal(loadConfig({ CPU_LIMIT: '1' }).WORKERS, 1)
   assert.equal(loadConfig({ CPU_LIMIT: '1', WORKERS: '3' }).WORKERS, 3, 'an explicit WORKERS wins')
   assert.equal(loadConfig({ MEMORY_LIMIT_MB: '2048' }).MEMORY_LIMIT_MB, 2048)
+  // each worker's heap: its share of 3/4 of the budget, at least 64 MB
+  assert.deepEqual(workerExecArgv(loadConfig({ MEMORY_LIMIT_MB: '2048', WORKERS: '2' }), ['--inspect=0']), ['--inspect=0', '--no-memory-reducer', '--max-old-space-size=768'])
+  assert.deepEqual(workerExecArgv(loadConfig({ MEMORY_LIMIT_MB: '100', WORKERS: '4' }), []), ['--no-memory-reducer', '--max-old-space-size=64'])
+  assert.deepEqual(workerExecArgv(loadConfig({ WORKERS: '2' }), []), ['--no-memory-reducer'], 'no limit: no heap flag')
 })
