@@ -9,10 +9,11 @@ import type { Row } from './metric.ts'
 
 export interface Target {
   scenario: string
-  workers: number | 'raw'
+  workers: Row['workers']
   url: string
   pids: () => number[]
   connections?: number
+  expectStatus?: number
 }
 
 export interface CompareOptions { durationSec: number, warmupSec: number, rounds: number }
@@ -32,7 +33,8 @@ export function bestOf (runs: readonly LoadResult[]): LoadResult & { cpuUsPerReq
     non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
     cpuSec: runs.reduce((n, r) => n + r.cpuSec, 0),
     cpuUsPerReq: Math.min(...cpu),
-    cpuUsPerReqMax: Math.max(...cpu)
+    cpuUsPerReqMax: Math.max(...cpu),
+    bytesPerSec: Math.max(0, ...runs.map((r) => r.bytesPerSec ?? 0))
   }
 }
 
@@ -48,7 +50,7 @@ export async function interleaveMatched (baselines: readonly Target[], targets: 
   const all: readonly Target[] = [...baselines, ...targets]
   const runs = all.map((): LoadResult[] => [])
   const once = async (t: Target, durationSec: number): Promise<LoadResult> =>
-    await load(t.url, { connections: t.connections ?? CONNECTIONS, durationSec, pids: t.pids })
+    await load(t.url, { connections: t.connections ?? CONNECTIONS, durationSec, pids: t.pids, expectStatus: t.expectStatus })
   if (opts.warmupSec > 0) for (const t of all) await once(t, opts.warmupSec)
   for (let round = 0; round < Math.max(1, opts.rounds); round++) {
     for (const [i, t] of all.entries()) runs[i]?.push(await once(t, opts.durationSec))

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { availableParallelism } from 'node:os'
-import { get } from 'node:http'
+import { get, request } from 'node:http'
 import autocannon from 'autocannon'
 
 export const CLOCK_TICKS_PER_SEC = 100
@@ -150,6 +150,8 @@ export interface LoadResult {
   non2xx: number
   cpuSec: number
   cpuUsPerReq: number
+  // bytes read per second (autocannon's average), for the throughput scenarios
+  bytesPerSec?: number
 }
 
 export interface LoadOptions {
@@ -165,6 +167,8 @@ export interface LoadOptions {
   timeoutSec?: number
   // a path per request (distinct cold URLs) instead of the url's own
   nextPath?: () => string
+  // the status every response should have (default: any 2xx); others count in non2xx
+  expectStatus?: number
 }
 
 export async function load (url: string, opts: LoadOptions): Promise<LoadResult> {
@@ -188,9 +192,10 @@ export async function load (url: string, opts: LoadOptions): Promise<LoadResult>
     p975: r.latency.p97_5,
     p99: r.latency.p99,
     errors: r.errors,
-    non2xx: r.non2xx,
+    non2xx: opts.expectStatus === undefined ? r.non2xx : requests - (r.statusCodeStats?.[`${opts.expectStatus}`]?.count ?? 0),
     cpuSec,
-    cpuUsPerReq: requests > 0 ? (cpuSec * 1e6) / requests : 0
+    cpuUsPerReq: requests > 0 ? (cpuSec * 1e6) / requests : 0,
+    bytesPerSec: r.throughput.average
   }
 }
 
@@ -244,4 +249,26 @@ export function percentile (values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[index] ?? 0
+}
+
+export const MB = 1024 * 1024
+
+// Downloads a URL on a new connection, discarding the bytes; optionally throttled to rateMBps.
+export async function download (url: string, opts: { range?: string, rateMBps?: number } = {}): Promise<{ bytes: number, sec: number }> {
+  const t0 = performance.now()
+  return await new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers: opts.range === undefined ? {} : { range: opts.range } }, (res) => {
+      let bytes = 0
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length
+        if (opts.rateMBps === undefined) return
+        const aheadMs = bytes / (opts.rateMBps * MB) * 1000 - (performance.now() - t0)
+        if (aheadMs > 5) { res.pause(); setTimeout(() => res.resume(), aheadMs) }
+      })
+      res.on('end', () => resolve({ bytes, sec: (performance.now() - t0) / 1000 }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }

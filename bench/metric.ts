@@ -4,7 +4,8 @@ import type { LoadResult } from './lib.ts'
 
 export interface Row extends LoadResult {
   scenario: string
-  workers: number | 'raw'
+  // 'raw': the raw uWS baseline; 'direct': a file straight from its origin (the proxy's baseline)
+  workers: number | 'raw' | 'direct'
   // server CPU µs/request ÷ the raw uWS baseline's, and req/s ÷ the baseline's
   ratioCpu: number | null
   ratioRps: number | null
@@ -35,7 +36,7 @@ export function meets (value: number, target: Target): boolean {
   return value === target.value
 }
 
-export function toRow (scenario: string, workers: number | 'raw', r: LoadResult, baseline: LoadResult | null, chart = true): Row {
+export function toRow (scenario: string, workers: Row['workers'], r: LoadResult, baseline: LoadResult | null, chart = true): Row {
   const ratio = (a: number, b: number | undefined): number | null => b === undefined || b <= 0 ? null : a / b
   return {
     scenario,
@@ -55,7 +56,7 @@ export function metric (id: string, value: number, unit: string, target: Target 
 
 // Errors and non-2xx over every row: the gate wants both at 0.
 export function errorMetrics (rows: readonly Row[]): Metric[] {
-  const served = rows.filter((r) => r.workers !== 'raw')
+  const served = rows.filter((r) => typeof r.workers === 'number')
   return [
     metric('all.errors', served.reduce((n, r) => n + r.errors, 0), 'count', { op: '==', value: 0 }),
     metric('all.non2xx', served.reduce((n, r) => n + r.non2xx, 0), 'count', { op: '==', value: 0 })

@@ -11,6 +11,8 @@ import { join } from 'node:path'
 export interface Origin {
   host: string
   pageUrl: (variant: string) => string
+  // a page whose <video> is mediaUrl (an absolute http URL, e.g. another origin's)
+  mediaPageUrl: (variant: string, mediaUrl: string) => string
   pageFetches: (variant: string) => number
   totalPageFetches: () => number
   close: () => Promise<void>
@@ -29,8 +31,9 @@ export async function startOrigin (): Promise<Origin> {
   const dir = mkdtempSync(join(tmpdir(), 'vidgate-bench-origin-'))
   let clip: Buffer
   try { clip = makeClip(dir) } finally { rmSync(dir, { recursive: true, force: true }) }
-  const html = '<!doctype html><html><head><meta property="og:title" content="vidgate bench clip">' +
-    '<title>bench</title></head><body><video src="/clip.mp4" controls></video></body></html>'
+  const page = (src: string): string => '<!doctype html><html><head><meta property="og:title" content="vidgate bench clip">' +
+    `<title>bench</title></head><body><video src="${src.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')}" controls></video></body></html>`
+  const html = page('/clip.mp4')
   const fetches = new Map<string, number>()
   let total = 0
   const server = createServer((req, res) => {
@@ -38,8 +41,11 @@ export async function startOrigin (): Promise<Origin> {
     const path = url.split('?')[0]
     if (path === PAGE) {
       if (req.method === 'GET') { fetches.set(url, (fetches.get(url) ?? 0) + 1); total++ }
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html) })
-      res.end(req.method === 'HEAD' ? undefined : html)
+      const q = url.indexOf('?')
+      const src = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('src')
+      const body = src !== null && /^http:\/\//.test(src) ? page(src) : html
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+      res.end(req.method === 'HEAD' ? undefined : body)
     } else if (path === '/clip.mp4') {
       res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': clip.length, 'accept-ranges': 'bytes' })
       res.end(req.method === 'HEAD' ? undefined : clip)
@@ -55,6 +61,7 @@ export async function startOrigin (): Promise<Origin> {
   return {
     host,
     pageUrl: (variant) => `http://${host}${pathFor(variant)}`,
+    mediaPageUrl: (variant, mediaUrl) => `http://${host}${pathFor(variant)}&src=${encodeURIComponent(mediaUrl)}`,
     pageFetches: (variant) => fetches.get(pathFor(variant)) ?? 0,
     totalPageFetches: () => total,
     close: async () => {

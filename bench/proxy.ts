@@ -9,15 +9,15 @@
 //   node dist/bench/proxy.js   BENCH_RUNS=5 throughput runs (0: none),
 //   BENCH_SLOW_MB=1024 and BENCH_SLOW_MBPS=1 for the slow client (0 MB: none).
 // The same file runs the children: `origin <file> <port>`, `proxy <originPort> <port>`.
-// The origin also serves /generated/<bytes>: that many bytes of a repeating
+// The origin also serves /generated/<bytes>[.mp4]: that many bytes of a repeating
 // pattern, with Range, so that a long stream needs no file of its size.
 import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createServer, request } from 'node:http'
+import { createServer } from 'node:http'
 import type { ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cpuSeconds, freePort, sleep, startNode } from './lib.ts'
+import { cpuSeconds, download, freePort, MB, sleep, startNode } from './lib.ts'
 import { createLinkSigner } from '../src/proxy/signer.ts'
 import { createUpstream } from '../src/proxy/upstream.ts'
 import { proxyRoutes } from '../src/proxy/routes.ts'
@@ -25,7 +25,6 @@ import { parseRange, resolveRange } from '../src/proxy/range.ts'
 import { mediaBytes, startProxyServer } from '../src/proxy/testing.ts'
 import { ROOT } from './servers.ts'
 
-const MB = 1024 * 1024
 const FILE_MB = 200
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const SLOW_TOTAL_MB = Number(process.env.BENCH_SLOW_MB ?? 1024)
@@ -48,10 +47,11 @@ function sendGenerated (res: ServerResponse, start: number, end: number): void {
   pump()
 }
 
+// file '-': none (only /generated/ paths; npm run bench's proxy-throughput scenario)
 function runOrigin (file: string, port: number): void {
-  const fileSize = statSync(file).size
+  const fileSize = file === '-' ? 0 : statSync(file).size
   const server = createServer((req, res) => {
-    const generated = /^\/generated\/(\d+)$/.exec(req.url ?? '')
+    const generated = /^\/generated\/(\d+)(?:\.mp4)?$/.exec(req.url ?? '')
     const size = generated === null ? fileSize : Number(generated[1])
     const spec = parseRange(req.headers.range)
     let start = 0
@@ -78,26 +78,6 @@ async function runProxy (originPort: number, port: number): Promise<void> {
   const routes = proxyRoutes({ signer: createLinkSigner(SECRET), upstream, allowHosts: [`127.0.0.1:${originPort}`] })
   const server = await startProxyServer(routes, 2048, port)
   console.log(`ready ${server.port}`)
-}
-
-// Downloads a URL, discarding the bytes; optionally throttled to rateMBps.
-async function download (url: string, opts: { range?: string, rateMBps?: number } = {}): Promise<{ bytes: number, sec: number }> {
-  const t0 = performance.now()
-  return await new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers: opts.range === undefined ? {} : { range: opts.range } }, (res) => {
-      let bytes = 0
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length
-        if (opts.rateMBps === undefined) return
-        const aheadMs = bytes / (opts.rateMBps * MB) * 1000 - (performance.now() - t0)
-        if (aheadMs > 5) { res.pause(); setTimeout(() => res.resume(), aheadMs) }
-      })
-      res.on('end', () => resolve({ bytes, sec: (performance.now() - t0) / 1000 }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end()
-  })
 }
 
 function rssMB (pid: number): number {

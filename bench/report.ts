@@ -17,7 +17,7 @@ export interface Report {
 
 const f = (n: number, d = 1): string => n.toFixed(d)
 const ratio = (x: number | null): string => x === null ? '-' : `${f(x, 2)}×`
-const workersLabel = (w: Row['workers']): string => w === 'raw' ? 'raw uWS' : `${w}w`
+const workersLabel = (w: Row['workers']): string => w === 'raw' ? 'raw uWS' : w === 'direct' ? 'origin' : `${w}w`
 
 export function formatValue (m: Metric): string {
   const digits = Number.isInteger(m.value) ? 0 : m.unit === 'ms' ? 1 : 2
@@ -56,12 +56,12 @@ export function toSvg (r: Report): string {
   const width = 800
   const left = 250
   const height = rows.length * (barH + 6) + 50
-  const color = (w: Row['workers']): string => w === 'raw' ? '#999999' : w === 1 ? '#3a7bd5' : '#2e9e6a'
+  const color = (w: Row['workers']): string => typeof w !== 'number' ? '#999999' : w === 1 ? '#3a7bd5' : '#2e9e6a'
   const esc = (s: string): string => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`)
   const bars = rows.map((row, i) => {
     const y = 30 + i * (barH + 6)
     const w = Math.max(1, Math.round(((width - left - 100) * row.rps) / max))
-    return `<text x="${left - 8}" y="${y + 14}" text-anchor="end" font-size="12">${esc(row.workers === 'raw' ? row.scenario : `${row.scenario} (${workersLabel(row.workers)})`)}</text>` +
+    return `<text x="${left - 8}" y="${y + 14}" text-anchor="end" font-size="12">${esc(typeof row.workers !== 'number' ? row.scenario : `${row.scenario} (${workersLabel(row.workers)})`)}</text>` +
       `<rect x="${left}" y="${y}" width="${w}" height="${barH}" fill="${color(row.workers)}"/>` +
       `<text x="${left + w + 6}" y="${y + 14}" font-size="12">${f(row.rps, 0)} req/s</text>`
   }).join('\n')

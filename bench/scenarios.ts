@@ -6,6 +6,7 @@ import { runCachedL1, runCachedRedis } from './measure-cached.ts'
 import { runColdExtraction } from './measure-extract.ts'
 import { runSingleFlight } from './measure-burst.ts'
 import { runLoopStall } from './measure-stall.ts'
+import { runRedirect, runProxyThroughput } from './measure-stream.ts'
 import type { BenchContext, ScenarioResult } from './context.ts'
 
 export interface Scenario {
@@ -21,6 +22,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'cached-redis', description: 'the same with CACHE_L1_TTL=0: every hit reads Redis', gate: false, run: runCachedRedis },
   { name: 'cold-extraction', description: 'sequential fresh extractions, real yt-dlp, YTDLP_MODE=warm vs spawn', gate: true, run: runColdExtraction },
   { name: 'single-flight', description: '1,000 concurrent requests for one uncached video, with and without Redis', gate: false, run: runSingleFlight },
+  { name: 'redirect-302', description: 'GET /api/v2/stream/url?mode=redirect for a cached video: a 302 to the media; 50 connections', gate: false, run: runRedirect },
+  { name: 'proxy-throughput', description: 'a 64 MB file through /api/v2/stream/url?mode=proxy vs straight from its origin, MB/s; 4 connections', gate: false, run: runProxyThroughput },
   { name: 'loop-stall', description: '100 concurrent cold extractions; worst event-loop delay over workers', gate: false, run: runLoopStall }
-  // next: { name: 'redirect-302', … }, { name: 'proxy-throughput', … } (bench/proxy.ts)
 ]
