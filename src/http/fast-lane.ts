@@ -178,7 +178,9 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
       const render = route.fast
       if (render === undefined || route.method !== 'get' || route.path.includes(':')) return null
       const serve = serverFor(route, head)
-      return (res, req) => serve(res, req, render, urlLengthOf(req, rawQuery(req)))
+      // uWS matches a static pattern only by the exact path: getUrl() is route.path
+      const pathLength = route.path.length + 1
+      return (res, req) => serve(res, req, render, pathLength + rawQuery(req).length)
     },
     first (route, head) {
       const peek = route.peek

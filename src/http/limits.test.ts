@@ -14,6 +14,11 @@ test('a URL longer than MAX_URL_LENGTH: 414 JSON', async (t) => {
   assertCommonHeaders(res)
   assertErrorBody(res, body, 'URL_TOO_LONG')
   assert.equal((await fetch(`${s.url}/api/v2/system/version?pad=${'a'.repeat(100)}`)).status, 200)
+  // the fast lane (/, health, auth status) bounds the same length: "/health?pad=" + 244 is 256
+  const limit = await json(`${s.url}/health?pad=${'a'.repeat(245)}`)
+  assert.equal(limit.res.status, 414)
+  assertErrorBody(limit.res, limit.body, 'URL_TOO_LONG')
+  assert.equal((await fetch(`${s.url}/health?pad=${'a'.repeat(244)}`)).status, 200)
 })
 
 test('a body larger than MAX_REQUEST_BODY_SIZE: 413 JSON, and the connection stays usable', async (t) => {
