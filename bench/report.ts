@@ -33,12 +33,12 @@ export function toMarkdown (r: Report): string {
   const lines = [
     `Run ${r.date} on Node ${r.node}, ${r.cpus} CPUs, ${r.durationSec} s per load phase.`,
     '',
-    '| scenario | workers | rounds | req/s | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | server CPU µs/req (best, worst) | CPU vs raw uWS | req/s vs raw uWS |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|'
+    '| scenario | workers | rounds | req/s | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | server CPU µs/req (best, worst) | req/s per core (10⁶ ÷ best µs) | CPU vs raw uWS | req/s vs raw uWS |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|'
   ]
   for (const row of r.rows) {
     const cpu = row.rounds > 1 ? `${f(row.cpuUsPerReq, 2)}, ${f(row.cpuUsPerReqMax, 2)}` : f(row.cpuUsPerReq, 2)
-    lines.push(`| ${row.scenario} | ${workersLabel(row.workers)} | ${row.rounds} | ${f(row.rps, 0)} | ${row.p50} | ${row.p975} | ${row.p99} | ${row.errors} | ${row.non2xx} | ${cpu} | ${ratio(row.ratioCpu)} | ${ratio(row.ratioRps)} |`)
+    lines.push(`| ${row.scenario} | ${workersLabel(row.workers)} | ${row.rounds} | ${f(row.rps, 0)} | ${row.p50} | ${row.p975} | ${row.p99} | ${row.errors} | ${row.non2xx} | ${cpu} | ${row.cpuUsPerReq > 0 ? f(1e6 / row.cpuUsPerReq, 0) : '-'} | ${ratio(row.ratioCpu)} | ${ratio(row.ratioRps)} |`)
   }
   lines.push('', '| metric | value | target | status | note |', '|---|---|---|---|---|')
   for (const m of r.metrics) {
