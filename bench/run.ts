@@ -25,7 +25,7 @@ export interface RunOutcome { report: Report, failures: string[] }
 export const NOTES: readonly string[] = [
   'Server CPU µs/req = utime+stime (plus reaped children) of the server process tree from /proc over the load phase ÷ requests served.',
   'Each comparison runs its own raw uWebSockets.js baseline (pinned to core 0, a JSON body of the same size: each hot endpoint’s own body size, the info body rounded to 100 B for the cached rows) interleaved with its targets, K rounds each: CPU µs/req is the best round (the next column the worst), req/s the best round, latencies the median round. Ratios are best ÷ best.',
-  '1-worker rows: server pinned to core 0, autocannon to the last core. N-worker rows share every core with autocannon, so their req/s is capped by the load generator.',
+  '1-worker rows: server pinned to core 0, autocannon to the last core. N-worker rows share every core with autocannon, so their req/s is capped by the load generator. autocannon runs without its worker threads: on the one core left to it they added no throughput (against raw uWS, 292k vs 297k and 400k vs 371k requests in 5 s, with and without).',
   'Rows marked not charted (single-flight, cold series) are fixed bursts or sequential series: their req/s is not a throughput.',
   'event_loop_delay_* come from monitorEventLoopDelay in each worker (EVENT_LOOP_RESOLUTION_MS=1 in the stall scenario), reset by every /api/v2/system/stats read: how late the monitor’s timer ran, i.e. the histogram value minus the interval it includes (src/loop-delay.ts).'
 ]
