@@ -97,7 +97,9 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
       if (extra !== undefined) for (const k in extra) block += `\r\n${k}: ${extra[k] ?? ''}`
       const ms = performance.now() - r.start
       block += `\r\nx-process-time: ${secondsText(ms)}`
-      res.writeStatus(REASONS[status] ?? `${status} Status`).writeHeader('x-request-id', block)
+      // uWS answers "200 OK" unless told otherwise: one native call less on the hot path
+      if (status !== 200) res.writeStatus(REASONS[status] ?? `${status} Status`)
+      res.writeHeader('x-request-id', block)
       const payload = snapshot && body === lastBody ? lastBytes : body
       // uWS 20.30 aborts the process on endWithoutBody(length): write the length ourselves.
       if (head) res.writeHeader('content-length', String(Buffer.byteLength(payload))).endWithoutBody()
