@@ -11,6 +11,7 @@ import { interleave } from './compare.ts'
 import { hotMetrics } from './measure-hot.ts'
 import { pinSelf } from './run.ts'
 import { ROOT, startCluster, startRaw } from './servers.ts'
+import { httpGet } from './lib.ts'
 import { metric } from './metric.ts'
 import type { Metric, Row } from './metric.ts'
 
@@ -84,6 +85,9 @@ test('against a real server the gate passes it and fails a 2× slower one', { ti
   t.after(async () => await slow.stop())
 
   const path = '/api/v2/system/health'
+  // the baseline sends no more header lines than uWS needs (no "uWebSockets: 20" mark, like hyper-express)
+  const bare = await httpGet(`${raw.base}/`)
+  assert.deepEqual(bare.headers.map(([k]) => k.toLowerCase()), ['content-type', 'date', 'content-length'])
   const rows = await interleave(
     { scenario: 'raw', workers: 'raw', url: `${raw.base}/`, pids: raw.pids },
     [

@@ -8,11 +8,13 @@
 import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
 
-interface UwsResponse { cork: (fn: () => void) => void, writeStatus: (s: string) => UwsResponse, writeHeader: (k: string, v: string) => UwsResponse, end: (body: string) => void }
+interface UwsResponse { writeStatus: (s: string) => UwsResponse, writeHeader: (k: string, v: string) => UwsResponse, end: (body: string) => void }
 interface UwsRequest { getUrl: () => string }
 interface UwsApp { get: (p: string, h: (res: UwsResponse, req: UwsRequest) => void) => UwsApp, listen: (host: string, port: number, cb: (s: unknown) => void) => void }
 
-const uws = createRequire(import.meta.url)('uWebSockets.js') as { App: () => UwsApp }
+const uws = createRequire(import.meta.url)('uWebSockets.js') as { App: () => UwsApp, _cfg?: (key: string) => void }
+// Like hyper-express (and so the server under test): no "uWebSockets: 20" header line on every response
+try { uws._cfg?.('999999990007') } catch {}
 const port = Number(process.argv[2] ?? '0')
 const sizes = (process.argv[3] ?? '400').split(',').map(Number)
 const jsonOf = (size: number): string => JSON.stringify({ status: 'healthy', pad: 'x'.repeat(Math.max(0, size - 28)) })
@@ -34,11 +36,12 @@ uws.App().get('/*', (res, req) => {
   const url = req.getUrl()
   const mirror = mirrored.get(url)
   if (mirror !== undefined) {
-    res.cork(() => { (mirror.status === null ? res : res.writeStatus(mirror.status)).writeHeader(mirror.name, mirror.value).end(mirror.body) })
+    ;(mirror.status === null ? res : res.writeStatus(mirror.status)).writeHeader(mirror.name, mirror.value).end(mirror.body)
     return
   }
   const body = bodies.get(url) ?? fallback
-  res.cork(() => { res.writeHeader('content-type', 'application/json; charset=utf-8').end(body) })
+  // inside uWS's request callback the socket is already corked: no cork() call
+  res.writeHeader('content-type', 'application/json; charset=utf-8').end(body)
 }).listen('127.0.0.1', port, (socket) => {
   process.stdout.write(socket === false ? 'failed\n' : 'ready\n')
 })
