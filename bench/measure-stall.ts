@@ -56,7 +56,8 @@ async function startCanary (): Promise<Canary> {
   }
 }
 
-interface Burst { row: Row, during: Delay, canary: Delay, waitMs: number, seconds: number }
+// clientCpuMs: what sending the burst cost the bench process (it shares the 2 cores)
+interface Burst { row: Row, during: Delay, canary: Delay, waitMs: number, seconds: number, clientCpuMs: number }
 
 async function burst (server: Server, canary: Canary, path: (variant: string) => string, label: string): Promise<Burst> {
   await loopDelay(server)
@@ -65,16 +66,19 @@ async function burst (server: Server, canary: Canary, path: (variant: string) =>
   const waitBefore = mains.map(runQueueWaitSec)
   let n = 0
   const started = performance.now()
+  const clientBefore = process.cpuUsage()
   const r = await load(`${server.base}${path(`${label}-0`)}`, { connections: STALL_BURST, amount: STALL_BURST, durationSec: 0, timeoutSec: 120, pids: server.pids, nextPath: () => path(`${label}-${n++}`) })
+  const client = process.cpuUsage(clientBefore)
   const seconds = (performance.now() - started) / 1000
   const during = await loopDelay(server)
   const waitMs = Math.max(...mains.map((pid, i) => (runQueueWaitSec(pid) - (waitBefore[i] ?? 0)) * 1000))
-  return { row: toRow(label, mains.length, r, null, false), during, canary: await canary.read(), waitMs, seconds }
+  return { row: toRow(label, mains.length, r, null, false), during, canary: await canary.read(), waitMs, seconds, clientCpuMs: (client.user + client.system) / 1000 }
 }
 
-// Bursts per run (BENCH_STALL_BURSTS): one burst's worst stall swings with the
-// host (an idle canary beside it has read 4–22 ms), so the figure held against
-// the target is the median burst, with every burst and its canary reported.
+// Bursts per run (BENCH_STALL_BURSTS), after one warm-up burst that is
+// reported but not held to the target (the load generator and the workers'
+// code paths for 100 new connections warm up in it). The target is held by the
+// worst measured burst; the median and every burst with its canary are reported.
 const BURSTS = Math.max(1, Math.round(Number(process.env.BENCH_STALL_BURSTS ?? 3)) || 3)
 
 export async function runLoopStall (ctx: BenchContext): Promise<ScenarioResult> {
@@ -92,6 +96,7 @@ export async function runLoopStall (ctx: BenchContext): Promise<ScenarioResult> 
     await loopDelay(server)
     await sleep(1000)
     const idle = await loopDelay(server)
+    const warmup = await burst(server, canary, path, 'cold-burst-100 warm-up')
     const bursts: Burst[] = []
     for (let i = 0; i < BURSTS; i++) bursts.push(await burst(server, canary, path, `cold-burst-100 #${i + 1}`))
     const ytdlp = childrenOf(server.child.pid ?? 0).flatMap(childrenOf)
@@ -101,18 +106,20 @@ export async function runLoopStall (ctx: BenchContext): Promise<ScenarioResult> 
     const worst = ranked[ranked.length - 1]
     if (median === undefined || worst === undefined) throw new Error('no burst ran')
     const each = bursts.map((b) => `${b.during.maxMs.toFixed(0)} ms (canary ${b.canary.maxMs.toFixed(0)})`).join(', ')
-    const notes = [`Event-loop stall bursts, worst worker each (an idle canary process beside it): ${each}.`]
-    if (median.during.maxMs > STALL_TARGET_MS) notes.push(`Event-loop stall target (≤ ${STALL_TARGET_MS} ms) not met: median burst ${median.during.maxMs.toFixed(0)} ms. During a ${median.seconds.toFixed(1)} s burst ${ytdlp.length} warm yt-dlp (Python) processes, ${median.during.count} workers and the load generator share ${ctx.cpus} cores: the worst worker's main thread spent ${median.waitMs.toFixed(0)} ms runnable but waiting for a CPU.`)
+    const notes = [`Event-loop stall bursts, worst worker each (an idle canary process beside it): warm-up ${warmup.during.maxMs.toFixed(0)} ms (canary ${warmup.canary.maxMs.toFixed(0)}), then ${each}.`]
+    if (worst.during.maxMs > STALL_TARGET_MS) notes.push(`Event-loop stall target (≤ ${STALL_TARGET_MS} ms) not met: worst burst ${worst.during.maxMs.toFixed(0)} ms. During a ${worst.seconds.toFixed(1)} s burst ${ytdlp.length} warm yt-dlp (Python) processes, ${worst.during.count} workers and the load generator share ${ctx.cpus} cores: the worst worker's main thread spent ${worst.waitMs.toFixed(0)} ms runnable but waiting for a CPU.`)
     return {
       notes,
-      rows: bursts.map((b) => b.row),
+      rows: [warmup.row, ...bursts.map((b) => b.row)],
       metrics: [
-        metric('stall.event_loop_delay_max_ms', median.during.maxMs, 'ms', { op: '<=', value: STALL_TARGET_MS }, `median of ${bursts.length} bursts of the worst of ${median.during.count} workers over a ${median.seconds.toFixed(1)} s burst (every burst: ${each}); how late monitorEventLoopDelay's 1 ms timer ran (a stall of L ms reads L − 1 to L)`),
-        metric('stall.event_loop_delay_max_ms_worst_burst', worst.during.maxMs, 'ms', null, `its canary: ${worst.canary.maxMs.toFixed(0)} ms`),
-        metric('stall.event_loop_delay_p99_ms', median.during.p99Ms, 'ms', null, 'the median burst'),
+        metric('stall.event_loop_delay_max_ms', worst.during.maxMs, 'ms', { op: '<=', value: STALL_TARGET_MS }, `worst of ${bursts.length} bursts (each: the worst of ${worst.during.count} workers over a ${worst.seconds.toFixed(1)} s burst; every burst: ${each}; its canary ${worst.canary.maxMs.toFixed(0)} ms), after a warm-up burst of ${warmup.during.maxMs.toFixed(0)} ms; how late monitorEventLoopDelay's 1 ms timer ran (a stall of L ms reads L − 1 to L)`),
+        metric('stall.event_loop_delay_max_ms_median_burst', median.during.maxMs, 'ms'),
+        metric('stall.warmup_burst_event_loop_delay_max_ms', warmup.during.maxMs, 'ms', null, 'the first burst, not held to the target'),
+        metric('stall.event_loop_delay_p99_ms', worst.during.p99Ms, 'ms', null, 'the worst burst'),
         metric('stall.idle_event_loop_delay_max_ms', idle.maxMs, 'ms', null, '1 s idle before the bursts'),
-        metric('stall.canary_event_loop_delay_max_ms', median.canary.maxMs, 'ms', null, 'an idle Node process beside the median burst'),
-        metric('stall.worker_runqueue_wait_ms', median.waitMs, 'ms', null, 'worst worker main thread in the median burst: runnable but waiting for a CPU (/proc/<pid>/schedstat)')
+        metric('stall.canary_event_loop_delay_max_ms', worst.canary.maxMs, 'ms', null, 'an idle Node process beside the worst burst'),
+        metric('stall.worker_runqueue_wait_ms', worst.waitMs, 'ms', null, 'worst worker main thread in the worst burst: runnable but waiting for a CPU (/proc/<pid>/schedstat)'),
+        metric('stall.client_cpu_ms', worst.clientCpuMs, 'ms', null, 'what sending the worst burst cost the bench process (autocannon, 100 connections × 1 request), on the same 2 cores')
       ]
     }
   }))
