@@ -1,10 +1,11 @@
 // Client address for rate limits and logs: X-Forwarded-For / Forwarded are
 // believed only when the socket peer is one of TRUSTED_PROXIES.
 import { isIP } from 'node:net'
+import { remember } from './memo.ts'
 
 interface Range { family: 4 | 6, bits: number, value: bigint }
 
-// bound of each per-address memo (cleared when full)
+// bound of each per-address memo
 const MEMO_MAX = 10000
 
 function toBigInt (raw: string): { family: 4 | 6, value: bigint } | null {
@@ -67,9 +68,7 @@ export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBi
       const max = r.family === 4 ? 32 : 128
       return r.family === ip.family && (ip.value >> BigInt(max - r.bits)) === r.value
     })
-    if (cache.size >= MEMO_MAX) cache.clear()
-    cache.set(peer, ok)
-    return ok
+    return remember(cache, MEMO_MAX, peer, ok)
   }
 
   // Walk X-Forwarded-For from the right, skipping our own proxies: the first
@@ -77,13 +76,7 @@ export function createClientIpResolver (trusted: readonly string[], ipv6PrefixBi
   function resolve (peer: string, forwardedFor: string | undefined): string {
     if (ranges.length === 0) {
       if (!peer.includes(':')) return peer
-      let key = grouped.get(peer)
-      if (key === undefined) {
-        key = group(normalizeIp(peer))
-        if (grouped.size >= MEMO_MAX) grouped.clear()
-        grouped.set(peer, key)
-      }
-      return key
+      return grouped.get(peer) ?? remember(grouped, MEMO_MAX, peer, group(normalizeIp(peer)))
     }
     let client = normalizeIp(peer)
     if (forwardedFor === undefined || forwardedFor === '' || !isTrusted(client)) return group(client)
@@ -157,11 +150,5 @@ export function peerAddress (binary: ArrayBuffer): string {
     return ''
   }
   const n = (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0
-  let text = dotted.get(n)
-  if (text === undefined) {
-    text = `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`
-    if (dotted.size >= MEMO_MAX) dotted.clear()
-    dotted.set(n, text)
-  }
-  return text
+  return dotted.get(n) ?? remember(dotted, MEMO_MAX, n, `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`)
 }

@@ -23,13 +23,12 @@ import { forwardedFor, peerAddress } from '../client-ip.ts'
 import { JSON_TYPE, secondsText } from './route.ts'
 import type { Route, PeekInput } from './route.ts'
 import type { PipelineDeps } from './pipeline.ts'
-import { SECURITY_HEADERS, EXPOSED, SANE_ID } from './policy-headers.ts'
+import { SECURITY_HEADERS, EXPOSED, SANE_ID, corsOrigins } from './policy-headers.ts'
 import type { RateResult } from '../rate-limit.ts'
 
 const REASONS: Readonly<Record<number, string>> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 414: '414 URI Too Long', 429: '429 Too Many Requests', 500: '500 Internal Server Error', 503: '503 Service Unavailable'
 }
-const CRLF = /[\r\n]/
 
 export interface FastLaneState { draining: () => boolean, started: () => void, ended: () => void }
 
@@ -65,8 +64,8 @@ const urlLengthOf = (req: HttpRequest, query: string): number => req.getUrl().le
 export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastLane {
   const idPrefix = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}f-`
   let idCounter = 0
-  const anyOrigin = deps.corsOrigins.includes('*')
-  const origins = new Set(deps.corsOrigins.map((o) => o.toLowerCase()).filter((o) => !CRLF.test(o)))
+  const origins = corsOrigins(deps.corsOrigins)
+  const anyOrigin = origins.any
   // After "x-request-id: <id>": the headers every fast response carries.
   const fixed = lines([...SECURITY_HEADERS, ...(anyOrigin ? [] : [['vary', 'Origin'] as const]), ['content-type', JSON_TYPE]])
   const corsAny = lines([['access-control-allow-origin', '*'], ['access-control-expose-headers', EXPOSED]])
@@ -76,7 +75,7 @@ export function createFastLane (deps: PipelineDeps, state: FastLaneState): FastL
   const cors = (origin: string): string => {
     if (origin === '') return ''
     if (anyOrigin) return corsAny
-    return origins.has(origin.toLowerCase()) ? `\r\naccess-control-allow-origin: ${origin}${corsTail}` : ''
+    return origins.allows(origin) ? `\r\naccess-control-allow-origin: ${origin}${corsTail}` : ''
   }
 
   // The whole policy and response for one route; render gives the body once the request is let through.

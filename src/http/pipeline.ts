@@ -9,7 +9,7 @@ import { isLoopback } from '../access.ts'
 import { sendJson } from './route.ts'
 import { createFastLane } from './fast-lane.ts'
 import { createSlicer } from './slicer.ts'
-import { SECURITY_HEADERS, EXPOSED, SANE_ID } from './policy-headers.ts'
+import { SECURITY_HEADERS, EXPOSED, SANE_ID, corsOrigins } from './policy-headers.ts'
 import type { FastHandler, FirstHandler } from './fast-lane.ts'
 import type { Route, RequestContext, LimitClass } from './route.ts'
 import type { Access } from '../access.ts'
@@ -76,20 +76,19 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
   const streams = new Map<string, number>()
   const keyLimits = new Map<string, number | null>()
   const slicer = createSlicer(SLICE_MS)
-  const anyOrigin = deps.corsOrigins.includes('*')
-  const origins = new Set(deps.corsOrigins.map((o) => o.toLowerCase()))
+  const origins = corsOrigins(deps.corsOrigins)
 
   // Only browsers send Origin, and only they read CORS headers.
   function corsHeaders (req: Request, res: Response): void {
     const origin = req.headers.origin
-    if (anyOrigin) {
+    if (origins.any) {
       if (origin === undefined) return
       res.header('access-control-allow-origin', '*')
       res.header('access-control-expose-headers', EXPOSED)
       return
     }
     res.header('vary', 'Origin')
-    if (origin !== undefined && origins.has(origin.toLowerCase())) {
+    if (origin !== undefined && origins.allows(origin)) {
       res.header('access-control-allow-origin', origin)
       res.header('access-control-expose-headers', EXPOSED)
       if (deps.corsCredentials) res.header('access-control-allow-credentials', 'true')

@@ -4,6 +4,7 @@ import { AppError, itemError } from '../../errors.ts'
 import { jsonRoute } from '../route.ts'
 import type { Route, ParamDoc, PeekInput } from '../route.ts'
 import { parse as parseQuery } from 'node:querystring'
+import { remember } from '../../memo.ts'
 import { pathParam, queryString, queryInt, jsonBody, bodyArray, bodyString } from '../input.ts'
 import { serializeVideoInfo, serializeFormats, serializePlaylist, serializeBatch, serializePlatforms } from '../../schemas/videos.ts'
 import type { VideoInfoOut, FormatOut, BatchItemOut } from '../../schemas/videos.ts'
@@ -89,13 +90,7 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
   // throws the 4xx of an invalid request
   const resolveTarget = (input: PeekInput): Target => {
     const key = targetKey(input)
-    let target = targets.get(key)
-    if (target === undefined) {
-      target = targetFrom(registry, input.params, parseQuery(input.query), 'video')
-      if (targets.size >= TARGETS_MAX) targets.clear()
-      targets.set(key, target)
-    }
-    return target
+    return targets.get(key) ?? remember(targets, TARGETS_MAX, key, targetFrom(registry, input.params, parseQuery(input.query), 'video'))
   }
 
   const infoRoute = (path: string, params: readonly ParamDoc[]): Route => ({
