@@ -228,7 +228,7 @@ export async function httpGet (url: string, timeoutMs = 60000): Promise<Fetched>
 }
 
 // A LoadResult for a series of single requests (latencies in ms) instead of an autocannon run.
-export function seriesResult (samples: readonly Fetched[], elapsedMs: number, cpuSec: number): LoadResult {
+export function seriesResult (samples: ReadonlyArray<Pick<Fetched, 'ms' | 'status'>>, elapsedMs: number, cpuSec: number): LoadResult {
   const ms = samples.map((s) => s.ms)
   const requests = samples.length
   return {
@@ -272,3 +272,37 @@ export async function download (url: string, opts: { range?: string, rateMBps?: 
     req.end()
   })
 }
+
+// Direct vs proxied downloads of one file, alternating, `pairs` of each after
+// one warm-up each. Each proxied run is paired with the direct run just before
+// it, so load from other processes on the box hits both sides of a ratio
+// alike. meters: CPU-second counters, read around every download.
+export interface PairedDownloads {
+  secs: { direct: number[], proxied: number[] }
+  cpuSec: { direct: Record<string, number>, proxied: Record<string, number> }
+  // proxied rate ÷ the direct rate of its pair
+  pairRatios: number[]
+}
+
+export async function pairedDownloads (urls: { direct: string, proxied: string }, opts: { pairs: number, bytes: number, meters: Record<string, () => number> }): Promise<PairedDownloads> {
+  await download(urls.direct)
+  await download(urls.proxied)
+  const zero = (): Record<string, number> => Object.fromEntries(Object.keys(opts.meters).map((k) => [k, 0]))
+  const out: PairedDownloads = { secs: { direct: [], proxied: [] }, cpuSec: { direct: zero(), proxied: zero() }, pairRatios: [] }
+  const read = (): Record<string, number> => Object.fromEntries(Object.entries(opts.meters).map(([k, meter]) => [k, meter()]))
+  for (let i = 0; i < opts.pairs; i++) {
+    for (const kind of ['direct', 'proxied'] as const) {
+      const before = read()
+      const r = await download(urls[kind])
+      const after = read()
+      for (const k of Object.keys(before)) out.cpuSec[kind][k] = (out.cpuSec[kind][k] ?? 0) + (after[k] ?? 0) - (before[k] ?? 0)
+      if (r.bytes !== opts.bytes) throw new Error(`${kind}: ${r.bytes} bytes of ${opts.bytes}`)
+      out.secs[kind].push(r.sec)
+    }
+  }
+  out.pairRatios = out.secs.proxied.map((sec, i) => (out.secs.direct[i] ?? sec) / sec)
+  return out
+}
+
+// CPU seconds of this process (the bench's own client side), as a meter
+export const ownCpuSeconds = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }

@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { interleave } from './compare.ts'
-import { download, freePort, httpGet, MB, measureCpu, percentile, startNode } from './lib.ts'
+import { cpuSeconds, freePort, httpGet, MB, pairedDownloads, percentile, seriesResult, startNode } from './lib.ts'
 import { extractionEnv, ROOT, startCluster, startRaw, using } from './servers.ts'
-import { metric } from './metric.ts'
+import { metric, toRow } from './metric.ts'
 import type { Server } from './servers.ts'
 import type { Metric, Row } from './metric.ts'
 import type { BenchContext, ScenarioResult } from './context.ts'
@@ -68,54 +68,23 @@ export async function runRedirect (ctx: BenchContext): Promise<ScenarioResult> {
   }
 }
 
-// One download at a time, direct and proxied alternating, ROUNDS pairs: each
-// proxied download is paired with the direct one just before it, so that load
-// from elsewhere on the box hits both sides of a ratio alike. The client is
+// Five pairs of downloads (bench/lib pairedDownloads). The client is
 // node:http, not autocannon: autocannon's JavaScript HTTP parser reads bodies
 // at ~55 MB/s here, far below either side, so every ratio would read 1.
 const PAIRS = 5
 
 async function downloads (direct: string, proxied: string, pids: () => number[], originPid: number): Promise<{ rows: Row[], ratio: number, pairRatios: number[] }> {
   const bytes = PROXY_FILE_MB * MB
-  await download(direct)
-  await download(proxied)
-  const runs = { direct: [] as number[], proxied: [] as number[] }
-  const cpu = { direct: 0, proxied: 0 }
-  for (let i = 0; i < PAIRS; i++) {
-    for (const kind of ['direct', 'proxied'] as const) {
-      const { value: r, cpuSec } = await measureCpu(() => kind === 'direct' ? [originPid] : pids(), async () => await download(kind === 'direct' ? direct : proxied))
-      if (r.bytes !== bytes) throw new Error(`${kind}: ${r.bytes} bytes of ${bytes}`)
-      runs[kind].push(r.sec)
-      cpu[kind] += cpuSec
-    }
-  }
-  const pairRatios = runs.proxied.map((sec, i) => (runs.direct[i] ?? sec) / sec)
+  const runs = await pairedDownloads({ direct, proxied }, { pairs: PAIRS, bytes, meters: { origin: () => cpuSeconds([originPid]), server: () => cpuSeconds(pids()) } })
   const row = (scenario: string, workers: Row['workers'], secs: number[], cpuSec: number): Row => {
-    const ms = secs.map((x) => x * 1000)
-    return {
-      scenario,
-      workers,
-      requests: secs.length,
-      rps: secs.length / secs.reduce((a, b) => a + b, 0),
-      p50: Math.round(percentile(ms, 50)),
-      p975: Math.round(percentile(ms, 97.5)),
-      p99: Math.round(percentile(ms, 99)),
-      errors: 0,
-      non2xx: 0,
-      cpuSec,
-      cpuUsPerReq: (cpuSec * 1e6) / secs.length,
-      cpuUsPerReqMax: (cpuSec * 1e6) / secs.length,
-      bytesPerSec: bytes / percentile(secs, 50),
-      ratioCpu: null,
-      ratioRps: null,
-      chart: false,
-      rounds: secs.length
-    }
+    const elapsedMs = secs.reduce((a, b) => a + b, 0) * 1000
+    const r = seriesResult(secs.map((sec) => ({ ms: sec * 1000, status: 200 })), elapsedMs, cpuSec)
+    return { ...toRow(scenario, workers, { ...r, bytesPerSec: bytes / percentile(secs, 50) }, null, false), rounds: secs.length }
   }
   return {
-    rows: [row('direct from the origin', 'direct', runs.direct, cpu.direct), row('proxy-throughput', 0, runs.proxied, cpu.proxied)],
-    ratio: percentile(pairRatios, 50),
-    pairRatios
+    rows: [row('direct from the origin', 'direct', runs.secs.direct, runs.cpuSec.direct.origin ?? 0), row('proxy-throughput', 0, runs.secs.proxied, runs.cpuSec.proxied.server ?? 0)],
+    ratio: percentile(runs.pairRatios, 50),
+    pairRatios: runs.pairRatios
   }
 }
 

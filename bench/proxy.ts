@@ -17,7 +17,7 @@ import type { ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cpuSeconds, download, freePort, MB, sleep, startNode } from './lib.ts'
+import { cpuSeconds, download, freePort, MB, ownCpuSeconds, pairedDownloads, sleep, startNode } from './lib.ts'
 import { createLinkSigner } from '../src/proxy/signer.ts'
 import { createUpstream } from '../src/proxy/upstream.ts'
 import { proxyRoutes } from '../src/proxy/routes.ts'
@@ -114,38 +114,26 @@ async function slowClient (url: string, pid: number): Promise<Record<string, num
 
 // Direct vs proxied downloads of the file, alternating, RUNS each.
 async function throughput (direct: string, viaProxy: string, originPid: number, pid: number): Promise<Record<string, unknown>> {
-  await download(direct)
-  await download(viaProxy)
-  const rates: { direct: number[], proxy: number[] } = { direct: [], proxy: [] }
-  const cpu = { direct: { origin: 0, proxy: 0, client: 0 }, proxy: { origin: 0, proxy: 0, client: 0 } }
-  for (let i = 0; i < RUNS; i++) {
-    for (const [kind, url] of [['direct', direct], ['proxy', viaProxy]] as const) {
-      const before = { origin: cpuSeconds([originPid]), proxy: cpuSeconds([pid]), client: process.cpuUsage() }
-      const r = await download(url)
-      const client = process.cpuUsage(before.client)
-      cpu[kind].origin += cpuSeconds([originPid]) - before.origin
-      cpu[kind].proxy += cpuSeconds([pid]) - before.proxy
-      cpu[kind].client += (client.user + client.system) / 1e6
-      if (r.bytes !== FILE_MB * MB) throw new Error(`${kind}: got ${r.bytes} bytes`)
-      rates[kind].push(r.bytes / MB / r.sec)
-    }
-  }
-  const perGB = (sec: number): number => round(sec / (RUNS * FILE_MB / 1024), 2)
-  // Each proxy run is paired with the direct run just before it, so load from
-  // other processes on the box hits both sides of a ratio alike.
-  const pairRatios = rates.proxy.map((p, i) => p / (rates.direct[i] ?? p))
+  const runs = await pairedDownloads({ direct, proxied: viaProxy }, {
+    pairs: RUNS,
+    bytes: FILE_MB * MB,
+    meters: { origin: () => cpuSeconds([originPid]), proxy: () => cpuSeconds([pid]), client: ownCpuSeconds }
+  })
+  const mbps = (secs: number[]): number[] => secs.map((sec) => FILE_MB / sec)
+  const perGB = (sec: number | undefined): number => round((sec ?? 0) / (RUNS * FILE_MB / 1024), 2)
+  const { direct: d, proxied: p } = runs.cpuSec
   return {
     runs: RUNS,
-    direct_mbps: round(median(rates.direct)),
-    proxy_mbps: round(median(rates.proxy)),
-    ratio: round(median(pairRatios), 2),
-    pair_ratios: pairRatios.map((x) => round(x, 2)),
+    direct_mbps: round(median(mbps(runs.secs.direct))),
+    proxy_mbps: round(median(mbps(runs.secs.proxied))),
+    ratio: round(median(runs.pairRatios), 2),
+    pair_ratios: runs.pairRatios.map((x) => round(x, 2)),
     target_ratio: 0.7,
-    direct_runs: rates.direct.map((x) => round(x)),
-    proxy_runs: rates.proxy.map((x) => round(x)),
+    direct_runs: mbps(runs.secs.direct).map((x) => round(x)),
+    proxy_runs: mbps(runs.secs.proxied).map((x) => round(x)),
     cpu_sec_per_gb: {
-      direct: { origin: perGB(cpu.direct.origin), client: perGB(cpu.direct.client) },
-      proxy: { origin: perGB(cpu.proxy.origin), proxy: perGB(cpu.proxy.proxy), client: perGB(cpu.proxy.client) }
+      direct: { origin: perGB(d.origin), client: perGB(d.client) },
+      proxy: { origin: perGB(p.origin), proxy: perGB(p.proxy), client: perGB(p.client) }
     }
   }
 }
