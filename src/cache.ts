@@ -8,7 +8,7 @@ export const CACHE_VERSION = 'v1'
 export interface CacheStats { hits: number, misses: number, l1Size: number, backend: 'memory' | 'redis' }
 
 // extra: what callers derive from the value once (e.g. its serialized body), dropped with it
-export interface L1Entry<V> { value: V, expiresAt: number, extra: Map<string, string | Buffer> }
+export interface L1Entry<V> { value: V, expiresAt: number, extra: Map<string, Buffer> }
 
 export interface InfoCache<V> {
   readonly backend: 'memory' | 'redis'

@@ -114,7 +114,7 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
       const entry = extractor.peek(target)
       if (entry === null) return null
       let body = entry.extra.get(INFO_BODY_KEY)
-      if (typeof body !== 'object') {
+      if (body === undefined) {
         body = Buffer.from(serializeVideoInfo(infoOut(target, entry.value, true)))
         entry.extra.set(INFO_BODY_KEY, body)
       }
