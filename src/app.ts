@@ -33,6 +33,8 @@ import { createStreamService } from './streams/service.ts'
 import { streamRoutes } from './http/routes/streams.ts'
 import { createPublicBase } from './http/public-base.ts'
 import { createDownloads } from './downloads/index.ts'
+import { resolveExecutables } from './extract/executables.ts'
+import type { Executables } from './extract/executables.ts'
 // The composition root may hand a thread module's pure function to src/: the one yt-dlp error table.
 import { classifyYtDlpError } from '../workers/ytdlp.ts'
 import type { RateLimiter } from './rate-limit.ts'
@@ -53,6 +55,8 @@ export interface AppDeps {
   redis: Redis | null
   // tests may share one pool between apps or hand in their own
   pool?: ExtractionPool
+  // resolved once per process (worker.ts); resolved here when not given
+  executables?: Executables
 }
 
 export interface App {
@@ -92,7 +96,11 @@ function ttlSetting (config: Config, name: string | null): number {
   return typeof value === 'number' ? value : config.CACHE_TTL
 }
 
-export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): App {
+export function createApp ({ config, log, redis, pool: givenPool, executables }: AppDeps): App {
+  const tools = executables ?? resolveExecutables(config)
+  // Not found: keep the configured name, so that every use fails with a clear message and health says why.
+  const ytdlpPath = tools.ytdlp ?? (config.YTDLP_PATH === '' ? 'yt-dlp' : config.YTDLP_PATH)
+  const ffmpegPath = tools.ffmpeg ?? config.FFMPEG_PATH
   const own = require('../../package.json') as { name: string, version: string, description: string }
   const metrics = createRequestMetrics()
   const keyEntries = [...config.API_KEYS, ...(config.API_KEYS_FILE === '' ? [] : parseKeysFile(readFileSync(config.API_KEYS_FILE, 'utf8')))]
@@ -105,7 +113,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     threads: config.EXTRACT_THREADS,
     concurrency: config.EXTRACT_CONCURRENCY,
     maxQueue: config.EXTRACT_QUEUE,
-    ytdlpPath: config.YTDLP_PATH,
+    ytdlpPath,
     mode: config.YTDLP_MODE,
     timeoutMs: Math.round(config.EXTRACT_TIMEOUT * 1000)
   })
@@ -158,7 +166,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     version: own.version,
     redis,
     cluster: link.state,
-    ytdlpPath: config.YTDLP_PATH,
+    ytdlpPath,
     ytdlpMode: config.YTDLP_MODE,
     storagePath: config.DOWNLOAD_DIRECTORY
   })
@@ -202,7 +210,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     upstream,
     allowHosts: config.GENERIC_HOSTS,
     pool,
-    remuxer: createRemuxer({ ffmpegPath: config.FFMPEG_PATH, maxConcurrent: config.REMUX_MAX_CONCURRENT }),
+    remuxer: createRemuxer({ ffmpegPath, maxConcurrent: config.REMUX_MAX_CONCURRENT }),
     linkTtlSec: config.PROXY_LINK_TTL,
     cacheMaxAgeSec: config.CACHE_MAX_AGE,
     selfBase: () => `http://${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${listenPort}`
@@ -217,7 +225,8 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     classify: classifyYtDlpError,
     cookiesFor: (platform) => cookies.fileFor(platform),
     options: {
-      ffmpegPath: config.FFMPEG_PATH,
+      ytdlpPath,
+      ffmpegPath,
       downloadTimeoutMs: config.DOWNLOAD_TIMEOUT * 1000,
       stallTimeoutMs: config.DOWNLOAD_STALL_TIMEOUT * 1000,
       batchMax: config.BATCH_DOWNLOAD_MAX
@@ -253,7 +262,7 @@ export function createApp ({ config, log, redis, pool: givenPool }: AppDeps): Ap
     routes,
     pool,
     async listen (port = config.PORT, host = config.HOST) {
-      if (config.YTDLP_MODE === 'warm') pool.run('ytdlpPrewarm', { ytdlpPath: config.YTDLP_PATH, count: config.EXTRACT_CONCURRENCY }).catch(() => {})
+      if (config.YTDLP_MODE === 'warm') pool.run('ytdlpPrewarm', { ytdlpPath, count: config.EXTRACT_CONCURRENCY }).catch(() => {})
       await Promise.all([health.refresh(), cookies.refresh()])
       listenPort = await server.listen(port, host)
       await downloads.start()

@@ -83,6 +83,58 @@ const proxies: Parser<string[]> = (raw, name) => {
   return items
 }
 
+const PROXY_SCHEMES = new Set(['http:', 'https:', 'socks4:', 'socks4a:', 'socks5:', 'socks5h:'])
+
+const proxyUrl: Parser<string> = (raw, name) => {
+  const v = raw.trim()
+  let url: URL
+  try { url = new URL(v) } catch { throw new Error(`${name} must be a proxy URL such as http://host:3128 or socks5://host:1080`) }
+  if (!PROXY_SCHEMES.has(url.protocol) || url.hostname === '') throw new Error(`${name} must be an http, https, socks4, socks4a, socks5 or socks5h URL with a host`)
+  return v
+}
+
+export type JsRuntimeSetting = { readonly name: 'auto' | 'none' } | { readonly name: 'deno' | 'node', readonly path: string | null }
+
+export function parseJsRuntime (raw: string, name = 'YTDLP_JS_RUNTIME'): JsRuntimeSetting {
+  const v = raw.trim()
+  const m = /^(auto|none|deno|node)(?::(.+))?$/i.exec(v)
+  const kind = m?.[1]?.toLowerCase()
+  if (m === null || kind === undefined) throw new Error(`${name} must be auto, deno, node or none (deno:PATH and node:PATH name the binary), got "${raw}"`)
+  if (kind === 'auto' || kind === 'none') {
+    if (m[2] !== undefined) throw new Error(`${name}: ${kind} takes no path`)
+    return { name: kind }
+  }
+  return { name: kind === 'deno' ? 'deno' : 'node', path: m[2] ?? null }
+}
+
+const jsRuntime: Parser<string> = (raw, name) => { parseJsRuntime(raw, name); return raw.trim() }
+
+// yt-dlp's own --extractor-args syntax: IE_KEY:KEY=V1,V2;KEY2=V (a backslash keeps a comma in a value).
+export interface ExtractorArg { readonly ie: string, readonly args: Readonly<Record<string, readonly string[]>>, readonly raw: string }
+
+export function parseExtractorArg (entry: string): ExtractorArg | null {
+  const colon = entry.indexOf(':')
+  if (colon <= 0) return null
+  const ie = entry.slice(0, colon).trim().toLowerCase()
+  if (!/^[a-z0-9_-]+$/.test(ie)) return null
+  const args: Record<string, string[]> = {}
+  for (const part of entry.slice(colon + 1).split(';')) {
+    if (part.trim() === '') continue
+    const eq = part.indexOf('=')
+    const key = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase().replaceAll('-', '_')
+    if (!/^[a-z0-9_]+$/.test(key)) return null
+    const values = eq === -1 ? '' : part.slice(eq + 1)
+    args[key] = values.split(/(?<!\\),/).map((x) => x.replaceAll('\\,', ',').trim())
+  }
+  return Object.keys(args).length === 0 ? null : { ie, args, raw: entry }
+}
+
+const extractorArgs: Parser<ExtractorArg[]> = (raw, name) => raw.trim().split(/\s+/).filter((x) => x !== '').map((item) => {
+  const parsed = parseExtractorArg(item)
+  if (parsed === null) throw new Error(`${name} entry "${item}" is not IE:KEY=VALUE[,VALUE][;KEY=VALUE]`)
+  return parsed
+})
+
 interface Entry<T> { parse: Parser<T>, default: T | (() => T), description: string }
 
 function entry<T> (parse: Parser<T>, def: NoInfer<T> | (() => NoInfer<T>), description: string): Entry<T> {
@@ -140,7 +192,20 @@ export const CONFIG_TABLE = {
   IPV6_PREFIX: entry(int(32, 128), 64, 'IPv6 clients are grouped by this prefix length for rate limits'),
   REQUIRE_API_KEY: entry(bool, false, 'require an API key on public endpoints too'),
   GENERIC_HOSTS: entry(list, [], 'hosts the generic extractor may fetch (off when empty)'),
-  YTDLP_PATH: entry(str, 'yt-dlp', 'yt-dlp executable'),
+  YTDLP_PATH: entry(str, '', 'yt-dlp executable; empty = the project\'s current yt-dlp (.tools/yt-dlp, set up by npm start and npm test), else yt-dlp on PATH; a bare name is looked up on PATH'),
+  YTDLP_JS_RUNTIME: entry(jsRuntime, 'auto', 'JavaScript runtime yt-dlp solves YouTube\'s challenges with: auto (Deno from the npm package, else deno or a Node >= 22 on PATH), deno, node, none; deno:PATH or node:PATH names the binary'),
+  YTDLP_CACHE_DIR: entry(str, '', 'writable folder for yt-dlp\'s cache (player scripts, solver results); empty = a vidgate folder in the system temp folder'),
+  YTDLP_PROXY: entry(proxyUrl, '', 'outbound proxy for extraction, the byte proxy and downloads (http, https, socks4, socks4a, socks5, socks5h URL); empty = direct'),
+  YOUTUBE_PROXY: entry(proxyUrl, '', 'outbound proxy for YouTube only (overrides YTDLP_PROXY)'),
+  BILIBILI_PROXY: entry(proxyUrl, '', 'outbound proxy for BiliBili only (overrides YTDLP_PROXY)'),
+  TWITTER_PROXY: entry(proxyUrl, '', 'outbound proxy for Twitter/X only (overrides YTDLP_PROXY)'),
+  INSTAGRAM_PROXY: entry(proxyUrl, '', 'outbound proxy for Instagram only (overrides YTDLP_PROXY)'),
+  TWITCH_PROXY: entry(proxyUrl, '', 'outbound proxy for Twitch only (overrides YTDLP_PROXY)'),
+  YTDLP_EXTRACTOR_ARGS: entry(extractorArgs, [], 'yt-dlp extractor arguments, entries separated by spaces, each IE:KEY=V1,V2;KEY2=V (e.g. youtube:player_client=tv,web youtubepot-bgutilhttp:base_url=http://pot:4416)'),
+  YTDLP_MAX_AGE_DAYS: entry(int(1, 3650), 90, 'health reports yt-dlp as degraded when its release is older than this many days'),
+  YTDLP_AUTO_UPDATE: entry(oneOf(['off', 'stable', 'nightly'] as const), 'off', 'update yt-dlp with YTDLP_UPDATE_COMMAND at start and every YTDLP_UPDATE_INTERVAL, then reload the warm processes: off, stable, nightly'),
+  YTDLP_UPDATE_COMMAND: entry(str, '', 'command (run by /bin/sh, with YTDLP_UPDATE_CHANNEL=stable|nightly) that updates yt-dlp in place; empty = the project\'s own installer (scripts/ensure.js ytdlp)'),
+  YTDLP_UPDATE_INTERVAL: entry(int(60, 30 * 86400), 86400, 'seconds between automatic yt-dlp updates'),
   YTDLP_MODE: entry(oneOf(['warm', 'spawn'] as const), 'warm', 'warm: keep yt-dlp loaded in long-lived processes; spawn: one process per call'),
   EXTRACT_THREADS: entry(int(1, 64), 1, 'extraction threads per HTTP worker'),
   EXTRACT_CONCURRENCY: entry(int(1, 64), 4, 'concurrent yt-dlp jobs per extraction thread'),
@@ -149,7 +214,8 @@ export const CONFIG_TABLE = {
   PROXY_SIGNING_SECRET: entry(str, '', 'HMAC secret for proxy links (generated at start when empty; set it when several hosts serve one API)'),
   PROXY_LINK_TTL: entry(int(60, 7 * 86400), 21600, 'seconds a signed proxy link stays valid (the media is re-extracted when its own URL expires)'),
   PUBLIC_URL: entry(str, '', 'this API\'s public base URL for links we hand out (default: from the request\'s Host)'),
-  FFMPEG_PATH: entry(str, 'ffmpeg', 'ffmpeg executable (remux of separate video and audio, merges)'),
+  FFMPEG_PATH: entry(str, 'ffmpeg', 'ffmpeg executable (remux of separate video and audio, merges, audio conversion); a bare name is looked up on PATH'),
+  FFPROBE_PATH: entry(str, 'ffprobe', 'ffprobe executable (yt-dlp\'s conversions need it beside ffmpeg); a bare name is looked up on PATH'),
   REMUX_MAX_CONCURRENT: entry(int(0, 256), 4, 'remuxes (ffmpeg) per worker before 503 STREAM_BUSY')
 } as const
 
@@ -161,6 +227,8 @@ export type Settings = { readonly [K in ConfigKey]: ValueOf<K> }
 export interface Config extends Settings {
   readonly redisUrl: string | null
   readonly cookiesDirectory: string
+  readonly jsRuntime: JsRuntimeSetting
+  readonly extractTimeoutMs: number
 }
 
 export function isConfigKey (name: string): name is ConfigKey {
@@ -218,7 +286,9 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>, a
   return Object.freeze({
     ...settings,
     redisUrl: deriveRedisUrl(settings),
-    cookiesDirectory: settings.COOKIES_DIRECTORY
+    cookiesDirectory: settings.COOKIES_DIRECTORY,
+    jsRuntime: parseJsRuntime(settings.YTDLP_JS_RUNTIME),
+    extractTimeoutMs: Math.round(settings.EXTRACT_TIMEOUT * 1000)
   })
 }
 

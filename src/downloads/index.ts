@@ -33,6 +33,8 @@ export type DownloadsConfig = Pick<Config, 'DOWNLOAD_DIRECTORY' | 'MAX_STORAGE_G
 // Timings with defaults for production; tests shorten them.
 export interface DownloadsOptions {
   concurrency: number
+  // absolute (src/extract/executables.ts resolves it at start)
+  ytdlpPath: string
   ffmpegPath: string | null
   downloadTimeoutMs: number
   stallTimeoutMs: number
@@ -71,6 +73,7 @@ export interface Downloads {
 function defaults (config: DownloadsConfig): DownloadsOptions {
   return {
     concurrency: Math.max(1, Math.floor(config.MAX_CONCURRENT_DOWNLOADS / config.WORKERS)),
+    ytdlpPath: config.YTDLP_PATH === '' ? 'yt-dlp' : config.YTDLP_PATH,
     ffmpegPath: null,
     downloadTimeoutMs: 6 * 3600_000,
     stallTimeoutMs: 120_000,
@@ -116,7 +119,7 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
       storage,
       log,
       owner,
-      ytdlpPath: config.YTDLP_PATH,
+      ytdlpPath: opts.ytdlpPath,
       ffmpegPath: opts.ffmpegPath,
       classify: deps.classify,
       cookiesFor: deps.cookiesFor ?? (() => null),
