@@ -1,7 +1,7 @@
 // The piscina entry: named task exports only, each a one-line call into its module.
-import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpTask, YtDlpVersionTask } from './protocol.ts'
-import { runYtDlpTask, ytDlpVersion } from './ytdlp-task.ts'
-import { prewarm } from './ytdlp-warm.ts'
+import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpProbe, YtDlpProbeTask, YtDlpReloadResult, YtDlpReloadTask, YtDlpTask, YtDlpVersionTask } from './protocol.ts'
+import { runYtDlpProbe, runYtDlpTask, ytDlpVersion } from './ytdlp-task.ts'
+import { prewarm, reloadWarm, useCounters } from './ytdlp-warm.ts'
 import { hlsTemplate as buildHlsTemplate } from './hls-template.ts'
 import type { HlsTemplate, HlsTemplateTask } from './hls-template.ts'
 import { buildHlsTask, fmp4IndexTask, dashRepresentationTask } from './split-hls.ts'
@@ -19,8 +19,17 @@ export async function ytdlpVersion (input: YtDlpVersionTask): Promise<TaskResult
   return await ytDlpVersion(input.ytdlpPath, input.timeoutMs)
 }
 
-export function ytdlpPrewarm (input: { ytdlpPath: string, count: number }): number {
-  return prewarm(input.ytdlpPath, input.count)
+export function ytdlpPrewarm (input: { ytdlpPath: string, count: number, counters?: SharedArrayBuffer, generation?: number }): number {
+  return prewarm(input.ytdlpPath, input.count, input.counters, input.generation)
+}
+
+export async function ytdlpProbe (input: YtDlpProbeTask): Promise<TaskResult<YtDlpProbe>> {
+  return await runYtDlpProbe(input)
+}
+
+export async function ytdlpReload (input: YtDlpReloadTask): Promise<YtDlpReloadResult> {
+  useCounters(input.counters)
+  return await reloadWarm(input.ytdlpPath, input.generation, input.count)
 }
 
 export function hlsTemplate (input: HlsTemplateTask): TaskResult<HlsTemplate> {

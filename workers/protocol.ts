@@ -16,15 +16,37 @@ export type TaskErrorCode = typeof TASK_ERROR_CODES[number]
 
 export type YtDlpMode = 'warm' | 'spawn'
 
+// warmError: why the warm mode could not serve (its processes fail to start), when it could not
 export type TaskResult<T> =
-  | { ok: true, value: T, ms: number, mode?: YtDlpMode }
-  | { ok: false, code: TaskErrorCode, message: string, stderrTail: string, ms: number }
+  | { ok: true, value: T, ms: number, mode?: YtDlpMode, warmError?: string }
+  | { ok: false, code: TaskErrorCode, message: string, stderrTail: string, ms: number, warmError?: string }
+
+// What the operator chose for every yt-dlp run, passed identically to the warm
+// process (as YoutubeDL params) and to spawns (as options).
+export interface YtDlpSettings {
+  // yt-dlp's js_runtimes: the runtime that solves YouTube's challenges
+  jsRuntime: { name: 'deno' | 'node', path: string } | null
+  // the spawned yt-dlp accepts --js-runtimes (from the probe); a warm process passes the param regardless
+  jsRuntimesOption: boolean
+  cacheDir: string | null
+  proxy: string | null
+  // IE key → { arg: values }, and the raw IE:ARGS text for --extractor-args
+  extractorArgs: Array<{ ie: string, args: Record<string, string[]>, raw: string }>
+}
+
+// Counters every pool thread adds to (Int32Array over a SharedArrayBuffer): see WARM_COUNTER.
+export const WARM_COUNTER = { live: 0, ready: 1, exits: 2, startFailures: 3 } as const
+export const WARM_COUNTERS_LENGTH = 4
 
 export interface YtDlpTask {
   kind: 'info' | 'playlist'
   url: string
   ytdlpPath: string
   mode: YtDlpMode
+  settings?: YtDlpSettings
+  // bumped by a reload: warm processes of an older generation are replaced
+  generation?: number
+  counters?: SharedArrayBuffer
   timeoutMs: number
   maxOutputBytes: number
   cookiesFile: string | null
@@ -39,6 +61,35 @@ export interface YtDlpVersionTask {
   ytdlpPath: string
   timeoutMs: number
 }
+
+// What the yt-dlp in use offers, as a warm process (or the same script run once) sees it.
+export interface YtDlpProbe {
+  version: string
+  // false: not a Python yt-dlp, so only --version and --help were asked
+  python: boolean
+  jsRuntimesOption: boolean
+  jsRuntimes: Array<{ name: string, version: string | null, path: string | null, supported: boolean }>
+  ejs: boolean
+  curlCffi: boolean
+  // the warm mode served the probe
+  warm: boolean
+}
+
+export interface YtDlpProbeTask {
+  ytdlpPath: string
+  mode: YtDlpMode
+  settings: YtDlpSettings
+  timeoutMs: number
+  generation?: number
+  counters?: SharedArrayBuffer
+}
+
+export interface YtDlpReloadTask extends YtDlpProbeTask {
+  generation: number
+  count: number
+}
+
+export interface YtDlpReloadResult { replaced: number, failed: string | null }
 
 export interface MediaThumbnail {
   url: string

@@ -12,6 +12,8 @@ const READY_LINE_MAX_BYTES = 64 * 1024
 const RETIRE_GRACE_MS = 2000
 
 export interface WarmJob {
+  // probe: answer what this yt-dlp offers instead of extracting (url unused)
+  probe?: boolean
   url: string
   opts: Record<string, unknown>
   timeoutMs: number
@@ -22,7 +24,11 @@ export interface WarmJob {
 export interface WarmProcess {
   readonly pid: number | null
   readonly ytdlpPath: string
+  // the reload generation it was started in
+  readonly generation: number
   readonly ready: Promise<boolean>
+  // stderr's tail: after a failed start, why it failed
+  readonly stderr: () => string
   readonly exited: Promise<void>
   jobs: number
   busy: boolean
@@ -80,7 +86,7 @@ interface Pending {
   resolve: (outcome: ExtractOutcome | null) => void
 }
 
-export function startWarmProcess (ytdlpPath: string, interpreter: readonly string[], hooks: WarmHooks): WarmProcess {
+export function startWarmProcess (ytdlpPath: string, interpreter: readonly string[], hooks: WarmHooks, generation = 0): WarmProcess {
   const [command = 'python3', ...pre] = interpreter
   const child = spawn(command, [...pre, '-c', WARM_SCRIPT, ytdlpPath], { stdio: ['pipe', 'pipe', 'pipe'] })
   lowerPriority(child.pid)
@@ -177,7 +183,9 @@ export function startWarmProcess (ytdlpPath: string, interpreter: readonly strin
   const proc: WarmProcess = {
     pid: child.pid ?? null,
     ytdlpPath,
+    generation,
     ready,
+    stderr: () => stderr,
     exited,
     jobs: 0,
     busy: false,
@@ -193,7 +201,7 @@ export function startWarmProcess (ytdlpPath: string, interpreter: readonly strin
         proc.busy = true
         refAll(true)
         void ready.then(ok => {
-          if (ok && pending?.id === id) child.stdin.write(`${JSON.stringify({ id, url: job.url, opts: job.opts })}\n`)
+          if (ok && pending?.id === id) child.stdin.write(`${JSON.stringify({ id, url: job.url, opts: job.opts, probe: job.probe === true })}\n`)
         })
       })
     },

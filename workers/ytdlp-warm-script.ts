@@ -1,6 +1,7 @@
 // Python side of the warm protocol, run as [interpreter, '-c', WARM_SCRIPT, ytdlpPath].
-// stdin: one job per line {"id", "url", "opts"}; stdout: {"ready": true, "version"} once,
-// then one {"id", "ok": true, "info"} or {"id", "ok": false, "error", "log"} line per job.
+// stdin: one job per line {"id", "url", "opts"} (or {"id", "probe": true, "opts"}: what this
+// yt-dlp offers, see YtDlpProbe); stdout: {"ready": true, "version"} once, then one
+// {"id", "ok": true, "info"} or {"id", "ok": false, "error", "log"} line per job.
 // It exits on stdin EOF, so it dies with the thread or process that owns the pipe.
 //
 // YoutubeDL instances are cached per options (at most 4): building one costs ~55 ms
@@ -75,6 +76,49 @@ def client(opts):
     return key, entry
 
 
+def has_module(name):
+    deps = getattr(yt_dlp, 'dependencies', None)
+    if getattr(deps, name, None) is not None:
+        return True
+    try:
+        __import__(name)
+        return True
+    except Exception:
+        return False
+
+
+def probe(opts):
+    # What this yt-dlp offers, read through getattr so that any version answers.
+    ejs = has_module('yt_dlp_ejs')
+    if not ejs:
+        try:
+            from yt_dlp.extractor.youtube.jsc._builtin import vendor  # noqa: F401 (solver scripts vendored by a distribution)
+            ejs = True
+        except Exception:
+            pass
+    option = False
+    try:
+        option = yt_dlp.options.create_parser().get_option('--js-runtimes') is not None
+    except Exception:
+        pass
+    runtimes = []
+    ydl = yt_dlp.YoutubeDL(dict(opts, logger=Log()))
+    for name, rt in (getattr(ydl, '_js_runtimes', None) or {}).items():
+        info = None
+        try:
+            info = rt.info if rt is not None else None
+        except Exception:
+            pass
+        runtimes.append({
+            'name': name,
+            'version': getattr(info, 'version', None),
+            'path': getattr(info, 'path', None),
+            'supported': info is not None and getattr(info, 'supported', True) is not False,
+        })
+    return {'version': yt_dlp.version.__version__, 'python': True, 'jsRuntimesOption': option,
+            'jsRuntimes': runtimes, 'ejs': ejs, 'curlCffi': has_module('curl_cffi')}
+
+
 def main():
     send({'ready': True, 'version': yt_dlp.version.__version__})
     for raw in sys.stdin:
@@ -87,6 +131,14 @@ def main():
             send({'id': None, 'ok': False, 'error': 'bad job line: %s' % e, 'log': []})
             continue
         key, log = None, Log()
+        if job.get('probe'):
+            try:
+                line = json.dumps({'id': jid, 'ok': True, 'info': probe(opts)})
+            except Exception as e:
+                line = json.dumps({'id': jid, 'ok': False, 'error': 'probe failed: %r' % (e,), 'log': []})
+            _proto.write(line + '\n')
+            _proto.flush()
+            continue
         try:
             key, (ydl, log) = client(opts)
             del log.lines[:]

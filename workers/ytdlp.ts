@@ -3,7 +3,7 @@
 import { lowerPriority } from './nice.ts'
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
-import type { TaskErrorCode, YtDlpTask } from './protocol.ts'
+import type { TaskErrorCode, YtDlpSettings, YtDlpTask } from './protocol.ts'
 
 export type ExtractOutcome =
   | { ok: true, raw: unknown }
@@ -70,9 +70,36 @@ export function buildYtDlpArgs (task: YtDlpTask, url: string): string[] {
     if (task.playlistLimit !== undefined) args.push('--playlist-end', String(task.playlistLimit))
   }
   if (task.cookiesFile !== null) args.push('--cookies', task.cookiesFile)
+  args.push(...settingsArgs(task.settings))
   // Security: everything after `--` is a URL, never an option (yt-dlp has --exec).
   args.push('--', url)
   return args
+}
+
+// The operator's settings as command-line options, for every spawned yt-dlp (extractions and downloads).
+export function settingsArgs (settings: YtDlpSettings | undefined): string[] {
+  if (settings === undefined) return []
+  const args: string[] = []
+  if (settings.cacheDir !== null) args.push('--cache-dir', settings.cacheDir)
+  if (settings.proxy !== null) args.push('--proxy', settings.proxy)
+  for (const entry of settings.extractorArgs) args.push('--extractor-args', entry.raw)
+  if (settings.jsRuntime !== null && settings.jsRuntimesOption) args.push('--js-runtimes', `${settings.jsRuntime.name}:${settings.jsRuntime.path}`)
+  return args
+}
+
+// The same settings as YoutubeDL params (a yt-dlp that predates a param ignores it).
+export function settingsParams (settings: YtDlpSettings | undefined): Record<string, unknown> {
+  if (settings === undefined) return {}
+  const params: Record<string, unknown> = {}
+  if (settings.cacheDir !== null) params.cachedir = settings.cacheDir
+  if (settings.proxy !== null) params.proxy = settings.proxy
+  if (settings.extractorArgs.length > 0) {
+    const byIe: Record<string, Record<string, string[]>> = {}
+    for (const entry of settings.extractorArgs) byIe[entry.ie] = { ...byIe[entry.ie], ...entry.args }
+    params.extractor_args = byIe
+  }
+  if (settings.jsRuntime !== null) params.js_runtimes = { [settings.jsRuntime.name]: { path: settings.jsRuntime.path } }
+  return params
 }
 
 // The same choices as buildYtDlpArgs, as YoutubeDL params for the warm process.
@@ -89,7 +116,7 @@ export function buildWarmOptions (task: YtDlpTask): Record<string, unknown> {
   }
   if (task.kind === 'playlist' && task.playlistLimit !== undefined) opts.playlistend = task.playlistLimit
   if (task.cookiesFile !== null) opts.cookiefile = task.cookiesFile
-  return opts
+  return { ...opts, ...settingsParams(task.settings) }
 }
 
 export type ProcessOutcome =
