@@ -34,6 +34,8 @@ import { streamRoutes } from './http/routes/streams.ts'
 import { createPublicBase } from './http/public-base.ts'
 import { createDownloads } from './downloads/index.ts'
 import { resolveExecutables } from './extract/executables.ts'
+import { createYtDlpSettings } from './extract/settings.ts'
+import { ageDays, seenJsRuntime } from './extract/ytdlp-status.ts'
 import type { Executables } from './extract/executables.ts'
 // The composition root may hand a thread module's pure function to src/: the one yt-dlp error table.
 import { classifyYtDlpError } from '../workers/ytdlp.ts'
@@ -101,6 +103,9 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   // Not found: keep the configured name, so that every use fails with a clear message and health says why.
   const ytdlpPath = tools.ytdlp ?? (config.YTDLP_PATH === '' ? 'yt-dlp' : config.YTDLP_PATH)
   const ffmpegPath = tools.ffmpeg ?? config.FFMPEG_PATH
+  for (const problem of tools.problems) log.warn({ problem }, 'start-up check')
+  const ytdlpSettings = createYtDlpSettings(config, tools)
+  const warmErrorsLogged = new Set<string>()
   const own = require('../../package.json') as { name: string, version: string, description: string }
   const metrics = createRequestMetrics()
   const keyEntries = [...config.API_KEYS, ...(config.API_KEYS_FILE === '' ? [] : parseKeysFile(readFileSync(config.API_KEYS_FILE, 'utf8')))]
@@ -115,11 +120,19 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     maxQueue: config.EXTRACT_QUEUE,
     ytdlpPath,
     mode: config.YTDLP_MODE,
-    timeoutMs: Math.round(config.EXTRACT_TIMEOUT * 1000)
+    timeoutMs: config.extractTimeoutMs,
+    settings: ytdlpSettings,
+    onWarmError: (reason) => {
+      if (warmErrorsLogged.has(reason) || warmErrorsLogged.size >= 20) return
+      warmErrorsLogged.add(reason)
+      log.warn({ ytdlpPath, reason }, 'warm yt-dlp processes cannot start; extractions spawn yt-dlp instead')
+    }
   })
   const cacheOpts = { redis, l1MaxEntries: config.CACHE_L1_SIZE, l1TtlSec: config.CACHE_L1_TTL, encode: JSON.stringify }
   const infoCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isMediaInfo) })
   const playlistCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isPlaylistInfo) })
+  metrics.watchCache('info', infoCache.stats)
+  metrics.watchCache('playlist', playlistCache.stats)
   const flights = createSingleFlight({ redis, lockTtlMs: Math.round(config.EXTRACT_TIMEOUT * 1000) + 5000, waitTimeoutMs: Math.round(config.EXTRACT_TIMEOUT * 1000) + 5000 })
   const ttlByPlatform = new Map(registry.list.map((p) => [p.name, ttlSetting(config, p.cacheTtlEnv)]))
   const extractor = createExtractor({
@@ -129,7 +142,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     flights,
     redis,
     cookieFile: (platform) => cookies.fileFor(platform),
-    ttlSec: (platform) => ttlByPlatform.get(platform) ?? config.CACHE_TTL
+    ttlSec: (platform) => ttlByPlatform.get(platform) ?? config.CACHE_TTL,
+    observe: metrics.extraction
   })
 
   // Event-loop delay since the previous stats read (bench/ reads it around a load phase).
@@ -166,8 +180,15 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     version: own.version,
     redis,
     cluster: link.state,
-    ytdlpPath,
-    ytdlpMode: config.YTDLP_MODE,
+    ytdlp: {
+      path: ytdlpPath,
+      mode: config.YTDLP_MODE,
+      maxAgeDays: config.YTDLP_MAX_AGE_DAYS,
+      probe: pool.probe,
+      warm: pool.warm
+    },
+    ffmpegPath: tools.ffmpeg,
+    ffmpegName: config.FFMPEG_PATH,
     storagePath: config.DOWNLOAD_DIRECTORY
   })
 
@@ -213,7 +234,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     remuxer: createRemuxer({ ffmpegPath, maxConcurrent: config.REMUX_MAX_CONCURRENT }),
     linkTtlSec: config.PROXY_LINK_TTL,
     cacheMaxAgeSec: config.CACHE_MAX_AGE,
-    selfBase: () => `http://${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${listenPort}`
+    selfBase: () => `http://${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${listenPort}`,
+    proxyBytes: metrics.proxyBytes
   })
   const publicBase = createPublicBase({ publicUrl: config.PUBLIC_URL, isTrusted: clientIp.isTrusted, fallback: () => `http://127.0.0.1:${listenPort}` })
 
@@ -241,7 +263,18 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     platforms: () => PLATFORM_NAMES,
     health: health.report,
     clusterState: link.state,
-    versionInfo: () => ({ ...versionInfo, ytdlp: health.ytdlpVersion() }),
+    versionInfo: () => {
+      const probe = health.ytdlp()
+      return {
+        ...versionInfo,
+        ytdlp: probe?.version ?? null,
+        ytdlp_age_days: probe === null ? null : ageDays(probe.version, Date.now()),
+        js_runtime: probe === null ? null : seenJsRuntime(probe),
+        yt_dlp_ejs: probe?.ejs ?? false,
+        curl_cffi: probe?.curlCffi ?? false,
+        ffmpeg: health.ffmpegVersion()
+      }
+    },
     stats: async () => buildClusterStats(await link.collect('stats'), link.state(), redis === null ? 'memory' : 'redis'),
     metrics: async () => await aggregateMetrics(await link.collect('metrics')),
     cookies,
@@ -252,7 +285,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   routes.push(...authRoutes({ cookies, platforms: PLATFORM_NAMES }))
   routes.push(...downloads.routes)
   routes.push(...streamRoutes({ registry, streams, publicBase, batchMax: config.BATCH_MAX }))
-  routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref) => await streams.resolveRef(ref) }))
+  routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref) => await streams.resolveRef(ref), proxyBytes: metrics.proxyBytes }))
   routes.push(...docsRoutes(() => JSON.stringify(buildOpenApi(routes, { title: own.name, version: own.version, description: own.description }))))
 
   const server = createHttpServer({ routes, pipeline, maxBodyBytes: config.MAX_REQUEST_BODY_SIZE })
@@ -262,7 +295,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     routes,
     pool,
     async listen (port = config.PORT, host = config.HOST) {
-      if (config.YTDLP_MODE === 'warm') pool.run('ytdlpPrewarm', { ytdlpPath, count: config.EXTRACT_CONCURRENCY }).catch(() => {})
+      pool.prewarm().catch(() => {})
       await Promise.all([health.refresh(), cookies.refresh()])
       listenPort = await server.listen(port, host)
       await downloads.start()

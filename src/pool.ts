@@ -5,7 +5,8 @@
 import { Piscina } from 'piscina'
 import { AppError } from './errors.ts'
 import type { ErrorCode } from './errors.ts'
-import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpTask } from '../workers/protocol.ts'
+import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpProbe, YtDlpProbeTask, YtDlpReloadResult, YtDlpReloadTask, YtDlpSettings, YtDlpTask } from '../workers/protocol.ts'
+import { WARM_COUNTER, WARM_COUNTERS_LENGTH } from '../workers/protocol.ts'
 
 export interface PoolOptions {
   threads: number
@@ -16,12 +17,35 @@ export interface PoolOptions {
   timeoutMs: number
   maxOutputBytes?: number
   maxWarmJobs?: number
+  // the operator's settings for a platform's extractions (null: a generic page)
+  settings?: (platform: string | null) => YtDlpSettings
+  // the warm mode could not serve: why (called for every such task; the caller dedupes)
+  onWarmError?: (reason: string) => void
+}
+
+export interface WarmState {
+  // processes alive and ready to serve, in all of this worker's threads
+  live: number
+  ready: number
+  // processes that ended while the server ran (job limit, crash, timeout, reload)
+  exits: number
+  startFailures: number
+  // the latest reason warm processes could not start, null once one served again
+  error: string | null
 }
 
 export interface PoolStats { queued: number, active: number, completed: number, failed: number, warm: number, spawn: number }
 
 export interface ExtractionPool {
-  ytdlp: (kind: 'info' | 'playlist', url: string, cookiesFile: string | null, playlistLimit?: number) => Promise<MediaInfo | PlaylistInfo>
+  ytdlp: (kind: 'info' | 'playlist', url: string, cookiesFile: string | null, playlistLimit?: number, platform?: string | null) => Promise<MediaInfo | PlaylistInfo>
+  // asks the yt-dlp in use what it offers (a warm process answers in warm mode); null when it cannot run
+  probe: () => Promise<YtDlpProbe | null>
+  lastProbe: () => YtDlpProbe | null
+  // starts warm processes ahead of the first extraction
+  prewarm: () => Promise<void>
+  // replaces the warm processes one at a time (after yt-dlp changed on disk), then probes again
+  reload: () => Promise<YtDlpReloadResult>
+  warm: () => WarmState
   run: <T>(name: string, input: unknown) => Promise<T>
   stats: () => PoolStats
   close: () => Promise<void>
@@ -33,7 +57,25 @@ function isTaskResult (x: unknown): x is TaskResult<unknown> {
   return typeof x === 'object' && x !== null && 'ok' in x && typeof x.ok === 'boolean'
 }
 
+const NO_SETTINGS: YtDlpSettings = { jsRuntime: null, jsRuntimesOption: false, cacheDir: null, proxy: null, extractorArgs: [] }
+
 export function createExtractionPool (opts: PoolOptions): ExtractionPool {
+  const counters = new SharedArrayBuffer(WARM_COUNTERS_LENGTH * 4)
+  const counts = new Int32Array(counters)
+  let generation = 0
+  let probed: YtDlpProbe | null = null
+  let warmError: string | null = null
+  // the probe says whether the spawned yt-dlp takes --js-runtimes
+  const settingsFor = (platform: string | null): YtDlpSettings => {
+    const base = opts.settings?.(platform) ?? NO_SETTINGS
+    return { ...base, jsRuntimesOption: probed?.jsRuntimesOption === true }
+  }
+  const noteWarm = (result: { warmError?: string, mode?: string }): void => {
+    if (result.warmError !== undefined) {
+      warmError = result.warmError
+      opts.onWarmError?.(result.warmError)
+    } else if (result.mode === 'warm') warmError = null
+  }
   const pool = new Piscina({
     filename: TASK_FILE.href,
     minThreads: opts.threads,
@@ -68,9 +110,41 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
     }
   }
 
+  const probeTask = (): YtDlpProbeTask => ({ ytdlpPath: opts.ytdlpPath, mode: opts.mode, settings: settingsFor(null), timeoutMs: Math.max(15_000, opts.timeoutMs), generation, counters })
+
   return {
     run,
-    async ytdlp (kind, url, cookiesFile, playlistLimit) {
+    async probe () {
+      try {
+        const result: unknown = await run('ytdlpProbe', probeTask())
+        if (isTaskResult(result)) {
+          noteWarm(result)
+          if (result.ok) probed = result.value as YtDlpProbe
+          else probed = null
+        }
+      } catch { probed = null }
+      return probed
+    },
+    lastProbe: () => probed,
+    async prewarm () {
+      if (opts.mode !== 'warm') return
+      await run('ytdlpPrewarm', { ytdlpPath: opts.ytdlpPath, count: opts.concurrency, counters, generation })
+    },
+    async reload () {
+      generation++
+      const task: YtDlpReloadTask = { ...probeTask(), generation, count: opts.mode === 'warm' ? opts.concurrency : 0 }
+      const result = opts.mode === 'warm' ? await run<YtDlpReloadResult>('ytdlpReload', task) : { replaced: 0, failed: null }
+      await this.probe()
+      return result
+    },
+    warm: () => ({
+      live: Atomics.load(counts, WARM_COUNTER.live),
+      ready: Atomics.load(counts, WARM_COUNTER.ready),
+      exits: Atomics.load(counts, WARM_COUNTER.exits),
+      startFailures: Atomics.load(counts, WARM_COUNTER.startFailures),
+      error: warmError
+    }),
+    async ytdlp (kind, url, cookiesFile, playlistLimit, platform = null) {
       const task: YtDlpTask = {
         kind,
         url,
@@ -81,10 +155,14 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
         cookiesFile,
         maxWarmJobs: opts.maxWarmJobs ?? 500,
         maxWarmProcesses: opts.concurrency,
+        settings: settingsFor(platform),
+        generation,
+        counters,
         ...(playlistLimit === undefined ? {} : { playlistLimit })
       }
       const result: unknown = await run('ytdlp', task)
       if (!isTaskResult(result)) throw new AppError('INTERNAL', 'The extraction thread returned nothing usable')
+      noteWarm(result)
       if (!result.ok) {
         failed++
         const code: ErrorCode = result.code === 'INVALID_INPUT' ? 'INVALID_INPUT' : result.code

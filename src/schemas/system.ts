@@ -33,10 +33,22 @@ export interface HealthReport {
   uptime_seconds: number
   checks: {
     cache: { status: CheckStatus, backend: 'memory' | 'redis', detail: string | null }
-    ytdlp: { status: CheckStatus, version: string | null, mode: string, detail: string | null }
+    ytdlp: YtDlpCheck
+    ffmpeg: { status: CheckStatus, path: string | null, version: string | null, detail: string | null }
     storage: { status: CheckStatus, path: string, free_bytes: number | null, detail: string | null }
     workers: { status: CheckStatus, alive: number, expected: number }
   }
+}
+
+// mode: the one in effect (warm only while warm processes serve); warm_processes: live ones in this worker
+export interface YtDlpCheck {
+  status: CheckStatus
+  version: string | null
+  age_days: number | null
+  mode: string
+  warm_processes: number
+  js_runtime: string | null
+  detail: string | null
 }
 
 const checkStatus = { type: 'string', enum: ['ok', 'degraded', 'failed'] }
@@ -48,7 +60,16 @@ export const healthSchema = object({
   uptime_seconds: { type: 'number' },
   checks: object({
     cache: object({ status: checkStatus, backend: { type: 'string', enum: ['memory', 'redis'] }, detail: nullable('string') }),
-    ytdlp: object({ status: checkStatus, version: nullable('string'), mode: { type: 'string' }, detail: nullable('string') }),
+    ytdlp: object({
+      status: checkStatus,
+      version: nullable('string'),
+      age_days: nullable('integer'),
+      mode: { type: 'string', enum: ['warm', 'spawn'] },
+      warm_processes: { type: 'integer' },
+      js_runtime: nullable('string'),
+      detail: nullable('string')
+    }),
+    ffmpeg: object({ status: checkStatus, path: nullable('string'), version: nullable('string'), detail: nullable('string') }),
     storage: object({ status: checkStatus, path: { type: 'string' }, free_bytes: nullable('integer'), detail: nullable('string') }),
     workers: object({ status: checkStatus, alive: { type: 'integer' }, expected: { type: 'integer' } })
   })
@@ -59,6 +80,12 @@ export interface VersionInfo {
   version: string
   node: string
   ytdlp: string | null
+  ytdlp_age_days: number | null
+  // what the yt-dlp in use sees: the JavaScript runtime it would solve YouTube's challenges with
+  js_runtime: { name: string, version: string | null, path: string | null } | null
+  yt_dlp_ejs: boolean
+  curl_cffi: boolean
+  ffmpeg: string | null
   hyper_express: string
   uws: string
 }
@@ -68,6 +95,11 @@ export const versionSchema = object({
   version: { type: 'string' },
   node: { type: 'string' },
   ytdlp: nullable('string'),
+  ytdlp_age_days: nullable('integer'),
+  js_runtime: { type: ['object', 'null'], properties: { name: { type: 'string' }, version: nullable('string'), path: nullable('string') }, required: ['name', 'version', 'path'] },
+  yt_dlp_ejs: { type: 'boolean' },
+  curl_cffi: { type: 'boolean' },
+  ffmpeg: nullable('string'),
   hyper_express: { type: 'string' },
   uws: { type: 'string' }
 })
