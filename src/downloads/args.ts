@@ -14,6 +14,8 @@ export interface DownloadArgsInput {
   ffmpegPath: string | null
   maxFileBytes: number | null
   socketTimeoutSec: number
+  // the operator's settings (proxy, JavaScript runtime, cache folder, extractor args) as options
+  settingsArgs?: readonly string[]
 }
 
 // One progress line per update, fields separated by a tab; NA when unknown.
@@ -56,7 +58,6 @@ export function buildDownloadArgs (input: DownloadArgsInput): string[] {
   const args = [
     '--ignore-config',
     '--no-playlist',
-    '--no-cache-dir',
     // the file's age is its download time: retention counts from there
     '--no-mtime',
     '--no-warnings',
@@ -78,6 +79,7 @@ export function buildDownloadArgs (input: DownloadArgsInput): string[] {
   if (input.maxFileBytes !== null) args.push('--max-filesize', String(Math.max(1, Math.floor(input.maxFileBytes))))
   if (input.ffmpegPath !== null) args.push('--ffmpeg-location', input.ffmpegPath)
   if (input.cookiesFile !== null) args.push('--cookies', input.cookiesFile)
+  if (input.settingsArgs !== undefined) args.push(...input.settingsArgs)
   // Security: everything after `--` is the URL, never an option (yt-dlp has --exec).
   args.push('--', input.url)
   return args

@@ -24,6 +24,8 @@ export interface ExecutorDeps {
   ffmpegPath: string | null
   classify: Classify
   cookiesFor: (platform: string) => string | null
+  // the operator's yt-dlp settings for a platform, as options
+  settingsArgs?: (platform: string) => readonly string[]
   timeoutMs: number
   stallTimeoutMs: number
   progressIntervalMs: number
@@ -119,7 +121,8 @@ export function createExecutor (deps: ExecutorDeps): TaskRunner {
           cookiesFile: deps.cookiesFor(spec.platform),
           ffmpegPath: deps.ffmpegPath,
           maxFileBytes: allowance,
-          socketTimeoutSec: 20
+          socketTimeoutSec: 20,
+          settingsArgs: deps.settingsArgs?.(spec.platform) ?? ['--no-cache-dir']
         }),
         timeoutMs: deps.timeoutMs,
         stallTimeoutMs: deps.stallTimeoutMs,

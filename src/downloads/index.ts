@@ -61,6 +61,8 @@ export interface DownloadsDeps {
   registry: PlatformRegistry
   classify: Classify
   cookiesFor?: (platform: string) => string | null
+  // the operator's yt-dlp settings for a platform, as options (default: none, and no cache folder)
+  settingsArgs?: (platform: string) => readonly string[]
   options?: Partial<DownloadsOptions>
 }
 
@@ -123,6 +125,7 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
       ffmpegPath: opts.ffmpegPath,
       classify: deps.classify,
       cookiesFor: deps.cookiesFor ?? (() => null),
+      ...(deps.settingsArgs === undefined ? {} : { settingsArgs: deps.settingsArgs }),
       timeoutMs: opts.downloadTimeoutMs,
       stallTimeoutMs: opts.stallTimeoutMs,
       progressIntervalMs: opts.progressIntervalMs,
