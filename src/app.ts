@@ -38,7 +38,7 @@ import { createYtDlpSettings } from './extract/settings.ts'
 import { ageDays, seenJsRuntime } from './extract/ytdlp-status.ts'
 import type { Executables } from './extract/executables.ts'
 // The composition root may hand a thread module's pure function to src/: the one yt-dlp error table.
-import { classifyYtDlpError } from '../workers/ytdlp.ts'
+import { classifyYtDlpError, settingsArgs } from '../workers/ytdlp.ts'
 import type { RateLimiter } from './rate-limit.ts'
 import type { Settings } from './config.ts'
 import type { ExtractionPool } from './pool.ts'
@@ -246,6 +246,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     registry,
     classify: classifyYtDlpError,
     cookiesFor: (platform) => cookies.fileFor(platform),
+    // jsRuntimesOption comes from the probe: a yt-dlp that predates --js-runtimes would refuse it
+    settingsArgs: (platform) => settingsArgs({ ...ytdlpSettings(platform), jsRuntimesOption: pool.lastProbe()?.jsRuntimesOption === true }),
     options: {
       ytdlpPath,
       ffmpegPath,
