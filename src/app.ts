@@ -102,7 +102,6 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   const tools = executables ?? resolveExecutables(config)
   // Not found: keep the configured name, so that every use fails with a clear message and health says why.
   const ytdlpPath = tools.ytdlp ?? (config.YTDLP_PATH === '' ? 'yt-dlp' : config.YTDLP_PATH)
-  const ffmpegPath = tools.ffmpeg ?? config.FFMPEG_PATH
   for (const problem of tools.problems) log.warn({ problem }, 'start-up check')
   const ytdlpSettings = createYtDlpSettings(config, tools)
   const warmErrorsLogged = new Set<string>()
@@ -231,7 +230,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     upstream,
     allowHosts: config.GENERIC_HOSTS,
     pool,
-    remuxer: createRemuxer({ ffmpegPath, maxConcurrent: config.REMUX_MAX_CONCURRENT }),
+    remuxer: createRemuxer({ ffmpegPath: tools.ffmpeg, maxConcurrent: config.REMUX_MAX_CONCURRENT }),
     linkTtlSec: config.PROXY_LINK_TTL,
     cacheMaxAgeSec: config.CACHE_MAX_AGE,
     selfBase: () => `http://${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${listenPort}`,
@@ -250,7 +249,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     settingsArgs: (platform) => settingsArgs({ ...ytdlpSettings(platform), jsRuntimesOption: pool.lastProbe()?.jsRuntimesOption === true }),
     options: {
       ytdlpPath,
-      ffmpegPath,
+      ffmpegPath: tools.ffmpeg,
+      ffmpegRequired: true,
       downloadTimeoutMs: config.DOWNLOAD_TIMEOUT * 1000,
       stallTimeoutMs: config.DOWNLOAD_STALL_TIMEOUT * 1000,
       batchMax: config.BATCH_DOWNLOAD_MAX

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
+import { AppError } from '../errors.ts'
 import type { Config } from '../config.ts'
 import type { Logger } from '../log.ts'
 import type { PlatformRegistry } from '../platforms/index.ts'
@@ -36,6 +37,8 @@ export interface DownloadsOptions {
   // absolute (src/extract/executables.ts resolves it at start)
   ytdlpPath: string
   ffmpegPath: string | null
+  // every download converts or remuxes (--remux-video, -x): without ffmpeg they answer 503 FFMPEG_MISSING
+  ffmpegRequired: boolean
   downloadTimeoutMs: number
   stallTimeoutMs: number
   progressIntervalMs: number
@@ -77,6 +80,7 @@ function defaults (config: DownloadsConfig): DownloadsOptions {
     concurrency: Math.max(1, Math.floor(config.MAX_CONCURRENT_DOWNLOADS / config.WORKERS)),
     ytdlpPath: config.YTDLP_PATH === '' ? 'yt-dlp' : config.YTDLP_PATH,
     ffmpegPath: null,
+    ffmpegRequired: false,
     downloadTimeoutMs: 6 * 3600_000,
     stallTimeoutMs: 120_000,
     progressIntervalMs: 250,
@@ -155,7 +159,10 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
       heartbeatMs: opts.heartbeatMs,
       tickMs: opts.tickMs,
       cancelWaitMs: opts.cancelWaitMs,
-      enqueueGraceMs: 10_000
+      enqueueGraceMs: 10_000,
+      unavailable: () => opts.ffmpegRequired && opts.ffmpegPath === null
+        ? new AppError('FFMPEG_MISSING', undefined, { detail: 'no ffmpeg on this server (FFMPEG_PATH): downloads convert and merge with it. Install ffmpeg and ffprobe or set FFMPEG_PATH, then restart.' })
+        : null
     })
     await manager.start()
     const cleanupDeps = { storage, store, manager, retentionMs, tempGraceMs: opts.tempGraceMs }

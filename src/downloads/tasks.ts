@@ -26,6 +26,8 @@ export interface TaskManagerDeps {
   cancelWaitMs: number
   // a queued record younger than this may not have reached the queue yet
   enqueueGraceMs: number
+  // why no download can run on this host (ffmpeg missing), checked before anything is queued
+  unavailable?: () => AppError | null
 }
 
 export interface TaskManager {
@@ -93,6 +95,8 @@ export function createTaskManager (deps: TaskManagerDeps): TaskManager {
   }
 
   async function submit (req: DownloadRequest): Promise<{ task: TaskRecord, reused: boolean }> {
+    const refusal = deps.unavailable?.() ?? null
+    if (refusal !== null) throw refusal
     const target = deps.registry.resolve({ url: req.url, platform: req.platform, id: req.id, kind: 'video' })
     const spec: DownloadSpec = {
       url: target.url,

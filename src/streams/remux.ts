@@ -77,8 +77,10 @@ interface Job { broadcast: Broadcast, finished: Promise<Exit> }
 // keeps its CPU and the remuxes share what is left.
 const FFMPEG_NICE = 10
 
-export function createRemuxer (opts: { ffmpegPath: string, maxConcurrent: number, launcher?: FfmpegLauncher }): Remuxer {
-  const launcher = opts.launcher ?? createThreadLauncher(opts.ffmpegPath)
+// ffmpegPath null: no ffmpeg on this host; every remux answers 503 FFMPEG_MISSING.
+export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent: number, launcher?: FfmpegLauncher }): Remuxer {
+  const ffmpegPath = opts.ffmpegPath
+  const launcher = opts.launcher ?? (ffmpegPath === null ? null : createThreadLauncher(ffmpegPath))
   const jobs = new Map<string, Job>()
   let dir: Promise<string> | null = null
   let seq = 0
@@ -87,6 +89,9 @@ export function createRemuxer (opts: { ffmpegPath: string, maxConcurrent: number
   // Registers the job and joins the caller before the first await, so requests
   // arriving meanwhile share it; then starts ffmpeg.
   function start (inputs: { video: string, audio: string }, key: string | null): { job: Job, sub: Subscription } {
+    if (launcher === null) {
+      throw new AppError('FFMPEG_MISSING', undefined, { detail: 'no ffmpeg on this server (FFMPEG_PATH): merging separate video and audio needs it. Install ffmpeg or set FFMPEG_PATH, then restart.' })
+    }
     if (active >= opts.maxConcurrent) {
       throw new AppError('STREAM_BUSY', 'Too many remuxes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
     }
