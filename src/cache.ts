@@ -5,7 +5,8 @@ import type { Redis } from './redis.ts'
 
 export const CACHE_VERSION = 'v1'
 
-export interface CacheStats { hits: number, misses: number, l1Size: number, backend: 'memory' | 'redis' }
+// hits and misses: of the whole cache; l1*/l2*: per layer (an L1 miss goes on to L2 when there is Redis)
+export interface CacheStats { hits: number, misses: number, l1Hits: number, l1Misses: number, l2Hits: number, l2Misses: number, l1Size: number, backend: 'memory' | 'redis' }
 
 // extra: what callers derive from the value once (e.g. its serialized body), dropped with it
 export interface L1Entry<V> { value: V, expiresAt: number, extra: Map<string, Buffer> }
@@ -36,8 +37,10 @@ export function createInfoCache<V> (opts: CacheOptions<V>): InfoCache<V> {
   const now = opts.now ?? Date.now
   // A Map iterates in insertion order: re-inserting on hit makes it an LRU.
   const l1 = new Map<string, L1Entry<V>>()
-  let hits = 0
-  let misses = 0
+  let l1Hits = 0
+  let l1Misses = 0
+  let l2Hits = 0
+  let l2Misses = 0
 
   function remember (key: string, value: V, ttlSec: number): void {
     const ttlMs = Math.min(ttlSec, opts.l1TtlSec) * 1000
@@ -56,7 +59,7 @@ export function createInfoCache<V> (opts: CacheOptions<V>): InfoCache<V> {
     if (entry.expiresAt <= now()) { l1.delete(key); return null }
     l1.delete(key)
     l1.set(key, entry)
-    hits++
+    l1Hits++
     return entry
   }
 
@@ -66,19 +69,20 @@ export function createInfoCache<V> (opts: CacheOptions<V>): InfoCache<V> {
     async get (key) {
       const entry = peek(key)
       if (entry !== null) return entry.value
+      l1Misses++
       const redis = opts.redis
       if (redis !== null) {
         try {
           const [text, pttl] = await Promise.all([redis.get(key), redis.pttl(key)])
           const value = text === null ? null : opts.decode(text)
           if (value !== null) {
-            hits++
+            l2Hits++
             remember(key, value, Math.max(1, Math.floor(pttl / 1000)))
             return value
           }
         } catch {}
+        l2Misses++
       }
-      misses++
       return null
     },
     async set (key, value, ttlSec) {
@@ -92,6 +96,15 @@ export function createInfoCache<V> (opts: CacheOptions<V>): InfoCache<V> {
       l1.delete(key)
       try { await opts.redis?.del(key) } catch {}
     },
-    stats: () => ({ hits, misses, l1Size: l1.size, backend: opts.redis === null ? 'memory' : 'redis' })
+    stats: () => ({
+      hits: l1Hits + l2Hits,
+      misses: opts.redis === null ? l1Misses : l2Misses,
+      l1Hits,
+      l1Misses,
+      l2Hits,
+      l2Misses,
+      l1Size: l1.size,
+      backend: opts.redis === null ? 'memory' : 'redis'
+    })
   }
 }

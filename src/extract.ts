@@ -7,6 +7,7 @@ import type { ExtractionPool } from './pool.ts'
 import type { SingleFlight } from './single-flight.ts'
 import type { Target } from './platforms/index.ts'
 import type { Redis } from './redis.ts'
+import type { ExtractionKind, ExtractionObserver } from './metrics.ts'
 import type { MediaInfo, PlaylistInfo } from '../workers/protocol.ts'
 
 export const EXPIRY_MARGIN_SEC = 120
@@ -25,6 +26,8 @@ export interface ExtractorDeps {
   cookieFile: (platform: string) => string | null
   ttlSec: (platform: string) => number
   now?: () => number
+  // each real extraction (cache hits and waits on another process's excluded) as it ends
+  observe?: ExtractionObserver
 }
 
 export interface Extractor {
@@ -58,6 +61,21 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
     return null
   }
 
+  // Times one extraction and reports its outcome: ok, or the code it failed with.
+  async function measured<T> (target: Target, kind: ExtractionKind, run: () => Promise<T>): Promise<T> {
+    const observe = deps.observe
+    if (observe === undefined) return await run()
+    const started = performance.now()
+    try {
+      const value = await run()
+      observe(target.platform.name, kind, 'ok', (performance.now() - started) / 1000)
+      return value
+    } catch (err) {
+      observe(target.platform.name, kind, err instanceof AppError ? err.code : 'INTERNAL', (performance.now() - started) / 1000)
+      throw err
+    }
+  }
+
   async function produce (target: Target, key: string): Promise<MediaInfo> {
     try {
       const value = await deps.pool.ytdlp('info', target.url, deps.cookieFile(target.platform.name))
@@ -84,7 +102,7 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
         await deps.cache.delete(key)
       }
       let produced = false
-      const info = await deps.flights.run(key, async () => { produced = true; return await produce(target, key) }, async () => {
+      const info = await deps.flights.run(key, async () => { produced = true; return await measured(target, 'video', async () => await produce(target, key)) }, async () => {
         const shared = await deps.cache.get(key)
         return shared ?? await sharedError(key)
       })
@@ -94,12 +112,12 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
       const key = cacheKey('playlist', target.platform.name, target.id, String(limit))
       const hit = await deps.playlists.get(key)
       if (hit !== null) return { playlist: hit, cached: true }
-      const playlist = await deps.flights.run(key, async () => {
+      const playlist = await deps.flights.run(key, async () => await measured(target, 'playlist', async () => {
         const value = await deps.pool.ytdlp('playlist', target.url, deps.cookieFile(target.platform.name), limit)
         if (!('entries' in value)) throw new AppError('EXTRACTION_FAILED', 'yt-dlp did not return a playlist')
         await deps.playlists.set(key, value, deps.ttlSec(target.platform.name))
         return value
-      }, async () => await deps.playlists.get(key))
+      }), async () => await deps.playlists.get(key))
       return { playlist, cached: false }
     }
   }

@@ -41,7 +41,8 @@ export interface Pipeline {
   wrap: (route: Route) => Handler
   sendError: (req: Request, res: Response, ctx: RequestContext, err: unknown) => void
   context: (req: Request, res: Response, route: string, observe?: RouteObserver) => RequestContext
-  finish: (ctx: RequestContext) => void
+  // res: the response, when there is one: its status is the one counted
+  finish: (ctx: RequestContext, res?: Response) => void
   corsHeaders: (req: Request, res: Response) => void
   inflight: () => number
   // requests started so far: a draining server waits until this stops moving
@@ -57,6 +58,18 @@ export interface Pipeline {
 // event-loop time per turn for starting extraction requests (slicer.ts)
 const SLICE_MS = 2
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])
+
+// Routes set their status on hyper-express's Response (res.status(302)),
+// which keeps it in _status_code (its statusCode getter reads the same field
+// through a passthrough); undefined means uWS's default, 200.
+interface WrittenStatus { readonly _status_code?: number }
+
+// The status the client got: the one written, once the response started;
+// else (a response never started: the client left, or was cut off) ctx.status.
+function statusOf (ctx: RequestContext, res: Response | undefined): number {
+  if (res === undefined || !res.initiated) return ctx.status
+  return (res as unknown as WrittenStatus)._status_code ?? 200
+}
 
 // A draining worker closes each keep-alive connection after its next response,
 // so the client reconnects to a live worker. uWS ignores a Connection: close
@@ -121,12 +134,13 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
     return ctx
   }
 
-  function finish (ctx: RequestContext): void {
+  function finish (ctx: RequestContext, res?: Response): void {
     inflight--
     const ms = performance.now() - ctx.startMs
-    ctx.observe(ctx.status, ms / 1000)
-    if (deps.accessLog) deps.log.info({ reqId: ctx.id, method: ctx.method, route: ctx.route, status: ctx.status, ms, ip: ctx.ip }, 'request')
-    else if (ms >= deps.slowRequestMs && deps.slowRequestMs > 0) deps.log.warn({ reqId: ctx.id, method: ctx.method, route: ctx.route, status: ctx.status, ms }, 'slow request')
+    const status = statusOf(ctx, res)
+    ctx.observe(status, ms / 1000)
+    if (deps.accessLog) deps.log.info({ reqId: ctx.id, method: ctx.method, route: ctx.route, status, ms, ip: ctx.ip }, 'request')
+    else if (ms >= deps.slowRequestMs && deps.slowRequestMs > 0) deps.log.warn({ reqId: ctx.id, method: ctx.method, route: ctx.route, status, ms }, 'slow request')
   }
 
   function sendError (req: Request, res: Response, ctx: RequestContext, err: unknown): void {
@@ -184,17 +198,17 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
 
   function wrap (route: Route): Handler {
     const limiter = deps.limiters[route.limit]
-    const fail = (req: Request, res: Response, ctx: RequestContext, err: unknown): void => { sendError(req, res, ctx, err); finish(ctx) }
+    const fail = (req: Request, res: Response, ctx: RequestContext, err: unknown): void => { sendError(req, res, ctx, err); finish(ctx, res) }
     const run = (req: Request, res: Response, ctx: RequestContext): void => {
       const release = route.stream === true ? takeStreamSlot(ctx) : null
       // Handlers resolve once their response is complete (streams included);
       // synchronous ones return undefined and are finished here at once.
       const done = route.handle(req, res, ctx)
       if (done instanceof Promise) {
-        done.then(() => { release?.(); finish(ctx) }, (err: unknown) => { release?.(); fail(req, res, ctx, err) })
+        done.then(() => { release?.(); finish(ctx, res) }, (err: unknown) => { release?.(); fail(req, res, ctx, err) })
       } else {
         release?.()
-        finish(ctx)
+        finish(ctx, res)
       }
     }
     // Routes that may start an extraction start in slices (a burst of cold
@@ -202,7 +216,7 @@ export function createPipeline (deps: PipelineDeps): Pipeline {
     const start = route.limit !== 'extract'
       ? run
       : (req: Request, res: Response, ctx: RequestContext): void => slicer.run(() => {
-          if (res.aborted) { ctx.status = 499; finish(ctx); return }
+          if (res.aborted) { ctx.status = 499; finish(ctx, res); return }
           try { run(req, res, ctx) } catch (err) { fail(req, res, ctx, err) }
         })
     // An API key is limited by its own count (and its own limit, when it has one).

@@ -14,6 +14,8 @@ export interface ProxyRouteDeps {
   upstream: UpstreamClient
   allowHosts: readonly string[]
   resolveRef?: ResolveRef
+  // metrics: the byte counter of a platform ("unknown" for links without a ref, e.g. HLS segments)
+  proxyBytes?: (platform: string) => (bytes: number) => void
 }
 
 export const PROXY_PATH = '/api/v2/proxy/:token'
@@ -25,7 +27,7 @@ function flag (value: unknown): boolean {
 }
 
 export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
-  const { signer, upstream, allowHosts, resolveRef } = deps
+  const { signer, upstream, allowHosts, resolveRef, proxyBytes } = deps
   return [{
     method: 'get',
     path: PROXY_PATH,
@@ -64,7 +66,7 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
       if (ref !== null && resolveRef !== undefined) {
         source.refresh = async () => await resolveRef(ref, requestSignal(ctx, res))
       }
-      await proxyMedia(req, res, ctx, source, { upstream, allow: allowHosts, download: flag(query.download), filename })
+      await proxyMedia(req, res, ctx, source, { upstream, allow: allowHosts, download: flag(query.download), filename, countBytes: proxyBytes?.(ref?.platform ?? 'unknown') })
     }
   }]
 }

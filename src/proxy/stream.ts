@@ -38,10 +38,13 @@ export interface ProxyOptions {
   extraHeaders?: Readonly<Record<string, string>>
   // reconnects in a row that bring no new byte before giving up (default 2)
   maxResumes?: number
+  // told the length of every piece of the body handed to the client (metrics: bytes proxied)
+  countBytes?: (bytes: number) => void
 }
 
 // Upper bound on reconnects per response, progress or not.
 const MAX_RESUMES = 64
+const noCount = (_bytes: number): void => {}
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const EXTENSIONS: Readonly<Record<string, string>> = {
   'video/mp4': 'mp4', 'video/webm': 'webm', 'video/x-matroska': 'mkv', 'video/mp2t': 'ts', 'video/x-flv': 'flv',
@@ -132,13 +135,14 @@ async function relay (req: Request, res: Response, ctx: RequestContext, signal: 
   let body = up.body
   // absolute offsets: the upstream body's next byte, and the next byte the client needs
   const cursor: Cursor = { at: plan.upstreamStart, pos: plan.start }
+  const count = opts.countBytes ?? noCount
   const maxStalls = opts.maxResumes ?? 2
   let stalls = 0
   let resumes = 0
   for (;;) {
     const from = cursor.pos
     let failure: unknown = null
-    await copy(body, sink, cursor, plan.end).catch((err: unknown) => { failure = err })
+    await copy(body, sink, cursor, plan.end, count).catch((err: unknown) => { failure = err })
     discard(body)
     if (sink.gone() || signal.aborted) return
     if (plan.end !== null ? cursor.pos > plan.end : failure === null) {
@@ -172,8 +176,9 @@ async function relay (req: Request, res: Response, ctx: RequestContext, signal: 
 interface Cursor { at: number, pos: number }
 
 // Copies the body's bytes that fall in [cursor.pos, end] to the sink, advancing
-// the cursor as it goes (so a failure leaves it at the exact resume offset).
-async function copy (body: Readable, sink: BodySink, cursor: Cursor, end: number | null): Promise<void> {
+// the cursor as it goes (so a failure leaves it at the exact resume offset);
+// count is told each piece's length once the sink took it.
+async function copy (body: Readable, sink: BodySink, cursor: Cursor, end: number | null, count: (bytes: number) => void): Promise<void> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
     const next = cursor.at + chunk.length
     const skip = cursor.pos - cursor.at
@@ -182,7 +187,10 @@ async function copy (body: Readable, sink: BodySink, cursor: Cursor, end: number
     let piece = skip > 0 ? chunk.subarray(skip) : chunk
     if (end !== null && cursor.pos + piece.length > end + 1) piece = piece.subarray(0, end + 1 - cursor.pos)
     cursor.pos += piece.length
-    if (!sink.write(piece)) await sink.drained()
+    if (sink.gone()) return
+    const more = sink.write(piece)
+    count(piece.length)
+    if (!more) await sink.drained()
     if (sink.gone() || (end !== null && cursor.pos > end)) return
   }
 }

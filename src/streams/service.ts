@@ -50,6 +50,8 @@ export interface StreamDeps {
   cacheMaxAgeSec: number
   // where ffmpeg reaches this worker's own proxy (http://127.0.0.1:PORT)
   selfBase: () => string
+  // metrics: the byte counter of a platform
+  proxyBytes?: (platform: string) => (bytes: number) => void
 }
 
 export interface StreamService {
@@ -87,6 +89,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     pool: deps.pool,
     upstream: deps.upstream,
     allowHosts: deps.allowHosts,
+    proxyBytes: deps.proxyBytes,
     playlistLink,
     lookup: async (ref, fresh) => {
       const target = deps.registry.resolve({ platform: ref.platform, id: ref.id, kind: 'video' })
@@ -174,7 +177,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
           headers: p.primary.headers,
           expiresAtMs: p.primary.expires_at === null ? null : Date.parse(p.primary.expires_at),
           refresh: async () => await resolveRef(ref)
-        }, { upstream: deps.upstream, allow: deps.allowHosts, download: opts.download, filename })
+        }, { upstream: deps.upstream, allow: deps.allowHosts, download: opts.download, filename, countBytes: deps.proxyBytes?.(target.platform.name) })
         return
       }
       case 'hls': {

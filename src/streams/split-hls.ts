@@ -39,6 +39,8 @@ export interface SplitHlsDeps {
   pool: ExtractionPool
   upstream: UpstreamClient
   allowHosts: readonly string[]
+  // metrics: the byte counter of a platform
+  proxyBytes?: (platform: string) => (bytes: number) => void
   playlistLink: (target: Target, f: MediaFormat) => string
   // the extraction a link's ref points at: cached, or fresh when a URL expired
   lookup: (ref: ReextractRef, fresh: boolean) => Promise<{ target: Target, info: MediaInfo }>
@@ -145,7 +147,7 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
       headers: f.headers,
       expiresAtMs: url === f.url && f.expires_at !== null ? Date.parse(f.expires_at) : null,
       ...(url === f.url ? { refresh: async () => { const g = await refresh(); return { url: g.url, headers: g.headers } } } : {})
-    }, { upstream: deps.upstream, allow: deps.allowHosts })
+    }, { upstream: deps.upstream, allow: deps.allowHosts, countBytes: deps.proxyBytes?.(target.platform.name) })
   }
 
   return {
