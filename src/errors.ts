@@ -8,32 +8,67 @@ export const ERRORS = Object.freeze({
   FORBIDDEN: { status: 403, message: 'This request is not allowed' },
   INVALID_SIGNATURE: { status: 403, message: 'The link signature is invalid or has expired' },
   LOGIN_REQUIRED: { status: 403, message: 'The platform requires login or cookies for this video' },
+  AGE_RESTRICTED: { status: 403, message: 'The video is age-restricted; the platform requires a signed-in, age-verified account' },
   NOT_FOUND: { status: 404, message: 'No such endpoint' },
   VIDEO_NOT_FOUND: { status: 404, message: 'The video does not exist, is private or was removed' },
   TASK_NOT_FOUND: { status: 404, message: 'No such download task' },
   FILE_NOT_FOUND: { status: 404, message: 'No such file' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path' },
+  // The video exists but is not playable yet; asking again once it is live succeeds.
+  LIVE_NOT_STARTED: { status: 409, message: 'The live stream or premiere has not started yet' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   URL_TOO_LONG: { status: 414, message: 'The request URL is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be JSON' },
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested range cannot be satisfied' },
   UNSUPPORTED_URL: { status: 422, message: 'The URL does not belong to a supported platform' },
+  // Valid request, content nobody can extract (yt-dlp does not download DRM media); retrying never helps.
+  DRM_PROTECTED: { status: 422, message: 'The video is DRM-protected and cannot be extracted' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },
   UPSTREAM_RATE_LIMITED: { status: 429, message: 'The platform is rate-limiting us; try again later' },
   GEO_BLOCKED: { status: 451, message: 'The video is not available in this server\'s region' },
   INTERNAL: { status: 500, message: 'An unexpected error occurred' },
   EXTRACTION_FAILED: { status: 502, message: 'The video could not be extracted' },
   UPSTREAM_ERROR: { status: 502, message: 'The media server answered with an error' },
+  // Our selectors always fall back to any single file, so "no format" means the site
+  // served none that yt-dlp can use (mostly a stale yt-dlp or a missing JS runtime/PO token).
+  FORMAT_NOT_AVAILABLE: { status: 502, message: 'The platform served no format that can be downloaded' },
   EXTRACTION_BUSY: { status: 503, message: 'The extraction queue is full; try again shortly' },
   STREAM_BUSY: { status: 503, message: 'Too many concurrent streams; try again shortly' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable' },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },
+  // Bot checks and captchas refuse this server's egress, not the client's request:
+  // 5xx, and only the operator can fix them (cookies, proxy, PO tokens).
+  BOT_CHECK: { status: 503, message: 'The platform asked this server to prove it is not a bot' },
+  CAPTCHA_REQUIRED: { status: 503, message: 'The platform requires a captcha to be solved before it serves this server' },
+  FFMPEG_MISSING: { status: 503, message: 'ffmpeg is not available on this server' },
   EXTRACTION_TIMEOUT: { status: 504, message: 'The extraction took too long' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The media server took too long to answer' },
   STORAGE_FULL: { status: 507, message: 'Download storage is full' }
 } as const)
 
 export type ErrorCode = keyof typeof ERRORS
+
+// What an operator (or client) can do about a failure, next to the status table so that
+// every yt-dlp failure names the same remedy in extraction and download errors.
+// `{platform}` / `{PLATFORM}` are filled in by src/extract/failure.ts when the platform is known.
+const COOKIES = 'PUT /api/v2/auth/cookies/{platform}'
+const EGRESS = 'YTDLP_PROXY (or {PLATFORM}_PROXY)'
+const UPDATE = 'update yt-dlp (upgrade it, then POST /api/v2/system/ytdlp/reload; or set YTDLP_AUTO_UPDATE)'
+export const REMEDIES: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({
+  BOT_CHECK: `The platform refuses this server's IP address until it proves it is not a bot. Upload cookies of a signed-in account with ${COOKIES}, send extraction through another egress with ${EGRESS}, for YouTube add a PO-token provider with YTDLP_EXTRACTOR_ARGS (youtubepot-bgutilhttp:base_url=http://HOST:4416), and ${UPDATE}.`,
+  AGE_RESTRICTED: `Upload cookies of a signed-in, age-verified account with ${COOKIES}.`,
+  LOGIN_REQUIRED: `Members-only, premium, subscriber-only or sign-in content: upload cookies of an account that may watch it with ${COOKIES}.`,
+  CAPTCHA_REQUIRED: `Solve the captcha in a browser that leaves through this server's egress and upload that browser's cookies with ${COOKIES}, or send extraction through another egress with ${EGRESS}.`,
+  DRM_PROTECTED: 'None on this server: yt-dlp does not download DRM-protected media, and no setting changes that.',
+  UPSTREAM_RATE_LIMITED: `Retry later (YouTube's limit lasts up to an hour) and space requests out; send extraction through another egress with ${EGRESS}, or upload cookies with ${COOKIES} (anonymous limits are the tightest).`,
+  FORMAT_NOT_AVAILABLE: `Usually a yt-dlp that is out of date or has no JavaScript runtime (see /api/v2/system/version and YTDLP_JS_RUNTIME): ${UPDATE}; for YouTube a PO-token provider in YTDLP_EXTRACTOR_ARGS may be needed.`,
+  VIDEO_NOT_FOUND: `Check the URL; a private video needs cookies of an account that was granted access, uploaded with ${COOKIES}.`,
+  GEO_BLOCKED: `Send extraction through an egress in a region where the video is available with ${EGRESS}.`,
+  LIVE_NOT_STARTED: 'Ask again once the stream or premiere is live.',
+  FFMPEG_MISSING: 'Install ffmpeg and ffprobe on the server or set FFMPEG_PATH to the ffmpeg executable, then restart.',
+  EXTRACTION_FAILED: `If this persists, the site has likely changed: ${UPDATE}.`,
+  EXTRACTION_TIMEOUT: 'Retry; if this persists, check the server\'s egress (YTDLP_PROXY) or raise EXTRACT_TIMEOUT.'
+})
 
 export function isErrorCode (value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERRORS, value)

@@ -94,11 +94,22 @@ test('Redis down is a cache miss, never a hang or a 5xx', async (t) => {
   assert.equal(cacheStatus, 'degraded')
 })
 
-const ERROR_CASES: ReadonlyArray<[string, number, string]> = [
+// path of fake yt-dlp, status, code, and what the detail must name (the remedy, then yt-dlp's words)
+const ERROR_CASES: ReadonlyArray<[string, number, string, RegExp?]> = [
   ['notfound', 404, 'VIDEO_NOT_FOUND'],
-  ['unavailable', 404, 'VIDEO_NOT_FOUND'],
-  ['geo', 451, 'GEO_BLOCKED'],
-  ['login', 403, 'LOGIN_REQUIRED'],
+  ['unavailable', 404, 'VIDEO_NOT_FOUND', /^Check the URL.* yt-dlp: \[youtube\] dQw4w9WgXcQ: Video unavailable/],
+  ['private', 404, 'VIDEO_NOT_FOUND', /cookies\/youtube.* yt-dlp: \[youtube\] dQw4w9WgXcQ: Private video\. Sign in if you've been granted access to this video$/],
+  ['geo', 451, 'GEO_BLOCKED', /YTDLP_PROXY \(or YOUTUBE_PROXY\)/],
+  ['login', 403, 'LOGIN_REQUIRED', /PUT \/api\/v2\/auth\/cookies\/twitch\. yt-dlp: \[twitch:vod\] v2005583201: You must be logged into/],
+  ['members', 403, 'LOGIN_REQUIRED', /PUT \/api\/v2\/auth\/cookies\/youtube\. yt-dlp: .*members-only/],
+  ['age', 403, 'AGE_RESTRICTED', /age-verified account with PUT \/api\/v2\/auth\/cookies\/youtube\..* Sign in to confirm your age\. This video may be inappropriate for some users$/],
+  ['bot', 503, 'BOT_CHECK', /PUT \/api\/v2\/auth\/cookies\/youtube.*YTDLP_PROXY \(or YOUTUBE_PROXY\).*YTDLP_EXTRACTOR_ARGS.*POST \/api\/v2\/system\/ytdlp\/reload.* yt-dlp: \[youtube\] dQw4w9WgXcQ: Sign in to confirm you’re not a bot$/],
+  ['captcha', 503, 'CAPTCHA_REQUIRED', /captcha.*PUT \/api\/v2\/auth\/cookies\/youtube.*YOUTUBE_PROXY.* requiring a captcha challenge/],
+  ['drm', 422, 'DRM_PROTECTED', /yt-dlp does not download DRM-protected media.* This video is DRM protected$/],
+  ['format', 502, 'FORMAT_NOT_AVAILABLE', /POST \/api\/v2\/system\/ytdlp\/reload.*YTDLP_AUTO_UPDATE.* Requested format is not available/],
+  ['live', 409, 'LIVE_NOT_STARTED', /once the stream or premiere is live\. yt-dlp: .*This live event will begin in 3 hours\.$/],
+  ['ratelimit', 429, 'UPSTREAM_RATE_LIMITED', /Retry later.*YOUTUBE_PROXY.* rate-limited by YouTube/],
+  ['ffmpeg', 503, 'FFMPEG_MISSING', /FFMPEG_PATH.* yt-dlp: Postprocessing: ffprobe and ffmpeg not found/],
   ['429', 429, 'UPSTREAM_RATE_LIMITED'],
   ['crash', 502, 'EXTRACTION_FAILED'],
   ['garbage', 502, 'EXTRACTION_FAILED'],
@@ -108,11 +119,12 @@ const ERROR_CASES: ReadonlyArray<[string, number, string]> = [
 test('yt-dlp failures map to the error table', async (t) => {
   const app = await startApp({ GENERIC_HOSTS: 'fake.test', EXTRACT_TIMEOUT: '1', RATE_LIMIT_ENABLED: 'false' })
   t.after(async () => { await app.close() })
-  for (const [path, status, code] of ERROR_CASES) {
+  for (const [path, status, code, detail] of ERROR_CASES) {
     const started = Date.now()
     const res = await getJson(`${app.url}/api/info?url=${encodeURIComponent(`http://fake.test/${path}`)}`)
     assert.equal(res.status, status, `${path}: ${JSON.stringify(res.body)}`)
     assert.equal(res.body.code, code, path)
+    if (detail !== undefined) assert.match(String(res.body.detail), detail, path)
     assert.equal(typeof res.body.request_id, 'string')
     if (path === 'hang') assert.ok(Date.now() - started < 6000, 'the hung yt-dlp was killed at the timeout')
   }

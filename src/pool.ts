@@ -4,7 +4,7 @@
 // Only types come from workers/: the thread file is referenced by URL.
 import { Piscina } from 'piscina'
 import { AppError } from './errors.ts'
-import type { ErrorCode } from './errors.ts'
+import { taskFailure } from './extract/failure.ts'
 import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpProbe, YtDlpProbeTask, YtDlpReloadResult, YtDlpReloadTask, YtDlpSettings, YtDlpTask } from '../workers/protocol.ts'
 import { WARM_COUNTER, WARM_COUNTERS_LENGTH } from '../workers/protocol.ts'
 
@@ -165,8 +165,7 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
       noteWarm(result)
       if (!result.ok) {
         failed++
-        const code: ErrorCode = result.code === 'INVALID_INPUT' ? 'INVALID_INPUT' : result.code
-        throw new AppError(code, undefined, { detail: result.message.slice(0, 500) })
+        throw taskFailure(result)
       }
       completed++
       if (result.mode === 'spawn') spawn++

@@ -36,16 +36,16 @@ test('error text → code table', () => {
     ['ERROR: [youtube] x: Video unavailable. This video has been removed by the uploader', 'VIDEO_NOT_FOUND'],
     ['ERROR: [generic] Unable to download webpage: HTTP Error 404: Not Found', 'VIDEO_NOT_FOUND'],
     ['ERROR: [twitter] 1: No video could be found in this tweet', 'VIDEO_NOT_FOUND'],
-    ["ERROR: [youtube] x: Sign in to confirm you're not a bot. Use --cookies-from-browser or --cookies", 'LOGIN_REQUIRED'],
-    ['ERROR: [youtube] x: Sign in to confirm your age. This video may be inappropriate for some users.', 'LOGIN_REQUIRED'],
+    ["ERROR: [youtube] x: Sign in to confirm you're not a bot. Use --cookies-from-browser or --cookies", 'BOT_CHECK'],
+    ['ERROR: [youtube] x: Sign in to confirm your age. This video may be inappropriate for some users.', 'AGE_RESTRICTED'],
     ['ERROR: [youtube] x: Join this channel to get access to members-only content like this video', 'LOGIN_REQUIRED'],
-    ['ERROR: [Instagram] x: Requested content is not available, rate-limit reached or login required', 'LOGIN_REQUIRED'],
+    ['ERROR: [Instagram] x: Requested content is not available, rate-limit reached or login required', 'UPSTREAM_RATE_LIMITED'],
     ['ERROR: [youtube] x: Video unavailable. The uploader has not made this video available in your country', 'GEO_BLOCKED'],
     ['ERROR: [BiliBili] x: This video is not available from your location due to geo restriction', 'GEO_BLOCKED'],
     ['ERROR: [youtube] x: Unable to download API page: HTTP Error 429: Too Many Requests', 'UPSTREAM_RATE_LIMITED'],
     ["ERROR: [youtube] x: Video unavailable. This content isn't available, try again later.", 'UPSTREAM_RATE_LIMITED'],
     ['ERROR: Unsupported URL: https://example.com/404', 'UNSUPPORTED_URL'],
-    ['ERROR: [youtube] x: Requested format is not available. Use --list-formats', 'EXTRACTION_FAILED'],
+    ['ERROR: [youtube] x: Requested format is not available. Use --list-formats', 'FORMAT_NOT_AVAILABLE'],
     ['ERROR: [generic] Unable to download webpage: <urlopen error [Errno 111] Connection refused>', 'EXTRACTION_FAILED'],
     ['Traceback (most recent call last):\nKeyError: 0', 'EXTRACTION_FAILED']
   ]
@@ -109,7 +109,9 @@ test('fake yt-dlp: success, and the URL reaches it after --', async () => {
 test('fake yt-dlp: each error class', async () => {
   const cases: [string, TaskErrorCode][] = [
     ['private', 'VIDEO_NOT_FOUND'], ['notfound', 'VIDEO_NOT_FOUND'], ['unavailable', 'VIDEO_NOT_FOUND'],
-    ['geo', 'GEO_BLOCKED'], ['login', 'LOGIN_REQUIRED'], ['members', 'LOGIN_REQUIRED'], ['age', 'LOGIN_REQUIRED'],
+    ['geo', 'GEO_BLOCKED'], ['login', 'LOGIN_REQUIRED'], ['members', 'LOGIN_REQUIRED'], ['age', 'AGE_RESTRICTED'],
+    ['bot', 'BOT_CHECK'], ['captcha', 'CAPTCHA_REQUIRED'], ['drm', 'DRM_PROTECTED'], ['format', 'FORMAT_NOT_AVAILABLE'],
+    ['live', 'LIVE_NOT_STARTED'], ['ratelimit', 'UPSTREAM_RATE_LIMITED'], ['ffmpeg', 'FFMPEG_MISSING'],
     ['429', 'UPSTREAM_RATE_LIMITED'], ['unsupported', 'UNSUPPORTED_URL'], ['garbage', 'EXTRACTION_FAILED']
   ]
   const results = await Promise.all(cases.map(([path]) => runYtDlpTask(task(`https://video.test/${path}`))))

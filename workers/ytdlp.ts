@@ -12,20 +12,39 @@ export type ExtractOutcome =
 export const STDERR_TAIL_CHARS = 2048
 export const KILL_GRACE_MS = 500
 
-// First match wins, so the specific phrases sit above the broad ones
-// ("Private video. Sign in if you've been granted access" is not a login problem).
+// First match wins, so the specific phrases sit above the broad ones ("Private video.
+// Sign in if you've been granted access" is not a login problem, "ffprobe and ffmpeg not
+// found" is not a missing video). The texts are yt-dlp's (2023.03 – 2026.11) and the
+// sites' own reasons that it passes on; workers/ytdlp-errors.test.ts holds real examples.
 export const YTDLP_ERROR_PATTERNS: readonly { pattern: RegExp, code: TaskErrorCode }[] = [
   { pattern: /unsupported url/i, code: 'UNSUPPORTED_URL' },
-  { pattern: /requested format is not available|no video formats found|drm protected/i, code: 'EXTRACTION_FAILED' },
+  // "Postprocessing: ffprobe and ffmpeg not found", "… merging of multiple formats but ffmpeg is not installed"
+  { pattern: /\bff(?:mpeg|probe)(?: and ffmpeg)? (?:is )?not (?:found|installed)\b/i, code: 'FFMPEG_MISSING' },
+  // another missing helper ("pycryptodomex not found. Please install") is ours to fix, not a missing video
+  { pattern: /\bnot found\. please install\b/i, code: 'EXTRACTION_FAILED' },
+  { pattern: /\bdrm[- ]protected\b/i, code: 'DRM_PROTECTED' },
+  { pattern: /requested format (?:is )?not available|no video formats found/i, code: 'FORMAT_NOT_AVAILABLE' },
+  // YouTube appends its captcha note to any reason but a sign-in one ("… try again later" included)
+  { pattern: /captcha/i, code: 'CAPTCHA_REQUIRED' },
+  { pattern: /\bnot a (?:ro)?bot\b/i, code: 'BOT_CHECK' },
+  { pattern: /confirm your age|age[- ]restricted|inappropriate for some users|age[- ]verif|\bnsfw\b/i, code: 'AGE_RESTRICTED' },
   { pattern: /private video|video is private|this (?:video|post|tweet|account) is private/i, code: 'VIDEO_NOT_FOUND' },
   { pattern: /in your (?:country|region)|from your location|geo[- ]?(?:restrict|block)|not available in your area/i, code: 'GEO_BLOCKED' },
   {
-    pattern: /\b(?:sign in|log ?in|login)\b|cookies|members[- ]only|channel's members|age[- ]restrict|confirm your age|inappropriate for some users|not a bot|registered users|authenticat/i,
+    pattern: /live event will begin|\bpremieres? (?:in|will begin)\b|not currently live|\b(?:streamer|stream|channel|user) is (?:not live|offline)\b/i,
+    code: 'LIVE_NOT_STARTED'
+  },
+  // above the login row: Instagram's anonymous limit redirects to its login page and says so
+  {
+    pattern: /http error 429|too many requests|rate[- ]?limit|try (?:again )?later|http error 412|(?:blocked|rejected) by server/i,
+    code: 'UPSTREAM_RATE_LIMITED'
+  },
+  {
+    pattern: /\b(?:sign in|log ?in|login|logged in)\b|cookies|members[- ]only|channel['’]s members|premium|subscriber[- ]only|registered users|authenticat|not authorized|purchase/i,
     code: 'LOGIN_REQUIRED'
   },
-  { pattern: /http error 429|too many requests|rate[- ]?limit|try again later/i, code: 'UPSTREAM_RATE_LIMITED' },
   {
-    pattern: /http error 404|http error 410|not found|could not be found|no video could be found|does not exist|doesn't exist|private|removed|deleted|unavailable|no longer available|not available|terminated/i,
+    pattern: /http error 404|http error 410|not found|could not be found|no video could be found|does not exist|doesn't exist|private|removed|deleted|unavailable|no longer available|not available|terminated|suspended/i,
     code: 'VIDEO_NOT_FOUND'
   }
 ]
@@ -34,11 +53,17 @@ export function classifyYtDlpError (text: string): TaskErrorCode {
   return YTDLP_ERROR_PATTERNS.find(({ pattern }) => pattern.test(text))?.code ?? 'EXTRACTION_FAILED'
 }
 
-// "ERROR: [youtube] id: Video unavailable; please report this issue on …" → "[youtube] id: Video unavailable"
+// "ERROR: [youtube] id: Video unavailable; please report this issue on …" → "[youtube] id: Video unavailable".
+// yt-dlp's command-line advice ("Use --cookies-from-browser or --cookies …") is dropped:
+// clients cannot pass options, and the error's detail names our remedy instead.
 export function cleanYtDlpMessage (text: string): string {
   const errorLines = text.split('\n').map(l => l.trim()).filter(l => l.startsWith('ERROR:'))
   const line = errorLines.at(-1) ?? text.split('\n').map(l => l.trim()).filter(l => l !== '').at(-1) ?? ''
-  return line.replace(/^ERROR:\s*/, '').replace(/;\s*please report this issue.*$/is, '').slice(0, 500)
+  return line
+    .replace(/^ERROR:\s*/, '')
+    .replace(/;\s*please report this issue.*$/is, '')
+    .replace(/(?<=\S)\.?\s+Use --(?:cookies|username)\b.*$/s, '')
+    .slice(0, 500)
 }
 
 export function tail (text: string, chars = STDERR_TAIL_CHARS): string {

@@ -6,6 +6,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { extname, join, relative } from 'node:path'
 import type { Logger } from '../log.ts'
 import type { ErrorCode } from '../errors.ts'
+import { failureDetail } from '../extract/failure.ts'
 import { buildDownloadArgs } from './args.ts'
 import { finalName, stripExtension } from './names.ts'
 import { revise } from './record.ts'
@@ -156,7 +157,8 @@ export function createExecutor (deps: ExecutorDeps): TaskRunner {
           title: outcome.title
         })
       }
-      if (!outcome.aborted) return await failed(outcome.code, outcome.message)
+      // yt-dlp's failures carry the same remedy as extraction errors (src/extract/failure.ts)
+      if (!outcome.aborted) return await failed(outcome.code, failureDetail(outcome.code, outcome.message, spec.platform))
       const reason = reasonOf(local.signal)
       if (reason === 'cancel') return await settle({ state: 'cancelled' })
       if (reason === 'storage') return await failed('STORAGE_FULL', 'the download outgrew the storage space left')

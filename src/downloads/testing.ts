@@ -18,6 +18,7 @@ import { createPlatformRegistry } from '../platforms/index.ts'
 import type { Redis } from '../redis.ts'
 import type { ErrorCode } from '../errors.ts'
 import { createDownloads } from './index.ts'
+import { classifyYtDlpError } from '../../workers/ytdlp.ts'
 import type { Downloads, DownloadsConfig, DownloadsOptions } from './index.ts'
 
 export const YTDLP = '/usr/bin/yt-dlp'
@@ -152,7 +153,8 @@ export async function startDownloadsServer (setup: ServerSetup): Promise<Downloa
     log,
     redis: setup.redis ?? null,
     registry: createPlatformRegistry({ genericHosts: [setup.originHost] }),
-    classify: testClassify,
+    // production's table (src/app.ts passes the same function)
+    classify: classifyYtDlpError,
     options: { heartbeatMs: 500, leaseMs: 2000, tickMs: 100, ssePollMs: 500, ...setup.options }
   })
   const pipeline = createPipeline({

@@ -3,7 +3,10 @@
 // and abort, timeout or a silent child kill the whole process group (yt-dlp and
 // the ffmpeg it spawns for merges). No shell; the URL sits after `--` (args.ts).
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { basename } from 'node:path'
 import type { ErrorCode } from '../errors.ts'
+import { cleanYtDlpMessage } from '../../workers/ytdlp.ts'
 import { createProgressTracker, parseOutputLine } from './progress.ts'
 import type { Progress } from './progress.ts'
 
@@ -28,10 +31,9 @@ export type DownloadOutcome =
 const STDERR_TAIL_CHARS = 4096
 const MAX_LINE_CHARS = 64 * 1024
 
+// the same cleaning as extraction errors (the last ERROR line, without yt-dlp's command-line advice)
 export function errorMessage (stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '')
-  const line = lines.filter((l) => l.startsWith('ERROR:')).at(-1) ?? lines.at(-1) ?? ''
-  return line.replace(/^ERROR:\s*/, '').replace(/;\s*please report this issue.*$/is, '').slice(0, 500)
+  return cleanYtDlpMessage(stderr)
 }
 
 function killGroup (pid: number | undefined): void {
@@ -127,6 +129,12 @@ export function runDownload (run: DownloadRun): Promise<DownloadOutcome> {
       }
       if (exitCode === 0 && done !== null) {
         const finished: { path: string, title: string | null } = done
+        if (!existsSync(finished.path)) {
+          // Without ffmpeg, yt-dlp downloads split video and audio, skips the merge with
+          // only a warning (silenced by --no-warnings), exits 0 and still names the merged file.
+          settle({ ok: false, aborted: false, code: 'FFMPEG_MISSING', message: `yt-dlp did not merge the video and audio into ${basename(finished.path)}: ffmpeg is not installed`, stderrTail: stderr })
+          return
+        }
         settle({ ok: true, path: finished.path, title: finished.title, progress: tracker.current() })
         return
       }
