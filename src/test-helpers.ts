@@ -93,6 +93,8 @@ export async function startApp (overrides: Record<string, string> = {}): Promise
   if (redis !== null) await connectRedis(redis, 3000)
   const app = createApp({ config, log, redis })
   const port = await app.listen(0, '127.0.0.1')
+  // tests read health and version at once: wait for the start-up checks a real client would see a moment later
+  await app.checked()
   return {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -53,7 +53,8 @@ export function buildYtDlpCheck (r: YtDlpReadings): YtDlpCheck {
   if (age !== null && age > r.maxAgeDays) {
     problems.push(`yt-dlp ${probe.version} is ${age} days old (YTDLP_MAX_AGE_DAYS=${r.maxAgeDays}); sites change faster than that: update it (YTDLP_AUTO_UPDATE=stable, or upgrade it and POST /api/v2/system/ytdlp/reload)`)
   }
-  if (runtime === null) {
+  // A yt-dlp that is not Python (a single binary) cannot be asked which runtime it sees.
+  if (runtime === null && probe.python) {
     problems.push(probe.jsRuntimesOption || probe.jsRuntimes.length > 0
       ? 'yt-dlp sees no JavaScript runtime: YouTube formats will be missing; install Deno >= 2.3 (npm ci does) or Node >= 22, or set YTDLP_JS_RUNTIME'
       : 'this yt-dlp cannot use a JavaScript runtime, which YouTube needs: update yt-dlp')
