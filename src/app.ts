@@ -67,6 +67,8 @@ export interface App {
   link: ClusterLink
   routes: readonly Route[]
   pool: ExtractionPool
+  // the start-up checks (yt-dlp's probe, ffmpeg, storage) are done; listen() does not wait for them
+  checked: () => Promise<void>
 }
 
 const require = createRequire(import.meta.url)
@@ -127,6 +129,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
       log.warn({ ytdlpPath, reason }, 'warm yt-dlp processes cannot start; extractions spawn yt-dlp instead')
     }
   })
+  // exits of ready warm processes: each is replaced on demand (job limit, crash, timeout, reload)
+  metrics.setWarmRestarts(() => pool.warm().exits)
   const cacheOpts = { redis, l1MaxEntries: config.CACHE_L1_SIZE, l1TtlSec: config.CACHE_L1_TTL, encode: JSON.stringify }
   const infoCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isMediaInfo) })
   const playlistCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isPlaylistInfo) })
@@ -190,6 +194,9 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     ffmpegName: config.FFMPEG_PATH,
     storagePath: config.DOWNLOAD_DIRECTORY
   })
+
+  let startupChecks: Promise<void> = Promise.resolve()
+  const reloadHere = createLocalReload({ pool, health, log })
 
   const clientIp = createClientIpResolver(config.TRUSTED_PROXIES, config.IPV6_PREFIX)
   const pipeline = createPipeline({
@@ -296,9 +303,13 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     link,
     routes,
     pool,
+    checked: async () => { await startupChecks },
     async listen (port = config.PORT, host = config.HOST) {
       pool.prewarm().catch(() => {})
-      await Promise.all([health.refresh(), cookies.refresh()])
+      // Probing yt-dlp starts a Python process (seconds on a busy host): health says
+      // "starting" until it answers rather than holding the port back.
+      startupChecks = health.refresh().catch(() => {})
+      await cookies.refresh()
       listenPort = await server.listen(port, host)
       await downloads.start()
       return listenPort
