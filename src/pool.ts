@@ -165,7 +165,7 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
       noteWarm(result)
       if (!result.ok) {
         failed++
-        throw taskFailure(result)
+        throw taskFailure(result, platform)
       }
       completed++
       if (result.mode === 'spawn') spawn++
