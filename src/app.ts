@@ -196,7 +196,6 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   })
 
   let startupChecks: Promise<void> = Promise.resolve()
-  const reloadHere = createLocalReload({ pool, health, log })
 
   const clientIp = createClientIpResolver(config.TRUSTED_PROXIES, config.IPV6_PREFIX)
   const pipeline = createPipeline({
