@@ -1,30 +1,41 @@
 // npm run bench:gate: the `gate: true` scenarios, shortened (1 worker, fewer
-// samples; about a minute), checked against bench/thresholds.json. Exits 1
-// when any check fails. BENCH_GATE_DURATION (s per load phase, default 2).
-import { join } from 'node:path'
+// samples; about a minute), judged against bench/thresholds.json. Exits 1
+// when any check fails or a scenario failed. BENCH_GATE_DURATION (s per load
+// phase, default 2).
+// `node dist/bench/gate.js --report=<file>` judges a recorded report instead
+// (bench/results/latest.json, or bench/fixtures/gate-report.json), measuring
+// nothing: the same judgement, on numbers that do not move.
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { positive, runScenarios, selectScenarios } from './run.ts'
-import { checkThresholds, formatChecks, loadThresholds } from './gate-check.ts'
+import { judge, loadReport, loadThresholds } from './gate-check.ts'
 import { ROOT } from './servers.ts'
 import { summary } from './report.ts'
+import type { Report } from './report.ts'
 
-async function main (): Promise<void> {
-  const started = Date.now()
-  const thresholds = loadThresholds(join(ROOT, 'bench/thresholds.json'))
-  const { report, failures } = await runScenarios({
+const REPORT_FLAG = '--report='
+
+async function measure (): Promise<Report> {
+  const { report } = await runScenarios({
     durationSec: positive('BENCH_GATE_DURATION', 2),
     warmupSec: 0.5,
     rounds: 3,
     quick: true,
     scenarios: selectScenarios(undefined, true)
   })
-  const checks = checkThresholds(report.metrics, thresholds)
+  return report
+}
+
+async function main (): Promise<void> {
+  const started = Date.now()
+  const thresholds = loadThresholds(join(ROOT, 'bench/thresholds.json'))
+  const recorded = process.argv.slice(2).find((a) => a.startsWith(REPORT_FLAG))?.slice(REPORT_FLAG.length)
+  const report = recorded === undefined ? await measure() : loadReport(resolve(recorded))
+  const verdict = judge(report, thresholds)
   process.stdout.write(summary(report))
-  process.stdout.write(`\n${formatChecks(checks)}`)
-  for (const f of failures) process.stdout.write(`scenario failed: ${f}\n`)
-  const failed = checks.filter((c) => !c.pass).length
-  process.stdout.write(`\ngate ${failed === 0 && failures.length === 0 ? 'passed' : 'FAILED'}: ${checks.length - failed}/${checks.length} checks in ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
-  if (failed > 0 || failures.length > 0) process.exitCode = 1
+  process.stdout.write(`\n${verdict.text}`)
+  process.stdout.write(recorded === undefined ? `measured in ${((Date.now() - started) / 1000).toFixed(0)} s\n` : `judged the recorded report ${recorded} (${report.date})\n`)
+  if (!verdict.pass) process.exitCode = 1
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

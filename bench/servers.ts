@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { freePort, pinnedCommand, startNode, processTree } from './lib.ts'
 import type { Started } from './lib.ts'
 import { startRedis as startRedisServer } from '../src/test-helpers.ts'
+import { PROJECT_YTDLP, resolveYtDlp } from '../src/extract/executables.ts'
 import type { StartedRedis } from '../src/test-helpers.ts'
 
 export const ROOT = join(fileURLToPath(import.meta.url), '../../..')
@@ -12,17 +13,33 @@ export const ROOT = join(fileURLToPath(import.meta.url), '../../..')
 export interface Server extends Started { port: number, base: string, pids: () => number[] }
 
 // Settings for the server under test: limits high enough never to trigger,
-// but the limiters still run on every request.
+// but the limiters still run on every request. yt-dlp and ffmpeg are what
+// ships: an empty value is a setting's default (src/config.ts), so these are
+// set empty rather than left out, and a value in the bench's own environment
+// (which the server inherits) cannot change what is measured. YTDLP_PATH's
+// default is the project's current yt-dlp (.tools/yt-dlp), else yt-dlp on
+// PATH; ffmpeg and ffprobe are looked up on PATH.
 export const BENCH_ENV: Readonly<Record<string, string>> = {
   RATE_LIMIT_MAX_REQUESTS: '1000000000',
   RATE_LIMIT_EXTRACT_MAX_REQUESTS: '1000000000',
   LOG_LEVEL: 'info',
-  YTDLP_PATH: 'yt-dlp'
+  YTDLP_PATH: '',
+  YTDLP_MODE: '',
+  FFMPEG_PATH: '',
+  FFPROBE_PATH: ''
 }
 
-// Real yt-dlp (Debian's) against the local origin, which the generic platform may fetch.
+// The yt-dlp the server under test runs, resolved as the server resolves its
+// default (src/extract/executables.ts): the one-shot baseline runs the same file.
+export function serverYtDlp (): string {
+  const path = resolveYtDlp('')
+  if (path === null) throw new Error(`no yt-dlp: neither ${PROJECT_YTDLP} (npm start sets it up) nor yt-dlp on PATH`)
+  return path
+}
+
+// The server's own yt-dlp against the local origin, which the generic platform may fetch.
 export function extractionEnv (originHost: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { GENERIC_HOSTS: originHost, YTDLP_PATH: process.env.BENCH_YTDLP ?? '/usr/bin/yt-dlp', ...extra }
+  return { GENERIC_HOSTS: originHost, ...extra }
 }
 
 // The video info endpoint for a page URL.
@@ -54,14 +71,11 @@ export interface ClusterOptions {
   env?: Record<string, string>
   // pin a 1-worker cluster to core 0 (like the raw baseline); N workers float
   pin?: boolean
-  // run another entry (bench/slow-server.js) instead of the real cluster
-  entry?: string
 }
 
 export async function startCluster (opts: ClusterOptions): Promise<Server> {
   const port = await freePort()
-  const entry = opts.entry ?? join(ROOT, 'dist/src/main.js')
-  const s = await startNode([entry, `--workers=${opts.workers}`, `--port=${port}`, '--host=127.0.0.1'], {
+  const s = await startNode([join(ROOT, 'dist/src/main.js'), `--workers=${opts.workers}`, `--port=${port}`, '--host=127.0.0.1'], {
     cpus: opts.pin === true ? '0' : undefined,
     env: { ...BENCH_ENV, ...opts.env },
     ready: /"msg":"ready"/,
