@@ -36,6 +36,7 @@ import { createDownloads } from './downloads/index.ts'
 import { resolveExecutables } from './extract/executables.ts'
 import { createYtDlpSettings } from './extract/settings.ts'
 import { ageDays, seenJsRuntime } from './extract/ytdlp-status.ts'
+import { createLocalReload, RELOAD_TIMEOUT_MS, summarizeReload } from './extract/ytdlp-update.ts'
 import type { Executables } from './extract/executables.ts'
 // The composition root may hand a thread module's pure function to src/: the one yt-dlp error table.
 import { classifyYtDlpError, settingsArgs } from '../workers/ytdlp.ts'
@@ -172,6 +173,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     }
   }
   const collectLocal = async (what: CollectKind): Promise<unknown> => {
+    if (what === 'ytdlp-reload') return await reloadHere()
     if (what === 'metrics') return await metrics.registry.getMetricsAsJSON()
     const stats = localStats()
     loopDelay.reset()
@@ -188,7 +190,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
       mode: config.YTDLP_MODE,
       maxAgeDays: config.YTDLP_MAX_AGE_DAYS,
       probe: pool.probe,
-      warm: pool.warm
+      warm: pool.warm,
+      update: link.ytdlpUpdate
     },
     ffmpegPath: tools.ffmpeg,
     ffmpegName: config.FFMPEG_PATH,
@@ -196,6 +199,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   })
 
   let startupChecks: Promise<void> = Promise.resolve()
+  const reloadHere = createLocalReload({ pool, health, log })
 
   const clientIp = createClientIpResolver(config.TRUSTED_PROXIES, config.IPV6_PREFIX)
   const pipeline = createPipeline({
@@ -287,7 +291,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     metrics: async () => await aggregateMetrics(await link.collect('metrics')),
     cookies,
     apiKeysRequired: access.required,
-    adminRequiresKey: access.keysConfigured
+    adminRequiresKey: access.keysConfigured,
+    reloadYtDlp: async () => summarizeReload(await link.gather('ytdlp-reload', RELOAD_TIMEOUT_MS), RELOAD_TIMEOUT_MS)
   }))
   routes.push(...videoRoutes({ registry, extractor, batchMax: config.BATCH_MAX }))
   routes.push(...authRoutes({ cookies, platforms: PLATFORM_NAMES }))

@@ -1,19 +1,28 @@
 // The cluster primary: validates config, forks the HTTP workers, restarts dead
 // ones (within 1 s, with a crash-loop limit), relays collect requests between
-// workers, drains on SIGTERM/SIGINT and rolls the workers on SIGHUP.
+// workers, drains on SIGTERM/SIGINT and rolls the workers on SIGHUP. With
+// YTDLP_AUTO_UPDATE it is the one process per host that updates yt-dlp (then
+// has every worker reload it) and tells the workers how the last update went.
 // It never accepts connections: each worker binds the port (SO_REUSEPORT).
 import cluster from 'node:cluster'
 import type { Worker } from 'node:cluster'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { loadConfig, parseArgs, ConfigError } from './config.ts'
 import type { Config } from './config.ts'
 import { createLogger } from './log.ts'
+import { collectTimeout, parseWorkerMessage } from './cluster-link.ts'
+import type { CollectKind, Gathered, PrimaryMessage } from './cluster-link.ts'
+import { createYtDlpUpdater, FIRST_UPDATE_DELAY_MS, RELOAD_TIMEOUT_MS, updateCommand } from './extract/ytdlp-update.ts'
+import type { UpdateStatus } from './extract/ytdlp-status.ts'
 
 const CRASH_WINDOW_MS = 30_000
 const CRASH_LIMIT = 10
 // Workers that die before they ever listen, in a row: broken code or host, not bad luck.
 const STARTUP_FAILURE_LIMIT = 5
+// The project's installer, the default YTDLP_UPDATE_COMMAND: dist/src/primary.js → scripts/ensure.js.
+const ENSURE_SCRIPT = fileURLToPath(new URL('../../scripts/ensure.js', import.meta.url))
 
 // replacement: started by a rolling reload; until it is ready, reload() owns its fate.
 interface Slot { worker: Worker, ready: boolean, retiring: boolean, replacement: boolean }
@@ -52,12 +61,15 @@ export function runPrimary (): void {
   let shuttingDown = false
   let announced = false
   let port = config.PORT
-  const pendingCollect = new Map<string, { from: Worker, waiting: Set<number>, results: unknown[], timer: NodeJS.Timeout }>()
+  // waiting: worker id → pid of the workers asked that have not answered yet
+  const pendingCollect = new Map<string, { waiting: Map<number, number>, results: unknown[], missing: number[], timer: NodeJS.Timeout, done: (g: Gathered) => void }>()
+  let ytdlpUpdate: UpdateStatus | null = null
 
+  const send = (worker: Worker, msg: PrimaryMessage): void => { if (worker.isConnected()) worker.send(msg) }
   const live = (): Slot[] => [...slots.values()].filter((s) => s.ready && !s.retiring)
   const broadcast = (): void => {
-    const msg = { type: 'vidgate:cluster', alive: live().length, expected: config.WORKERS, restarts }
-    for (const s of slots.values()) if (s.worker.isConnected()) s.worker.send(msg)
+    const msg: PrimaryMessage = { type: 'vidgate:cluster', alive: live().length, expected: config.WORKERS, restarts, ytdlpUpdate }
+    for (const s of slots.values()) send(s.worker, msg)
   }
 
   function fork (replacement = false): Worker {
@@ -72,43 +84,73 @@ export function runPrimary (): void {
     if (p === undefined) return
     pendingCollect.delete(id)
     clearTimeout(p.timer)
-    if (p.from.isConnected()) p.from.send({ type: 'vidgate:response', id, results: p.results })
+    p.done({ results: p.results, missing: [...p.missing, ...p.waiting.values()], primaryAnswered: true })
   }
 
-  function onMessage (worker: Worker, msg: unknown): void {
-    if (typeof msg !== 'object' || msg === null || !('type' in msg)) return
-    const m = msg as { type: unknown, id?: unknown, what?: unknown, data?: unknown, port?: unknown }
+  // Asks every live worker and hands over their answers once all answered, or at the timeout.
+  function gather (what: CollectKind, timeoutMs: number, done: (g: Gathered) => void, id: string = randomBytes(16).toString('hex')): void {
+    const targets = live()
+    const waiting = new Map(targets.map((s) => [s.worker.id, s.worker.process.pid ?? 0]))
+    const timer = setTimeout(() => finishCollect(id), timeoutMs)
+    pendingCollect.set(id, { waiting, results: [], missing: [], timer, done })
+    for (const s of targets) send(s.worker, { type: 'vidgate:collect', id, what })
+    if (waiting.size === 0) finishCollect(id)
+  }
+
+  function onMessage (worker: Worker, raw: unknown): void {
+    const m = parseWorkerMessage(raw)
+    if (m === null) return
     const slot = slots.get(worker.id)
     if (m.type === 'vidgate:ready' && slot !== undefined) {
       slot.ready = true
       slot.replacement = false
       startupFailures = 0
-      if (typeof m.port === 'number') port = m.port
+      if (m.port !== null) port = m.port
       broadcast()
       if (!announced && live().length >= config.WORKERS) {
         announced = true
         log.info({ port, workers: config.WORKERS, host: config.HOST }, 'ready')
+        updater?.start(FIRST_UPDATE_DELAY_MS)
       }
-    } else if (m.type === 'vidgate:request' && typeof m.id === 'string') {
-      const targets = live()
-      const waiting = new Set(targets.map((s) => s.worker.id))
+    } else if (m.type === 'vidgate:request') {
       const id = m.id
-      const timer = setTimeout(() => finishCollect(id), 1500)
-      pendingCollect.set(id, { from: worker, waiting, results: [], timer })
-      for (const s of targets) s.worker.send({ type: 'vidgate:collect', id, what: m.what })
-      if (waiting.size === 0) finishCollect(id)
-    } else if (m.type === 'vidgate:collected' && typeof m.id === 'string') {
+      // a request id comes from a worker: a duplicate must not orphan the pending one
+      if (pendingCollect.has(id)) return
+      gather(m.what, m.timeoutMs, (g) => send(worker, { type: 'vidgate:response', id, results: g.results, missing: g.missing }), id)
+    } else if (m.type === 'vidgate:collected') {
       const p = pendingCollect.get(m.id)
-      if (p === undefined || !p.waiting.delete(worker.id)) return
+      const pid = p?.waiting.get(worker.id)
+      if (p === undefined || pid === undefined) return
+      p.waiting.delete(worker.id)
       if (m.data !== null) p.results.push(m.data)
+      else p.missing.push(pid)
       if (p.waiting.size === 0) finishCollect(m.id)
     }
   }
 
+  // YTDLP_AUTO_UPDATE: the operator's command (or the project's installer), then every worker reloads.
+  const updater = config.YTDLP_AUTO_UPDATE === 'off'
+    ? null
+    : createYtDlpUpdater({
+      channel: config.YTDLP_AUTO_UPDATE,
+      command: updateCommand(config.YTDLP_UPDATE_COMMAND, ENSURE_SCRIPT),
+      intervalMs: config.YTDLP_UPDATE_INTERVAL * 1000,
+      env: process.env,
+      log,
+      reload: async () => await new Promise<Gathered>((resolve) => gather('ytdlp-reload', collectTimeout(RELOAD_TIMEOUT_MS), resolve)),
+      publish: (status) => { ytdlpUpdate = status; broadcast() }
+    })
+
   cluster.on('exit', (worker, code, signal) => {
     const slot = slots.get(worker.id)
     slots.delete(worker.id)
-    for (const [id, p] of pendingCollect) if (p.waiting.delete(worker.id) && p.waiting.size === 0) finishCollect(id)
+    for (const [id, p] of pendingCollect) {
+      const pid = p.waiting.get(worker.id)
+      if (pid === undefined) continue
+      p.waiting.delete(worker.id)
+      p.missing.push(pid)
+      if (p.waiting.size === 0) finishCollect(id)
+    }
     broadcast()
     if (shuttingDown || slot === undefined || slot.retiring) return
     // A failed reload replacement is not restarted: the old worker keeps serving.
@@ -131,8 +173,9 @@ export function runPrimary (): void {
   function shutdown (exitCode: number): void {
     if (shuttingDown) return
     shuttingDown = true
+    updater?.stop()
     log.info({ timeoutS: config.SHUTDOWN_TIMEOUT }, 'shutting down')
-    for (const s of slots.values()) if (s.worker.isConnected()) s.worker.send({ type: 'vidgate:shutdown' })
+    for (const s of slots.values()) send(s.worker, { type: 'vidgate:shutdown' })
     const deadline = setTimeout(() => {
       for (const s of slots.values()) s.worker.process.kill('SIGKILL')
       log.warn('shutdown deadline passed; killed remaining workers')
@@ -160,7 +203,7 @@ export function runPrimary (): void {
       const ok = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), 30_000)
         next.on('message', (msg: unknown) => {
-          if (typeof msg === 'object' && msg !== null && 'type' in msg && msg.type === 'vidgate:ready') { clearTimeout(timer); resolve(true) }
+          if (parseWorkerMessage(msg)?.type === 'vidgate:ready') { clearTimeout(timer); resolve(true) }
         })
         next.once('exit', () => { clearTimeout(timer); resolve(false) })
       })
@@ -175,7 +218,7 @@ export function runPrimary (): void {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => { old.worker.process.kill('SIGKILL'); resolve() }, config.SHUTDOWN_TIMEOUT * 1000 + 500)
         old.worker.once('exit', () => { clearTimeout(timer); resolve() })
-        if (old.worker.isConnected()) old.worker.send({ type: 'vidgate:shutdown' })
+        send(old.worker, { type: 'vidgate:shutdown' })
       })
     }
     reloading = false

@@ -160,6 +160,36 @@ export const statsSchema = object({
   timestamp: { type: 'string', format: 'date-time' }
 })
 
+// POST /api/v2/system/ytdlp/reload: each worker's outcome. failed: why the new yt-dlp did
+// not start there (its old warm processes keep serving), null when it reloaded.
+export interface YtDlpWorkerReload {
+  pid: number
+  replaced: number
+  failed: string | null
+  version: string | null
+}
+
+// version: the yt-dlp every worker now uses (null when they differ or none could say)
+export interface YtDlpReloadAnswer {
+  version: string | null
+  workers: YtDlpWorkerReload[]
+  timestamp: string
+}
+
+export const ytdlpReloadSchema = object({
+  version: nullable('string'),
+  workers: {
+    type: 'array',
+    items: object({
+      pid: { type: 'integer' },
+      replaced: { type: 'integer' },
+      failed: nullable('string'),
+      version: nullable('string')
+    })
+  },
+  timestamp: { type: 'string', format: 'date-time' }
+})
+
 export interface PlatformCookieState {
   platform: string
   authenticated: boolean
@@ -201,4 +231,5 @@ export const serializeHealth = compile<HealthReport>(healthSchema)
 export const serializeVersion = compile<VersionInfo>(versionSchema)
 export const serializeStats = compile<ClusterStats>(statsSchema)
 export const serializeAuthStatus = compile<AuthStatus>(authStatusSchema)
+export const serializeYtDlpReload = compile<YtDlpReloadAnswer>(ytdlpReloadSchema)
 export const serializePlatformCookies = compile<PlatformCookieState>(platformCookieSchema)

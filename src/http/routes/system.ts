@@ -1,7 +1,9 @@
 import { jsonRoute, sendRaw } from '../route.ts'
 import type { Route } from '../route.ts'
-import { serializeRoot, serializeHealth, serializeVersion, serializeStats, serializeAuthStatus } from '../../schemas/system.ts'
-import type { ClusterStats, HealthReport, VersionInfo, AuthStatus } from '../../schemas/system.ts'
+import { AppError } from '../../errors.ts'
+import { errorSchema } from '../../schemas/error.ts'
+import { serializeRoot, serializeHealth, serializeVersion, serializeStats, serializeAuthStatus, serializeYtDlpReload } from '../../schemas/system.ts'
+import type { ClusterStats, HealthReport, VersionInfo, AuthStatus, YtDlpReloadAnswer } from '../../schemas/system.ts'
 import type { CookieStore } from '../../cookies.ts'
 
 export interface SystemDeps {
@@ -18,6 +20,8 @@ export interface SystemDeps {
   cookies: CookieStore
   apiKeysRequired: boolean
   adminRequiresKey: boolean
+  // every worker reloads its warm yt-dlp processes; problems: empty when all of them did
+  reloadYtDlp: () => Promise<{ answer: YtDlpReloadAnswer, problems: string[] }>
 }
 
 const ENDPOINT_GROUPS: Readonly<Record<string, string>> = {
@@ -98,6 +102,25 @@ export function systemRoutes (deps: SystemDeps): Route[] {
         sendRaw(req, res, ctx, contentType, text)
       }
     },
+    jsonRoute({
+      method: 'post',
+      path: '/api/v2/system/ytdlp/reload',
+      admin: true,
+      doc: {
+        summary: 'Replace every worker\'s warm yt-dlp processes one at a time, after yt-dlp was upgraded in place (admin)',
+        tags: ['system', 'admin'],
+        description: 'every worker reloaded: each worker\'s pid, processes replaced and the yt-dlp version it now uses',
+        responses: { 503: { description: 'SERVICE_UNAVAILABLE: the new yt-dlp did not start in some worker, or a worker did not answer (detail says which and why); the old warm processes keep serving there', schema: errorSchema } }
+      },
+      serialize: serializeYtDlpReload,
+      handle: async () => {
+        const { answer, problems } = await deps.reloadYtDlp()
+        if (problems.length > 0) {
+          throw new AppError('SERVICE_UNAVAILABLE', 'yt-dlp could not be reloaded in every worker; where the new one did not start, the old warm processes keep serving', { detail: problems.join('; ') })
+        }
+        return answer
+      }
+    }),
     jsonRoute({
       method: 'get',
       path: '/api/v2/auth/status',
