@@ -13,7 +13,7 @@ import type { MediaInfo, PlaylistInfo } from '../workers/protocol.ts'
 export const EXPIRY_MARGIN_SEC = 120
 export const ERROR_TTL_SEC = 15
 // Deterministic failures are shared with waiting processes; timeouts are not.
-const SHARED_ERRORS = new Set(['VIDEO_NOT_FOUND', 'LOGIN_REQUIRED', 'GEO_BLOCKED', 'UNSUPPORTED_URL', 'EXTRACTION_FAILED'])
+const SHARED_ERRORS = new Set(['VIDEO_NOT_FOUND', 'LOGIN_REQUIRED', 'AGE_RESTRICTED', 'GEO_BLOCKED', 'DRM_PROTECTED', 'FORMAT_NOT_AVAILABLE', 'LIVE_NOT_STARTED', 'UNSUPPORTED_URL', 'EXTRACTION_FAILED'])
 
 export interface Extraction { info: MediaInfo, cached: boolean, key: string }
 
@@ -78,7 +78,7 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
 
   async function produce (target: Target, key: string): Promise<MediaInfo> {
     try {
-      const value = await deps.pool.ytdlp('info', target.url, deps.cookieFile(target.platform.name))
+      const value = await deps.pool.ytdlp('info', target.url, deps.cookieFile(target.platform.name), undefined, target.platform.name)
       if (!('formats' in value)) throw new AppError('EXTRACTION_FAILED', 'yt-dlp returned a playlist where a video was expected')
       await deps.cache.set(key, value, ttlFor(value, deps.ttlSec(target.platform.name), now()))
       return value
@@ -113,7 +113,7 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
       const hit = await deps.playlists.get(key)
       if (hit !== null) return { playlist: hit, cached: true }
       const playlist = await deps.flights.run(key, async () => await measured(target, 'playlist', async () => {
-        const value = await deps.pool.ytdlp('playlist', target.url, deps.cookieFile(target.platform.name), limit)
+        const value = await deps.pool.ytdlp('playlist', target.url, deps.cookieFile(target.platform.name), limit, target.platform.name)
         if (!('entries' in value)) throw new AppError('EXTRACTION_FAILED', 'yt-dlp did not return a playlist')
         await deps.playlists.set(key, value, deps.ttlSec(target.platform.name))
         return value
