@@ -4,7 +4,8 @@ import { Agent, request } from 'undici'
 import { startApp, startRedis } from './test-helpers.ts'
 import { startOrigin } from './test-origin.ts'
 
-const YTDLP = process.env.VIDGATE_TEST_YTDLP ?? '/usr/bin/yt-dlp'
+// '' is the shipped default (the project's current yt-dlp); startApp's base env points at the fake
+const YTDLP = process.env.VIDGATE_TEST_YTDLP ?? ''
 
 async function getJson (url: string): Promise<{ status: number, body: Record<string, unknown>, headers: Headers }> {
   const res = await fetch(url)

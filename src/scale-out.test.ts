@@ -12,7 +12,8 @@ test('two instances on one Redis share cache, rate limits and single-flight', as
   const env = {
     REDIS_URL: redis.url,
     GENERIC_HOSTS: origin.host,
-    YTDLP_PATH: '/usr/bin/yt-dlp',
+    // '' is the shipped default (the project's current yt-dlp); the helpers' base env points at the fake
+    YTDLP_PATH: '',
     YTDLP_MODE: 'warm',
     RATE_LIMIT_MAX_REQUESTS: '1000',
     RATE_LIMIT_EXTRACT_MAX_REQUESTS: '30',

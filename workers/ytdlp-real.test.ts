@@ -1,5 +1,5 @@
-// Real yt-dlp (/usr/bin/yt-dlp) in both modes against a loopback origin. Skipped when
-// yt-dlp or ffmpeg is missing.
+// The real, current yt-dlp the project ships (.tools/yt-dlp, provisioned by npm test) in
+// both modes against a loopback origin.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -7,21 +7,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, normalize } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import type { MediaInfo, TaskResult, YtDlpTask } from './protocol.ts'
 import { closeWarmProcesses, listWarmProcesses, runYtDlpTask } from './ytdlp-task.ts'
 
-const YTDLP = '/usr/bin/yt-dlp'
+// dist/workers/ → the repository (threads' tests import nothing of src/)
+const YTDLP = fileURLToPath(new URL('../../.tools/yt-dlp', import.meta.url))
 const TYPES: Record<string, string> = { mp4: 'video/mp4', m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t', html: 'text/html; charset=utf-8' }
 
-function hasTools (): boolean {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' })
-    return existsSync(YTDLP)
-  } catch {
-    return false
-  }
-}
 
 function makeMedia (dir: string): void {
   const ff = (args: string[]): void => { execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...args], { stdio: 'ignore' }) }
@@ -77,7 +71,8 @@ async function waitFor (check: () => boolean, timeoutMs: number): Promise<boolea
   return check()
 }
 
-test('real yt-dlp against a loopback origin', { skip: hasTools() ? false : 'needs /usr/bin/yt-dlp and ffmpeg' }, async (t) => {
+test('real yt-dlp against a loopback origin', async (t) => {
+  assert.ok(existsSync(YTDLP), `${YTDLP} is provisioned by npm test (scripts/ensure.js)`)
   const dir = mkdtempSync(join(tmpdir(), 'vidgate-ytdlp-'))
   makeMedia(dir)
   const server = await startOrigin(dir)

@@ -6,10 +6,9 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cleanupStack, hasTools, makeBigFile, makeMedia, postJson, readSse, sha256, sha256File, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
+import { cleanupStack, makeBigFile, makeMedia, postJson, readSse, sha256, sha256File, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
 import type { DownloadsServer, Origin } from './testing.ts'
 
-const skip = hasTools() ? false : 'needs yt-dlp, ffmpeg and ffprobe'
 
 function streamsOf (path: string): string[] {
   const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name', '-of', 'csv=p=0', path], { encoding: 'utf8' })
@@ -24,7 +23,7 @@ async function fetchFile (srv: DownloadsServer, link: string, into: string): Pro
   return body
 }
 
-test('downloads with real yt-dlp (state files)', { skip }, async (t) => {
+test('downloads with real yt-dlp (state files)', async (t) => {
   const later = cleanupStack(t)
   const media = mkdtempSync(join(tmpdir(), 'vg-origin-'))
   later(() => rmSync(media, { recursive: true, force: true }))

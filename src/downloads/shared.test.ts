@@ -15,10 +15,9 @@ import type { Redis } from '../redis.ts'
 import { startRedis } from '../test-helpers.ts'
 import { writeAtomic } from './store-files.ts'
 import { newRecord, revise } from './record.ts'
-import { cleanupStack, hasTools, makeBigFile, makeMedia, postJson, readSse, sha256, sha256File, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
+import { cleanupStack, makeBigFile, makeMedia, postJson, readSse, sha256, sha256File, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
 import type { DownloadsServer, Origin } from './testing.ts'
 
-const skip = hasTools() ? false : 'needs yt-dlp and ffmpeg'
 const SERVE = fileURLToPath(new URL('./fixtures/serve.js', import.meta.url))
 
 async function media (later: (fn: () => unknown) => void): Promise<{ dir: string, origin: Origin }> {
@@ -74,7 +73,7 @@ async function sharedScenario (a: DownloadsServer, b: DownloadsServer, origin: O
   assert.equal((await waitForTask(a.url, slowId, ['cancelled'])).status, 'cancelled')
 }
 
-test('two instances on one folder without Redis share tasks, files and cancels', { skip }, async (t) => {
+test('two instances on one folder without Redis share tasks, files and cancels', async (t) => {
   const later = cleanupStack(t)
   const { dir: originDir, origin } = await media(later)
   const dir = mkdtempSync(join(tmpdir(), 'vg-dl-'))
@@ -93,7 +92,7 @@ test('two instances on one folder without Redis share tasks, files and cancels',
   assert.match(String((read.error as Record<string, unknown>).message), /interrupted/)
 })
 
-test('two instances on one redis-server: BullMQ queue and Redis task state', { skip }, async (t) => {
+test('two instances on one redis-server: BullMQ queue and Redis task state', async (t) => {
   const later = cleanupStack(t)
   const { dir: originDir, origin } = await media(later)
   const redisServer = await startRedis()
@@ -118,7 +117,7 @@ test('two instances on one redis-server: BullMQ queue and Redis task state', { s
   assert.ok(keys.length >= 2)
 })
 
-test('an instance killed mid-download: another one resumes the task', { skip }, async (t) => {
+test('an instance killed mid-download: another one resumes the task', async (t) => {
   const later = cleanupStack(t)
   const { origin } = await media(later)
   const redisServer = await startRedis()

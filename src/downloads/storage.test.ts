@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cleanupStack, hasTools, makeBigFile, postJson, rawRequest, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
+import { cleanupStack, makeBigFile, postJson, rawRequest, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
 
 test('file names cannot reach anything outside the storage folder', async (t) => {
   const later = cleanupStack(t)
@@ -53,7 +53,7 @@ test('file names cannot reach anything outside the storage folder', async (t) =>
   }
 })
 
-test('quota: a full store refuses new tasks with 507; a download that outgrows it fails', { skip: hasTools() ? false : 'needs yt-dlp and ffmpeg' }, async (t) => {
+test('quota: a full store refuses new tasks with 507; a download that outgrows it fails', async (t) => {
   const later = cleanupStack(t)
   const media = mkdtempSync(join(tmpdir(), 'vg-origin-'))
   later(() => rmSync(media, { recursive: true, force: true }))

@@ -17,11 +17,13 @@ import { createRequestMetrics } from '../metrics.ts'
 import { createPlatformRegistry } from '../platforms/index.ts'
 import type { Redis } from '../redis.ts'
 import type { ErrorCode } from '../errors.ts'
+import { resolveYtDlp } from '../extract/executables.ts'
 import { createDownloads } from './index.ts'
 import { classifyYtDlpError } from '../../workers/ytdlp.ts'
 import type { Downloads, DownloadsConfig, DownloadsOptions } from './index.ts'
 
-export const YTDLP = '/usr/bin/yt-dlp'
+// The yt-dlp the server runs by default: the project's current one (.tools/yt-dlp, npm test provisions it).
+export const YTDLP = resolveYtDlp('') ?? 'yt-dlp'
 
 // node:test runs t.after hooks first-in first-out; resources close last-opened first.
 export function cleanupStack (t: { after: (fn: () => unknown) => void }): (fn: () => unknown) => void {
@@ -32,15 +34,6 @@ export function cleanupStack (t: { after: (fn: () => unknown) => void }): (fn: (
   return (fn) => { fns.push(fn) }
 }
 
-export function hasTools (): boolean {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' })
-    execFileSync('ffprobe', ['-version'], { stdio: 'ignore' })
-    return existsSync(YTDLP)
-  } catch {
-    return false
-  }
-}
 
 export const sha256File = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
