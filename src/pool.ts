@@ -131,9 +131,12 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
       await run('ytdlpPrewarm', { ytdlpPath: opts.ytdlpPath, count: opts.concurrency, counters, generation })
     },
     async reload () {
+      const previous = generation
       generation++
       const task: YtDlpReloadTask = { ...probeTask(), generation, count: opts.mode === 'warm' ? opts.concurrency : 0 }
       const result = opts.mode === 'warm' ? await run<YtDlpReloadResult>('ytdlpReload', task) : { replaced: 0, failed: null }
+      // the old processes stay the current generation
+      if (result.failed !== null) generation = previous
       await this.probe()
       return result
     },

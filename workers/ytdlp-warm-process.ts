@@ -121,6 +121,8 @@ export function startWarmProcess (ytdlpPath: string, interpreter: readonly strin
   const gone = (why: string): void => {
     if (state === 'gone') return
     const startupFailed = state === 'starting' && !stopping
+    // why it never became ready: what it printed, then how it ended
+    if (startupFailed) stderr = tail(`${stderr}warm yt-dlp process ${why}`)
     state = 'gone'
     proc.dead = true
     resolveReady(false)

@@ -86,13 +86,14 @@ function start (ytdlpPath: string): WarmProcess | null {
 const isFresh = (p: WarmProcess): boolean => p.generation >= generationOf(p.ytdlpPath)
 
 function acquire (ytdlpPath: string, maxProcesses: number): WarmProcess | null {
-  if (warmUnavailable(ytdlpPath) !== null) return null
   const list = pools.get(ytdlpPath) ?? []
   const idle = list.filter(p => !p.busy && !p.dead)
-  const fresh = list.filter(isFresh).length
   // A ready process first; during a reload an old ready one rather than waiting for a new one.
-  const proc = idle.find(p => p.isReady() && isFresh(p)) ?? idle.find(p => p.isReady()) ?? idle[0] ??
-    (fresh < maxProcesses ? start(ytdlpPath) : null)
+  const ready = idle.find(p => p.isReady() && isFresh(p)) ?? idle.find(p => p.isReady())
+  // While new processes cannot start (a broken yt-dlp on disk, a failed reload), ready ones keep serving.
+  if (ready === undefined && warmUnavailable(ytdlpPath) !== null) return null
+  const fresh = list.filter(isFresh).length
+  const proc = ready ?? idle[0] ?? (fresh < maxProcesses ? start(ytdlpPath) : null)
   if (proc !== null) proc.busy = true
   return proc
 }
@@ -100,6 +101,8 @@ function acquire (ytdlpPath: string, maxProcesses: number): WarmProcess | null {
 function afterJob (proc: WarmProcess, task: YtDlpTask): void {
   if (proc.dead) return
   if (!isFresh(proc)) {
+    // no successor can start: the old one keeps serving
+    if (warmUnavailable(proc.ytdlpPath) !== null) return
     proc.retire()
     if ((pools.get(proc.ytdlpPath) ?? []).filter(isFresh).length < (task.maxWarmProcesses ?? DEFAULT_MAX_WARM_PROCESSES)) start(proc.ytdlpPath)
   } else if (proc.jobs >= Math.max(1, task.maxWarmJobs)) {
