@@ -34,7 +34,7 @@ import { streamRoutes } from './http/routes/streams.ts'
 import { createPublicBase } from './http/public-base.ts'
 import { createDownloads } from './downloads/index.ts'
 import { resolveExecutables } from './extract/executables.ts'
-import { createYtDlpSettings } from './extract/settings.ts'
+import { createYtDlpSettings, proxyFor } from './extract/settings.ts'
 import { ageDays, seenJsRuntime } from './extract/ytdlp-status.ts'
 import { createLocalReload, RELOAD_TIMEOUT_MS, summarizeReload } from './extract/ytdlp-update.ts'
 import type { Executables } from './extract/executables.ts'
@@ -230,7 +230,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
 
   // Without a configured secret (tests, a single process) links are signed with a per-process key.
   const signer = createLinkSigner(config.PROXY_SIGNING_SECRET !== '' ? config.PROXY_SIGNING_SECRET : randomBytes(32).toString('hex'))
-  const upstream = createUpstream()
+  const upstream = createUpstream({ proxyFor: (platform) => proxyFor(config, platform) })
   let listenPort = 0
   const selfHost = config.HOST === '0.0.0.0' || config.HOST === '::' || config.HOST === '' ? '127.0.0.1' : config.HOST
   const streams = createStreamService({

@@ -1,7 +1,7 @@
 // A local media origin for tests (never imported by production code): serves an
 // MP4 made with ffmpeg's lavfi sources, with Range support, and HTML pages that
 // yt-dlp's generic extractor understands. Counts every request per path.
-import { createServer } from 'node:http'
+import { createServer, request } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -139,5 +139,27 @@ export async function startMediaOrigin (): Promise<Origin & { set: MediaSet }> {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     }
+  }
+}
+
+// A plain-HTTP forward proxy that counts what passes through it.
+export async function startForwardProxy (): Promise<{ url: string, seen: string[], close: () => Promise<void> }> {
+  const seen: string[] = []
+  const server = createServer((req, res) => {
+    seen.push(req.url ?? '')
+    const upstream = request(req.url ?? '', { method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+    })
+    upstream.on('error', () => { res.statusCode = 502; res.end() })
+    req.pipe(upstream)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
   }
 }

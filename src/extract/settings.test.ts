@@ -3,7 +3,6 @@
 // with extraction really leaving through YTDLP_PROXY.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, request } from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +11,7 @@ import { createYtDlpSettings, proxyFor } from './settings.ts'
 import { resolveExecutables, resolveYtDlp } from './executables.ts'
 import { createExtractionPool } from '../pool.ts'
 import { settingsArgs, settingsParams } from '../../workers/ytdlp.ts'
-import { startOrigin } from '../test-origin.ts'
+import { startForwardProxy, startOrigin } from '../test-origin.ts'
 import type { MediaInfo } from '../../workers/protocol.ts'
 
 test('config parses extractor args in yt-dlp\'s own syntax and refuses what is not', () => {
@@ -44,28 +43,6 @@ test('settings become the same choices as options (spawn) and params (warm)', ()
     cachedir: '/tmp/c', proxy: 'http://p:3128', extractor_args: { youtube: { player_client: ['tv'] } }, js_runtimes: { deno: { path: '/x/deno' } }
   })
 })
-
-// A plain-HTTP forward proxy that counts what passes through it.
-async function startForwardProxy (): Promise<{ url: string, seen: string[], close: () => Promise<void> }> {
-  const seen: string[] = []
-  const server = createServer((req, res) => {
-    seen.push(req.url ?? '')
-    const upstream = request(req.url ?? '', { method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers)
-      up.pipe(res)
-    })
-    upstream.on('error', () => { res.statusCode = 502; res.end() })
-    req.pipe(upstream)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
-  return {
-    url: `http://127.0.0.1:${port}`,
-    seen,
-    close: async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
-  }
-}
 
 for (const mode of ['warm', 'spawn'] as const) {
   test(`the current yt-dlp takes every setting in ${mode} mode, and extraction leaves through YTDLP_PROXY`, async (t) => {

@@ -66,7 +66,7 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
       if (ref !== null && resolveRef !== undefined) {
         source.refresh = async () => await resolveRef(ref, requestSignal(ctx, res))
       }
-      await proxyMedia(req, res, ctx, source, { upstream, allow: allowHosts, download: flag(query.download), filename, countBytes: proxyBytes?.(ref?.platform ?? 'unknown') })
+      await proxyMedia(req, res, ctx, source, { upstream, allow: allowHosts, platform: ref?.platform ?? null, download: flag(query.download), filename, countBytes: proxyBytes?.(ref?.platform ?? 'unknown') })
     }
   }]
 }

@@ -33,6 +33,8 @@ export interface ProxyOptions {
   upstream: UpstreamClient
   // hosts (host or host:port) exempt from the public-address check
   allow: readonly string[]
+  // whose media: picks the outbound proxy (YTDLP_PROXY, <PLATFORM>_PROXY)
+  platform?: string | null
   download?: boolean
   filename?: string | null
   extraHeaders?: Readonly<Record<string, string>>
@@ -92,7 +94,8 @@ async function relay (req: Request, res: Response, ctx: RequestContext, signal: 
       method,
       headers: buildUpstreamHeaders(target.headers, range, withIfRange ? ifRange : null),
       allow: opts.allow,
-      signal
+      signal,
+      platform: opts.platform ?? null
     })
 
   if (canRefresh && source.expiresAtMs != null && source.expiresAtMs <= Date.now()) await refresh()

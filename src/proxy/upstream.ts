@@ -3,10 +3,14 @@
 // allow-list may only reach public addresses; that is checked on the resolved
 // addresses (custom lookup) and again on the socket actually connected, so a
 // DNS rebind between check and connect cannot reach an internal address.
+// With an operator's outbound proxy for the platform (YTDLP_PROXY, <PLATFORM>_PROXY:
+// media URLs are often bound to the address that extracted them) requests leave
+// through it; the proxy resolves names, so the host is checked here first, on the
+// addresses it resolves to, and the proxy itself is trusted (the operator's).
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import type { LookupAddress, LookupOptions } from 'node:dns'
-import { Pool, buildConnector } from 'undici'
+import { Pool, ProxyAgent, Socks5ProxyAgent, buildConnector } from 'undici'
 import type { Dispatcher } from 'undici'
 import { AppError } from '../errors.ts'
 import { hostMatcher, isPublicAddress } from './address.ts'
@@ -24,6 +28,8 @@ export interface UpstreamOptions {
   idleOriginMs?: number
   highWaterMark?: number
   resolve?: Resolve
+  // the operator's outbound proxy for a platform's media (null: direct)
+  proxyFor?: (platform: string | null) => string | null
 }
 
 export interface UpstreamRequest {
@@ -33,6 +39,8 @@ export interface UpstreamRequest {
   // hosts (host or host:port) exempt from the public-address check
   allow: readonly string[]
   signal: AbortSignal
+  // whose media this is: picks the outbound proxy (null or absent: the default one)
+  platform?: string | null
 }
 
 export interface UpstreamResponse {
@@ -96,6 +104,29 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
   const highWaterMark = options.highWaterMark ?? 64 * 1024
   const resolve = options.resolve ?? defaultResolve
   const pools = new Map<string, Entry>()
+  const proxies = new Map<string, Dispatcher>()
+
+  function proxyAgent (proxyUrl: string): Dispatcher {
+    let agent = proxies.get(proxyUrl)
+    if (agent === undefined) {
+      if (proxyUrl.startsWith('socks4')) throw new AppError('UPSTREAM_ERROR', 'The outbound proxy cannot relay media', { detail: 'SOCKS4 proxies work for yt-dlp only; use socks5, socks5h or http(s) in YTDLP_PROXY / <PLATFORM>_PROXY' })
+      const timeouts = { headersTimeout: headersTimeoutMs, bodyTimeout: bodyIdleTimeoutMs }
+      agent = proxyUrl.startsWith('socks')
+        ? new Socks5ProxyAgent(proxyUrl.replace(/^socks5h:/, 'socks5:'), { ...timeouts, connect: buildConnector({ timeout: connectTimeoutMs }) })
+        // http targets are forwarded as proxies expect them (CONNECT only for https, which many proxies allow on 443 alone)
+        : new ProxyAgent({ uri: proxyUrl, ...timeouts, proxyTunnel: false, connect: { timeout: connectTimeoutMs } })
+      proxies.set(proxyUrl, agent)
+    }
+    return agent
+  }
+
+  // Through a proxy we cannot see the connected address: the name must resolve to public addresses only.
+  async function checkThroughProxy (url: URL, bare: string): Promise<void> {
+    if (isIP(bare) !== 0) return
+    let all: LookupAddress[]
+    try { all = await resolve(bare) } catch (err) { throw toUpstreamError(err) }
+    if (all.length === 0 || all.some((a) => !isPublicAddress(a.address))) throw refused(url.host, 'resolves to a non-public address')
+  }
 
   const plainConnect = buildConnector({ timeout: connectTimeoutMs })
   const checkedConnect = buildConnector({ timeout: connectTimeoutMs, lookup: guardedLookup(resolve) })
@@ -160,18 +191,24 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
       const guarded = !allowed(url)
       const bare = url.hostname.replace(/^\[|\]$/g, '')
       if (guarded && isIP(bare) !== 0 && !isPublicAddress(bare)) throw refused(url.host, 'not a public address')
-      const entry = poolFor(url.origin, guarded)
-      entry.active++
-      entry.lastUsedMs = Date.now()
+      // the same egress as the extraction that produced the URL (yt-dlp gets the same proxy)
+      const proxyUrl = options.proxyFor?.(req.platform ?? null) ?? null
+      if (proxyUrl !== null && guarded) await checkThroughProxy(url, bare)
+      const entry = proxyUrl === null ? poolFor(url.origin, guarded) : null
+      if (entry !== null) {
+        entry.active++
+        entry.lastUsedMs = Date.now()
+      }
       let res
       try {
-        res = await entry.pool.request({ path: url.pathname + url.search, method: req.method, headers, signal: req.signal, highWaterMark })
+        const options = { path: url.pathname + url.search, method: req.method, headers, signal: req.signal, highWaterMark }
+        res = entry !== null ? await entry.pool.request(options) : await proxyAgent(proxyUrl ?? '').request({ ...options, origin: url.origin })
       } catch (err) {
-        entry.active--
+        if (entry !== null) entry.active--
         if (req.signal.aborted) throw err
         throw toUpstreamError(err)
       }
-      const release = (): void => { entry.active--; entry.lastUsedMs = Date.now() }
+      const release = (): void => { if (entry !== null) { entry.active--; entry.lastUsedMs = Date.now() } }
       res.body.once('close', release)
       // undici turns a plain destroy() of an unfinished body into an 'error'
       // event; with no listener that is an uncaught exception. Readers still
@@ -199,7 +236,9 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
       clearInterval(sweep)
       const all = [...pools.values()]
       pools.clear()
-      await Promise.all(all.map(async (e) => await e.pool.destroy()))
+      const agents = [...proxies.values()]
+      proxies.clear()
+      await Promise.all([...all.map(async (e) => await e.pool.destroy()), ...agents.map(async (a) => await a.destroy())])
     }
   }
 }

@@ -21,7 +21,7 @@ export interface MediaIndex { source: 'dash' | 'fragments' | 'sidx', init: Index
 
 export interface MediaIndexer {
   // fresh: the same format re-extracted, used once when the upstream says the URL expired
-  index: (f: MediaFormat, fresh?: () => Promise<MediaFormat>) => Promise<MediaIndex>
+  index: (f: MediaFormat, fresh?: () => Promise<MediaFormat>, platform?: string | null) => Promise<MediaIndex>
 }
 
 export interface MediaIndexDeps {
@@ -38,7 +38,9 @@ const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 // A build is shared by every request that waits for it, so no one client's abort cancels it.
 const BUILD_TIMEOUT_MS = 20_000
 
-type Target = Pick<MediaFormat, 'url' | 'headers'>
+// platform: whose media (the upstream client picks the platform's outbound proxy)
+type Target = Pick<MediaFormat, 'url' | 'headers'> & { platform?: string | null }
+type Source = MediaFormat & { platform?: string | null }
 
 const toRange = (r: ByteRangeInclusive | null): ByteRange | null => r === null ? null : { offset: r.start, length: r.end - r.start + 1 }
 
@@ -64,7 +66,7 @@ export function createMediaIndexer (deps: MediaIndexDeps): MediaIndexer {
 
   // null: 416, the range starts past the end of the file
   async function open (t: Target, range: string | null, signal: AbortSignal): Promise<UpstreamResponse | null> {
-    const res = await deps.upstream.request({ url: t.url, method: 'GET', headers: buildUpstreamHeaders(t.headers, range, null), allow: deps.allowHosts, signal })
+    const res = await deps.upstream.request({ url: t.url, method: 'GET', headers: buildUpstreamHeaders(t.headers, range, null), allow: deps.allowHosts, signal, platform: t.platform ?? null })
     if (res.status === 200 || res.status === 206) return res
     res.body.destroy()
     if (res.status === 416 && range !== null) return null
@@ -120,15 +122,15 @@ export function createMediaIndexer (deps: MediaIndexDeps): MediaIndexer {
     }
   }
 
-  async function fromDash (f: MediaFormat, signal: AbortSignal): Promise<MediaIndex> {
-    const manifest = await fetchText({ url: f.manifest_url ?? f.url, headers: f.headers }, signal)
+  async function fromDash (f: Source, signal: AbortSignal): Promise<MediaIndex> {
+    const manifest = await fetchText({ url: f.manifest_url ?? f.url, headers: f.headers, platform: f.platform ?? null }, signal)
     const rep = await runTask<DashRepresentationResult>(deps.pool, 'dashRepresentation', { text: manifest.text, baseUrl: manifest.url, formatId: f.format_id, url: f.url })
     const init = rep.init === null ? null : { url: rep.init.url, range: toRange(rep.init.range) }
     if (rep.segments !== null) {
       return { source: 'dash', init, segments: rep.segments.map((s) => ({ url: s.url, duration: s.duration, range: toRange(s.range) })) }
     }
     const ir = rep.indexRange ?? { start: 0, end: HEAD_BYTES - 1 }
-    const found = await fromSidx({ url: rep.baseUrl, headers: f.headers }, { offset: ir.start, end: ir.end }, signal)
+    const found = await fromSidx({ url: rep.baseUrl, headers: f.headers, platform: f.platform ?? null }, { offset: ir.start, end: ir.end }, signal)
     return { source: 'dash', init: init ?? (found.init === null ? null : { url: rep.baseUrl, range: found.init }), segments: found.segments }
   }
 
@@ -145,7 +147,7 @@ export function createMediaIndexer (deps: MediaIndexDeps): MediaIndexer {
     return { source: 'fragments', init, segments }
   }
 
-  async function build (f: MediaFormat, signal: AbortSignal): Promise<MediaIndex> {
+  async function build (f: Source, signal: AbortSignal): Promise<MediaIndex> {
     const hasFragments = f.fragments !== null && f.fragments.length > 0
     if (isDashFormat(f)) {
       try {
@@ -171,16 +173,16 @@ export function createMediaIndexer (deps: MediaIndexDeps): MediaIndexer {
   }
 
   return {
-    async index (f, fresh) {
+    async index (f, fresh, platform = null) {
       const key = `${f.manifest_url ?? ''} ${f.format_id} ${f.url}`
       const hit = cache.get(key)
       if (hit !== undefined && Date.now() - hit.at < ttlMs) return await hit.value
       try {
-        return await remember(key, build(f, AbortSignal.timeout(BUILD_TIMEOUT_MS)))
+        return await remember(key, build({ ...f, platform }, AbortSignal.timeout(BUILD_TIMEOUT_MS)))
       } catch (err) {
         if (!expired.has(err as object) || fresh === undefined) throw err
         const g = await fresh()
-        return await remember(`${g.manifest_url ?? ''} ${g.format_id} ${g.url}`, build(g, AbortSignal.timeout(BUILD_TIMEOUT_MS)))
+        return await remember(`${g.manifest_url ?? ''} ${g.format_id} ${g.url}`, build({ ...g, platform }, AbortSignal.timeout(BUILD_TIMEOUT_MS)))
       }
     }
   }

@@ -127,7 +127,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
   // Fetches an upstream playlist and rewrites every URI to a signed link:
   // nested playlists to /api/v2/hls/, everything else to the byte proxy.
   async function rewritePlaylist (signal: AbortSignal, url: string, headers: Record<string, string>, ref: ReextractRef | null): Promise<string> {
-    const upstream = await deps.upstream.request({ url, method: 'GET', headers, allow: deps.allowHosts, signal })
+    const upstream = await deps.upstream.request({ url, method: 'GET', headers, allow: deps.allowHosts, signal, platform: ref?.platform ?? null })
     if (upstream.status !== 200) {
       upstream.body.destroy()
       throw new AppError('UPSTREAM_ERROR', `The playlist server answered ${upstream.status}`)
@@ -177,7 +177,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
           headers: p.primary.headers,
           expiresAtMs: p.primary.expires_at === null ? null : Date.parse(p.primary.expires_at),
           refresh: async () => await resolveRef(ref)
-        }, { upstream: deps.upstream, allow: deps.allowHosts, download: opts.download, filename, countBytes: deps.proxyBytes?.(target.platform.name) })
+        }, { upstream: deps.upstream, allow: deps.allowHosts, platform: target.platform.name, download: opts.download, filename, countBytes: deps.proxyBytes?.(target.platform.name) })
         return
       }
       case 'hls': {

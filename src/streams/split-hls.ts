@@ -91,7 +91,7 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
   }
 
   async function master (target: Target, video: MediaFormat, audio: MediaFormat): Promise<string> {
-    await Promise.all([video, audio].filter((f) => !isHlsFormat(f)).map(async (f) => await deps.indexer.index(f, refresher(target, f.format_id))))
+    await Promise.all([video, audio].filter((f) => !isHlsFormat(f)).map(async (f) => await deps.indexer.index(f, refresher(target, f.format_id), target.platform.name)))
     const language = audio.language !== null && LANGUAGE.test(audio.language) ? audio.language : undefined
     return await runTask<string>(deps.pool, 'buildHls', {
       master: {
@@ -102,7 +102,7 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
   }
 
   async function media (target: Target, f: MediaFormat): Promise<string> {
-    const idx = await deps.indexer.index(f, refresher(target, f.format_id))
+    const idx = await deps.indexer.index(f, refresher(target, f.format_id), target.platform.name)
     const name = (p: IndexPart, other: string): string => p.url === f.url ? fileName(f) : other
     const input: MediaPlaylistInput = {
       endList: true,
@@ -112,9 +112,9 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
     return await runTask<string>(deps.pool, 'buildHls', { media: input })
   }
 
-  async function partUrl (f: MediaFormat, name: string): Promise<string> {
+  async function partUrl (f: MediaFormat, name: string, platform: string): Promise<string> {
     if (name === fileName(f)) return f.url
-    const idx = await deps.indexer.index(f)
+    const idx = await deps.indexer.index(f, undefined, platform)
     const n = /^(\d{1,7})\.m4s$/.exec(name)
     const found = name === 'init.mp4' ? idx.init : n === null ? undefined : idx.segments[Number(n[1])]
     if (found === undefined || found === null) throw new AppError('NOT_FOUND', 'No such part of this stream', { detail: name.slice(0, 40) })
@@ -140,14 +140,14 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
     if (name === MASTER || ids.length !== 1 || first === undefined) throw new AppError('NOT_FOUND', 'No such part of this stream', { detail: name.slice(0, 40) })
     const f = findFormat(info, first)
     if (name === INDEX) { sendPlaylist(req, res, ctx, await media(target, f)); return }
-    const url = await partUrl(f, name)
+    const url = await partUrl(f, name, target.platform.name)
     const refresh = refresher(target, f.format_id)
     await proxyMedia(req, res, ctx, {
       url,
       headers: f.headers,
       expiresAtMs: url === f.url && f.expires_at !== null ? Date.parse(f.expires_at) : null,
       ...(url === f.url ? { refresh: async () => { const g = await refresh(); return { url: g.url, headers: g.headers } } } : {})
-    }, { upstream: deps.upstream, allow: deps.allowHosts, countBytes: deps.proxyBytes?.(target.platform.name) })
+    }, { upstream: deps.upstream, allow: deps.allowHosts, platform: target.platform.name, countBytes: deps.proxyBytes?.(target.platform.name) })
   }
 
   return {
