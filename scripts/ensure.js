@@ -116,10 +116,21 @@ function step (what, cmd, args, options = {}, shown = undefined) {
 }
 
 // Packs dist-packages/yt_dlp (sorted entries, fixed timestamps: the same package
-// always gives the same bytes) with a top-level __main__.py into a zipapp.
+// always gives the same bytes) with a top-level __main__.py into a zipapp. Each
+// module's bytecode goes beside it (x.pyc next to x.py, where zipimport looks),
+// checked against the source's hash: without it every start compiles ~1,000
+// modules again (yt-dlp -J took 5.9-6.9 s instead of 2.2-3.9 s on a loaded host).
 const ZIPAPP_PY = String.raw`
-import os, sys, zipfile
+import os, py_compile, sys, tempfile, zipfile
 src, out, interpreter = sys.argv[1:4]
+work = tempfile.mkdtemp()
+
+def bytecode(path, name):
+    target = os.path.join(work, 'x.pyc')
+    py_compile.compile(path, cfile=target, dfile=name, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+    with open(target, 'rb') as g:
+        return g.read()
+
 MAIN = b'import yt_dlp\n\nif __name__ == "__main__":\n    yt_dlp.main()\n'
 WHEN = (2000, 1, 1, 0, 0, 0)
 
@@ -139,8 +150,11 @@ with open(out, 'wb') as f:
                 if name.endswith(('.pyc', '.pyo')):
                     continue
                 path = os.path.join(top, name)
+                rel = os.path.relpath(path, src).replace(os.sep, '/')
                 with open(path, 'rb') as g:
-                    add(z, os.path.relpath(path, src).replace(os.sep, '/'), g.read())
+                    add(z, rel, g.read())
+                if name.endswith('.py'):
+                    add(z, rel[:-3] + '.pyc', bytecode(path, rel))
 `
 
 // Fetches the newest yt-dlp of trixie-backports and installs it at .tools/yt-dlp
