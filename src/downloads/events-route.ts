@@ -5,7 +5,7 @@
 // client should close on `end` instead of reconnecting. Comments keep idle
 // proxies from timing the stream out; a client that leaves releases everything.
 import { AppError } from '../errors.ts'
-import { processTime } from '../http/route.ts'
+import { processTime } from '../http/context.ts'
 import type { Route } from '../http/route.ts'
 import { TASK_ID } from './names.ts'
 import { toView } from './record.ts'

@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError } from '../errors.ts'
-import { processTime } from '../http/route.ts'
+import { processTime } from '../http/context.ts'
 import type { Route } from '../http/route.ts'
 import { parseServedName } from './names.ts'
 

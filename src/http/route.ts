@@ -2,22 +2,10 @@
 // JSON routes return a value that their precompiled serializer turns into the body.
 import type { Request, Response } from 'hyper-express'
 import type { JsonSchema, Serializer } from '../schemas/compile.ts'
+import { processTime } from './context.ts'
+import type { RequestContext } from './context.ts'
 
 export type Method = 'get' | 'post' | 'put' | 'delete'
-
-export interface RequestContext {
-  readonly id: string
-  readonly startMs: number
-  readonly ip: string
-  readonly peer: string
-  readonly method: string
-  readonly route: string
-  readonly observe: (status: number, seconds: number) => void
-  status: number
-  scopes: readonly string[]
-  keyId: string | null
-  controller: AbortController | null
-}
 
 export interface ParamDoc { name: string, in: 'query' | 'path' | 'header', required?: boolean, description: string, schema?: JsonSchema }
 
@@ -84,30 +72,6 @@ export interface JsonRouteSpec<T> {
 }
 
 export const JSON_TYPE = 'application/json; charset=utf-8'
-
-// Aborted when the client goes away: handed to extractions and upstream fetches.
-export function requestSignal (ctx: RequestContext, res: Response): AbortSignal {
-  if (ctx.controller === null) {
-    const c = new AbortController()
-    ctx.controller = c
-    if (res.aborted || res.completed) c.abort()
-    else res.once('abort', () => c.abort())
-  }
-  return ctx.controller.signal
-}
-
-export function processTime (ctx: RequestContext): string {
-  return secondsText(performance.now() - ctx.startMs)
-}
-
-// Milliseconds as seconds with 6 decimals ("0.000125"), for X-Process-Time.
-// Sub-second values (all but a few) are built from an integer: toFixed goes
-// through printf and costs as much as the rest of a fast-lane response.
-export function secondsText (ms: number): string {
-  const us = Math.round(ms * 1000)
-  if (us >= 0 && us < 1e6) return `0.${String(us + 1e6).slice(1)}`
-  return (ms / 1000).toFixed(6)
-}
 
 // HEAD gets the same status and headers with an explicit length and no body
 // (uWS would otherwise send the body, which corrupts a keep-alive connection).

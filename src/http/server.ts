@@ -3,7 +3,7 @@
 import HyperExpress from 'hyper-express'
 import type { MiddlewareHandler } from 'hyper-express'
 import { AppError } from '../errors.ts'
-import { processTime } from './route.ts'
+import { processTime } from './context.ts'
 import type { Route } from './route.ts'
 import type { Pipeline } from './pipeline.ts'
 import type { FirstHandler } from './fast-lane.ts'

@@ -1,6 +1,6 @@
 // GET/HEAD /api/v2/proxy/:token — relays a URL that an extraction produced and
 // the server signed; a client can never make us fetch a URL of its own.
-import { requestSignal } from '../http/route.ts'
+import { requestSignal } from '../http/context.ts'
 import type { Route } from '../http/route.ts'
 import { proxyMedia } from './stream.ts'
 import type { MediaSource, MediaTarget } from './stream.ts'

@@ -3,8 +3,8 @@
 // fetches URLs an extraction produced.
 import type { Request, Response } from 'hyper-express'
 import { AppError } from '../errors.ts'
-import { processTime, requestSignal } from '../http/route.ts'
-import type { RequestContext } from '../http/route.ts'
+import { processTime, requestSignal } from '../http/context.ts'
+import type { RequestContext } from '../http/context.ts'
 import { proxyMedia } from '../proxy/stream.ts'
 import type { MediaTarget } from '../proxy/stream.ts'
 import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'

@@ -11,8 +11,8 @@
 // check segment URLs against the container they detect.
 import type { Request, Response } from 'hyper-express'
 import { AppError } from '../errors.ts'
-import { processTime } from '../http/route.ts'
-import type { RequestContext } from '../http/route.ts'
+import { processTime } from '../http/context.ts'
+import type { RequestContext } from '../http/context.ts'
 import { proxyMedia } from '../proxy/stream.ts'
 import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
 import type { UpstreamClient } from '../proxy/upstream.ts'

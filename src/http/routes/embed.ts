@@ -1,7 +1,7 @@
 // An HTML5 player page. Every interpolated value is HTML-escaped (the original
 // put the raw title into <title>: an XSS hole), and the page has its own CSP.
 import type { Route } from '../route.ts'
-import { processTime } from '../route.ts'
+import { processTime } from '../context.ts'
 import { queryInt, queryBool } from '../input.ts'
 import { targetFrom } from './videos.ts'
 import { streamOptions } from './streams.ts'

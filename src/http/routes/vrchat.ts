@@ -3,7 +3,8 @@
 // Unity player gets MP4 only. /info explains what will play and why.
 import type { Request } from 'hyper-express'
 import { AppError } from '../../errors.ts'
-import { jsonRoute, processTime, sendJson } from '../route.ts'
+import { jsonRoute, sendJson } from '../route.ts'
+import { processTime } from '../context.ts'
 import type { Route } from '../route.ts'
 import { queryString, queryEnum } from '../input.ts'
 import { targetFrom } from './videos.ts'

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { secondsText } from './route.ts'
+import { secondsText } from './context.ts'
 
 test('secondsText writes milliseconds as seconds with six decimals, like toFixed(6)', () => {
   for (const ms of [0, 0.0004, 0.0006, 0.001, 0.125, 1, 12.3456, 999.9994, 999.9996, 1000, 1234.5678, 65432.1]) {
