@@ -39,7 +39,7 @@ import { ageDays, seenJsRuntime } from './extract/ytdlp-status.ts'
 import { createLocalReload, RELOAD_TIMEOUT_MS, summarizeReload } from './extract/ytdlp-update.ts'
 import type { Executables } from './extract/executables.ts'
 // The composition root may hand a thread module's pure function to src/: the one yt-dlp error table.
-import { classifyYtDlpError, settingsArgs } from '../workers/ytdlp.ts'
+import { classifyYtDlpError, settingsArgs } from '../workers/ytdlp/ytdlp.ts'
 import type { RateLimiter } from './rate-limit.ts'
 import type { Settings } from './config.ts'
 import type { ExtractionPool } from './pool.ts'

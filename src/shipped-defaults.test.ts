@@ -31,7 +31,7 @@ import { basename, join } from 'node:path'
 import { MAIN_JS, childPids, freePort, sleep } from './test-helpers.ts'
 import { cleanupStack, makeMedia, startOrigin } from './downloads/testing.ts'
 import { PROJECT_YTDLP } from './extract/executables.ts'
-import { WARM_SCRIPT } from '../workers/ytdlp-warm-script.ts'
+import { WARM_SCRIPT } from '../workers/ytdlp/ytdlp-warm-script.ts'
 
 const EXTRACTIONS = 10
 // the release the project provisions (scripts/ensure.js); a newer one is fine
@@ -52,8 +52,8 @@ function cmdline (pid: number): string[] | null {
 interface WarmProcess { pid: number, worker: number, ytdlp: string }
 
 // A warm process is a Python interpreter running the warm script with the yt-dlp
-// path as its argument (workers/ytdlp-warm-process.ts); it exits at once when
-// yt_dlp cannot be imported from that path (workers/ytdlp-warm-script.ts).
+// path as its argument (workers/ytdlp/ytdlp-warm-process.ts); it exits at once when
+// yt_dlp cannot be imported from that path (workers/ytdlp/ytdlp-warm-script.ts).
 function warmProcesses (workers: readonly number[]): WarmProcess[] {
   const out: WarmProcess[] = []
   for (const worker of workers) {

@@ -3,7 +3,7 @@
 // the project's current yt-dlp (.tools/yt-dlp, the default: YTDLP_PATH is set empty)
 // in warm mode, extracting pages of a local origin (GENERIC_HOSTS is its host).
 // Warm processes are found as the shipped-defaults test finds them: Python
-// interpreters under the primary running the warm script (workers/ytdlp-warm-process.ts).
+// interpreters under the primary running the warm script (workers/ytdlp/ytdlp-warm-process.ts).
 // EXTRACT_CONCURRENCY (warm processes per worker) is lowered to keep the number of
 // Python processes small on a shared machine; nothing here depends on its value.
 import { test } from 'node:test'
@@ -16,7 +16,7 @@ import type { StartedCluster } from './test-helpers.ts'
 import { startOrigin } from './test-origin.ts'
 import type { Origin } from './test-origin.ts'
 import { PROJECT_YTDLP } from './extract/executables.ts'
-import { WARM_SCRIPT } from '../workers/ytdlp-warm-script.ts'
+import { WARM_SCRIPT } from '../workers/ytdlp/ytdlp-warm-script.ts'
 
 const RELOAD = '/api/v2/system/ytdlp/reload'
 const WARM = { YTDLP_PATH: '', YTDLP_MODE: 'warm', RATE_LIMIT_ENABLED: 'false' }

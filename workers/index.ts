@@ -1,11 +1,11 @@
 // The piscina entry: named task exports only, each a one-line call into its module.
 import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpProbe, YtDlpProbeTask, YtDlpReloadResult, YtDlpReloadTask, YtDlpTask, YtDlpVersionTask } from './protocol.ts'
-import { runYtDlpProbe, runYtDlpTask, ytDlpVersion } from './ytdlp-task.ts'
-import { prewarm, reloadWarm, useCounters } from './ytdlp-warm.ts'
-import { hlsTemplate as buildHlsTemplate } from './hls-template.ts'
-import type { HlsTemplate, HlsTemplateTask } from './hls-template.ts'
-import { buildHlsTask, fmp4IndexTask, dashRepresentationTask } from './split-hls.ts'
-import type { BuildHlsTask, DashRepresentationResult, DashRepresentationTask, Fmp4Index, Fmp4IndexTask } from './split-hls.ts'
+import { runYtDlpProbe, runYtDlpTask, ytDlpVersion } from './ytdlp/ytdlp-task.ts'
+import { prewarm, reloadWarm, useCounters } from './ytdlp/ytdlp-warm.ts'
+import { hlsTemplate as buildHlsTemplate } from './hls/hls-template.ts'
+import type { HlsTemplate, HlsTemplateTask } from './hls/hls-template.ts'
+import { buildHlsTask, fmp4IndexTask, dashRepresentationTask } from './mp4/split-tasks.ts'
+import type { BuildHlsTask, DashRepresentationResult, DashRepresentationTask, Fmp4Index, Fmp4IndexTask } from './mp4/split-tasks.ts'
 import { lowerThisThread } from './nice.ts'
 
 // this file is loaded once per pool thread

@@ -19,7 +19,7 @@ import type { Redis } from '../redis.ts'
 import type { ErrorCode } from '../errors.ts'
 import { resolveYtDlp } from '../extract/executables.ts'
 import { createDownloads } from './index.ts'
-import { classifyYtDlpError } from '../../workers/ytdlp.ts'
+import { classifyYtDlpError } from '../../workers/ytdlp/ytdlp.ts'
 import type { Downloads, DownloadsConfig, DownloadsOptions } from './index.ts'
 
 // The yt-dlp the server runs by default: the project's current one (.tools/yt-dlp, npm test provisions it).

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import type { ErrorCode } from '../errors.ts'
-import { cleanYtDlpMessage } from '../../workers/ytdlp.ts'
+import { cleanYtDlpMessage } from '../../workers/ytdlp/ytdlp.ts'
 import { createProgressTracker, parseOutputLine } from './progress.ts'
 import type { Progress } from './progress.ts'
 

@@ -10,7 +10,7 @@ import { loadConfig } from '../config.ts'
 import { createYtDlpSettings, proxyFor } from './settings.ts'
 import { resolveExecutables, resolveYtDlp } from './executables.ts'
 import { createExtractionPool } from '../pool.ts'
-import { settingsArgs, settingsParams } from '../../workers/ytdlp.ts'
+import { settingsArgs, settingsParams } from '../../workers/ytdlp/ytdlp.ts'
 import { startForwardProxy, startOrigin } from '../test-origin.ts'
 import type { MediaInfo } from '../../workers/protocol.ts'
 

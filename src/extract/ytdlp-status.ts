@@ -1,5 +1,5 @@
 // What health and /api/v2/system/version say about the yt-dlp in use, from its probe
-// (workers/ytdlp-task.ts runYtDlpProbe), the warm processes' counters and the last update.
+// (workers/ytdlp/ytdlp-task.ts runYtDlpProbe), the warm processes' counters and the last update.
 // Pure: the caller hands in the readings and the time.
 import type { YtDlpProbe } from '../../workers/protocol.ts'
 import type { CheckStatus, YtDlpCheck } from '../schemas/system.ts'

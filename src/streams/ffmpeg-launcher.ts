@@ -1,8 +1,8 @@
-// Starts and kills ffmpeg from a worker thread of its own (workers/ffmpeg-thread.ts),
+// Starts and kills ffmpeg from a worker thread of its own (workers/mp4/ffmpeg-thread.ts),
 // so the HTTP event loop never waits for fork/exec. Only types come from
 // workers/: the thread file is referenced by URL, as pool.ts does.
 import { Worker } from 'node:worker_threads'
-import type { LauncherExit, LauncherRequest } from '../../workers/ffmpeg-thread.ts'
+import type { LauncherExit, LauncherRequest } from '../../workers/mp4/ffmpeg-thread.ts'
 
 export interface Exit { code: number | null, stderr: string }
 
@@ -17,7 +17,7 @@ export interface FfmpegLauncher {
   close: () => Promise<void>
 }
 
-const THREAD_FILE = new URL('../../workers/ffmpeg-thread.js', import.meta.url)
+const THREAD_FILE = new URL('../../workers/mp4/ffmpeg-thread.js', import.meta.url)
 
 function isExit (m: unknown): m is LauncherExit {
   return typeof m === 'object' && m !== null && 'type' in m && m.type === 'exit' && 'id' in m && typeof m.id === 'number'

@@ -11,9 +11,9 @@ import type { UpstreamClient, UpstreamResponse } from '../proxy/upstream.ts'
 import type { ExtractionPool } from '../pool.ts'
 import { isHlsFormat } from './plan.ts'
 import type { MediaFormat } from '../../workers/protocol.ts'
-import type { ByteRange } from '../../workers/hls-types.ts'
-import type { ByteRangeInclusive } from '../../workers/dash-types.ts'
-import type { DashRepresentationResult, Fmp4Index } from '../../workers/split-hls.ts'
+import type { ByteRange } from '../../workers/hls/hls-types.ts'
+import type { ByteRangeInclusive } from '../../workers/dash/dash-types.ts'
+import type { DashRepresentationResult, Fmp4Index } from '../../workers/mp4/split-tasks.ts'
 
 export interface IndexPart { url: string, range: ByteRange | null }
 export interface IndexSegment extends IndexPart { duration: number }

@@ -20,7 +20,7 @@ import type { Extractor } from '../extract.ts'
 import type { PlatformRegistry, Target } from '../platforms/index.ts'
 import type { ExtractionPool } from '../pool.ts'
 import type { MediaFormat, MediaInfo } from '../../workers/protocol.ts'
-import type { HlsTemplate } from '../../workers/hls-template.ts'
+import type { HlsTemplate } from '../../workers/hls/hls-template.ts'
 import type { StreamInfoOut, StreamTrackOut } from '../schemas/streams.ts'
 
 export const PLAYLIST_PATH = '/api/v2/hls/'

@@ -22,7 +22,7 @@ import { runTask } from './media-index.ts'
 import type { IndexPart, MediaIndexer } from './media-index.ts'
 import type { Target } from '../platforms/index.ts'
 import type { MediaFormat, MediaInfo } from '../../workers/protocol.ts'
-import type { MasterVariantInput, MediaPlaylistInput } from '../../workers/hls-build.ts'
+import type { MasterVariantInput, MediaPlaylistInput } from '../../workers/hls/hls-build.ts'
 
 export const SPLIT_PATH = '/api/v2/hls/split/'
 export const AUDIO_GROUP = 'aud'

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { findBox } from '../../workers/sidx.ts'
+import { findBox } from '../../workers/mp4/sidx.ts'
 import type { MediaSet } from '../test-origin.ts'
 
 const run = promisify(execFile)

@@ -1,6 +1,6 @@
 // Turns the SegmentBase / SegmentList / SegmentTemplate that applies to one
 // Representation (merged down from Period and AdaptationSet) into URLs.
-import { ManifestError, resolveUrl } from './manifest-error.ts'
+import { ManifestError, resolveUrl } from '../manifest-error.ts'
 import { childElements, firstChild } from './xml.ts'
 import { parseRange, parseSigned, parseUnsigned } from './dash-values.ts'
 import type { XmlElement } from './xml.ts'

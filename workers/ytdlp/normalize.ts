@@ -1,6 +1,6 @@
 // yt-dlp info JSON (unknown) → MediaInfo / PlaylistInfo. Pure; runs in the thread so
 // the multi-megabyte JSON never reaches the HTTP event loop.
-import type { MediaFormat, MediaFragment, MediaInfo, MediaThumbnail, PlaylistEntry, PlaylistInfo } from './protocol.ts'
+import type { MediaFormat, MediaFragment, MediaInfo, MediaThumbnail, PlaylistEntry, PlaylistInfo } from '../protocol.ts'
 import { idOrNull, isRecord, numberOrNull, recordsOf, stringOrNull } from './json-guards.ts'
 import { parseUrlExpiry } from './url-expiry.ts'
 

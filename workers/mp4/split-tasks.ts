@@ -4,14 +4,14 @@
 // byte-range segments; dashRepresentation picks one Representation of an MPD
 // and returns its init and segment list; buildHls writes the playlists. Pure;
 // errors are returned as data.
-import { parseDash } from './dash.ts'
-import { buildMasterPlaylist, buildMediaPlaylist } from './hls-build.ts'
-import type { MasterPlaylistInput, MediaPlaylistInput } from './hls-build.ts'
-import { isManifestError } from './manifest-error.ts'
+import { parseDash } from '../dash/dash.ts'
+import { buildMasterPlaylist, buildMediaPlaylist } from '../hls/hls-build.ts'
+import type { MasterPlaylistInput, MediaPlaylistInput } from '../hls/hls-build.ts'
+import { isManifestError } from '../manifest-error.ts'
 import { parseSidx, segmentsFromSidx } from './sidx.ts'
-import type { ByteRange } from './hls-types.ts'
-import type { DashRepresentation } from './dash-types.ts'
-import type { TaskResult } from './protocol.ts'
+import type { ByteRange } from '../hls/hls-types.ts'
+import type { DashRepresentation } from '../dash/dash-types.ts'
+import type { TaskResult } from '../protocol.ts'
 
 export interface Fmp4IndexTask {
   bytes: Uint8Array

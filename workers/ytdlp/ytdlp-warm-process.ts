@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
 import { isRecord } from './json-guards.ts'
-import { lowerPriority } from './nice.ts'
+import { lowerPriority } from '../nice.ts'
 import { WARM_SCRIPT } from './ytdlp-warm-script.ts'
 import { classifyYtDlpError, cleanYtDlpMessage, tail, type ExtractOutcome } from './ytdlp.ts'
 

@@ -2,10 +2,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { parseHls, rewriteHls } from './hls.ts'
-import { isManifestError } from './manifest-error.ts'
+import { isManifestError } from '../manifest-error.ts'
 import type { HlsUriKind } from './hls.ts'
 
-const FIXTURES = new URL('../../workers/fixtures/', import.meta.url)
+const FIXTURES = new URL('../../../workers/fixtures/', import.meta.url)
 const BASE = 'https://media.example.com/show/ep1/index.m3u8'
 const URI_ATTRIBUTE = /(?:SERVER-)?URI=("[^"]*"|[^,]*)/g
 

@@ -1,7 +1,7 @@
 // A small non-validating XML reader for DASH. It refuses DOCTYPE (so no entity
 // can be defined), expands only the 5 predefined and numeric references, bounds
 // size, depth, element and attribute counts, and drops element name prefixes.
-import { ManifestError } from './manifest-error.ts'
+import { ManifestError } from '../manifest-error.ts'
 
 export interface XmlElement {
   name: string

@@ -1,6 +1,6 @@
 // Rewrites every URI in a playlist through mapUri and leaves every other byte
 // alone. BYTERANGE attributes are kept: the proxy serves the same bytes.
-import { assertAbsoluteBase, resolveUrl } from './manifest-error.ts'
+import { assertAbsoluteBase, resolveUrl } from '../manifest-error.ts'
 import { encodeUnsafeUriChars, isUriLine, parseAttributeList, splitPlaylist, splitTag } from './hls-syntax.ts'
 import type { HlsUriKind } from './hls-types.ts'
 

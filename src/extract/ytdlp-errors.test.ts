@@ -5,11 +5,11 @@
 // names the remedy and keeps yt-dlp's own words.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { TASK_ERROR_CODES } from './protocol.ts'
-import type { TaskErrorCode } from './protocol.ts'
-import { classifyYtDlpError, cleanYtDlpMessage } from './ytdlp.ts'
-import { ERRORS, isErrorCode, REMEDIES } from '../src/errors.ts'
-import { taskFailure } from '../src/extract/failure.ts'
+import { TASK_ERROR_CODES } from '../../workers/protocol.ts'
+import type { TaskErrorCode } from '../../workers/protocol.ts'
+import { classifyYtDlpError, cleanYtDlpMessage } from '../../workers/ytdlp/ytdlp.ts'
+import { ERRORS, isErrorCode, REMEDIES } from '../errors.ts'
+import { taskFailure } from './failure.ts'
 
 const COOKIE_HINT = 'Use --cookies-from-browser or --cookies for the authentication. See  https://github.com/yt-dlp/yt-dlp/wiki/FAQ#how-do-i-pass-cookies-to-yt-dlp  for how to manually pass cookies'
 const YT_HINT = `${COOKIE_HINT}. Also see  https://github.com/yt-dlp/yt-dlp/wiki/Extractors#exporting-youtube-cookies  for tips on effectively exporting YouTube cookies`

@@ -2,10 +2,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { parseDash } from './dash.ts'
-import { isManifestError } from './manifest-error.ts'
+import { isManifestError } from '../manifest-error.ts'
 import type { DashManifest, DashRepresentation } from './dash.ts'
 
-const FIXTURES = new URL('../../workers/fixtures/', import.meta.url)
+const FIXTURES = new URL('../../../workers/fixtures/', import.meta.url)
 const BASE = 'https://api.example.com/x/player/manifest.mpd?bvid=BV1xx'
 
 function fixture (name: string): string {

@@ -1,4 +1,4 @@
-import { ManifestError, resolveUrl } from './manifest-error.ts'
+import { ManifestError, resolveUrl } from '../manifest-error.ts'
 import {
   attributeMap,
   isUriLine,

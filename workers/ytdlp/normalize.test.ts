@@ -2,12 +2,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { MediaFormat, MediaInfo } from './protocol.ts'
+import type { MediaFormat, MediaInfo } from '../protocol.ts'
 import { normalizeMediaInfo, normalizePlaylist } from './normalize.ts'
 import { parseUrlExpiry } from './url-expiry.ts'
 
-// compiled to dist/workers/*.test.js; fixtures are read from the source tree
-const FIXTURES = fileURLToPath(new URL('../../workers/fixtures/', import.meta.url))
+// compiled to dist/workers/ytdlp/*.test.js; fixtures are read from the source tree
+const FIXTURES = fileURLToPath(new URL('../../../workers/fixtures/', import.meta.url))
 
 function fixture (name: string): unknown {
   return JSON.parse(readFileSync(`${FIXTURES}${name}.json`, 'utf8'))

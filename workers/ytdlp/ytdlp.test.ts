@@ -1,12 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
-import type { MediaInfo, TaskErrorCode, TaskResult, YtDlpTask } from './protocol.ts'
+import type { MediaInfo, TaskErrorCode, TaskResult, YtDlpTask } from '../protocol.ts'
 import { buildWarmOptions, buildYtDlpArgs, classifyYtDlpError, cleanYtDlpMessage, parseHttpUrl } from './ytdlp.ts'
 import { parseShebang } from './ytdlp-warm-process.ts'
 import { closeWarmProcesses, listWarmProcesses, runYtDlpTask, ytDlpVersion } from './ytdlp-task.ts'
 
-const FAKE = fileURLToPath(new URL('../../workers/fixtures/fake-yt-dlp', import.meta.url))
+const FAKE = fileURLToPath(new URL('../../../workers/fixtures/fake-yt-dlp', import.meta.url))
 
 function task (url: string, overrides: Partial<YtDlpTask> = {}): YtDlpTask {
   return {

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os'
 import { join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
-import type { MediaInfo, TaskResult, YtDlpTask } from './protocol.ts'
+import type { MediaInfo, TaskResult, YtDlpTask } from '../protocol.ts'
 import { closeWarmProcesses, listWarmProcesses, runYtDlpTask } from './ytdlp-task.ts'
 
-// dist/workers/ → the repository (threads' tests import nothing of src/)
-const YTDLP = fileURLToPath(new URL('../../.tools/yt-dlp', import.meta.url))
+// dist/workers/ytdlp/ → the repository (threads' tests import nothing of src/)
+const YTDLP = fileURLToPath(new URL('../../../.tools/yt-dlp', import.meta.url))
 const TYPES: Record<string, string> = { mp4: 'video/mp4', m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t', html: 'text/html; charset=utf-8' }
 
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { MediaInfo, TaskResult, YtDlpTask } from './protocol.ts'
+import type { MediaInfo, TaskResult, YtDlpTask } from '../protocol.ts'
 import { closeWarmProcesses, listWarmProcesses, runYtDlpTask } from './ytdlp-task.ts'
 
 const PYTHON = '/usr/bin/python3'

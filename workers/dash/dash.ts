@@ -1,6 +1,6 @@
 // DASH MPD → representations with resolved URLs and segment lists. Pure; bad
 // input throws ManifestError (see manifest-error.ts). XML safety lives in xml.ts.
-import { ManifestError, assertAbsoluteBase, resolveUrl } from './manifest-error.ts'
+import { ManifestError, assertAbsoluteBase, resolveUrl } from '../manifest-error.ts'
 import { childElements, firstChild, parseXml } from './xml.ts'
 import { buildSegmentInfo } from './dash-segments.ts'
 import { parseFrameRate, parseIsoDuration, parseUnsigned } from './dash-values.ts'

@@ -1,9 +1,9 @@
 // Runs the yt-dlp executable once per task (spawn mode) and owns everything both modes
 // share: URL validation, options, the error-text → code table. No shell, ever.
-import { lowerPriority } from './nice.ts'
+import { lowerPriority } from '../nice.ts'
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
-import type { TaskErrorCode, YtDlpSettings, YtDlpTask } from './protocol.ts'
+import type { TaskErrorCode, YtDlpSettings, YtDlpTask } from '../protocol.ts'
 
 export type ExtractOutcome =
   | { ok: true, raw: unknown }
@@ -15,7 +15,7 @@ export const KILL_GRACE_MS = 500
 // First match wins, so the specific phrases sit above the broad ones ("Private video.
 // Sign in if you've been granted access" is not a login problem, "ffprobe and ffmpeg not
 // found" is not a missing video). The texts are yt-dlp's (2023.03 – 2026.11) and the
-// sites' own reasons that it passes on; workers/ytdlp-errors.test.ts holds real examples.
+// sites' own reasons that it passes on; src/extract/ytdlp-errors.test.ts holds real examples.
 export const YTDLP_ERROR_PATTERNS: readonly { pattern: RegExp, code: TaskErrorCode }[] = [
   { pattern: /unsupported url/i, code: 'UNSUPPORTED_URL' },
   // "Postprocessing: ffprobe and ffmpeg not found", "… merging of multiple formats but ffmpeg is not installed"

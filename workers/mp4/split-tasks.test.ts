@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { findBox } from './sidx.ts'
-import { buildHlsTask, dashRepresentationTask, findFmp4Index, fmp4IndexTask } from './split-hls.ts'
-import type { Fmp4Index } from './split-hls.ts'
+import { buildHlsTask, dashRepresentationTask, findFmp4Index, fmp4IndexTask } from './split-tasks.ts'
+import type { Fmp4Index } from './split-tasks.ts'
 
 const HAS_FFMPEG = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0
 const SKIP = HAS_FFMPEG ? false : 'ffmpeg is not installed'
@@ -62,7 +62,7 @@ test('an fMP4 without a sidx, or a plain MP4, is refused as data, not thrown', {
 })
 
 test('dashRepresentation picks by format id (exact or yt-dlp "<mpd_id>-<id>") or by URL, with SegmentBase ranges or template URLs', () => {
-  const mpd = readFileSync(new URL('../../workers/fixtures/bilibili.mpd', import.meta.url), 'utf8')
+  const mpd = readFileSync(new URL('../../../workers/fixtures/bilibili.mpd', import.meta.url), 'utf8')
   const base = dashRepresentationTask({ text: mpd, baseUrl: 'https://www.bilibili.com/', formatId: 'dash-64', url: '' })
   assert.ok(base.ok)
   if (base.ok) {
@@ -71,7 +71,7 @@ test('dashRepresentation picks by format id (exact or yt-dlp "<mpd_id>-<id>") or
     assert.deepEqual(base.value.init?.range, { start: 0, end: 999 })
     assert.equal(base.value.segments, null)
   }
-  const tpl = readFileSync(new URL('../../workers/fixtures/template.mpd', import.meta.url), 'utf8')
+  const tpl = readFileSync(new URL('../../../workers/fixtures/template.mpd', import.meta.url), 'utf8')
   const v = dashRepresentationTask({ text: tpl, baseUrl: 'https://cdn.example.com/x.mpd', formatId: 'v720', url: '' })
   assert.ok(v.ok)
   if (v.ok) {

@@ -1,6 +1,6 @@
 // HLS playlists: parse (master or media), rewrite every URI, and build new
 // playlists. Pure functions; bad input throws ManifestError (see manifest-error.ts).
-import { assertAbsoluteBase } from './manifest-error.ts'
+import { assertAbsoluteBase } from '../manifest-error.ts'
 import { MASTER_TAGS, parseMasterPlaylist } from './hls-master.ts'
 import { parseMediaPlaylist } from './hls-media.ts'
 import { splitPlaylist, splitTag } from './hls-syntax.ts'

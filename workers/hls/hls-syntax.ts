@@ -1,6 +1,6 @@
 // Shared lexical rules for HLS playlists: size limits, the #EXTM3U header,
 // line splitting, tag splitting and attribute lists (RFC 8216 section 4.2).
-import { ManifestError, resolveUrl } from './manifest-error.ts'
+import { ManifestError, resolveUrl } from '../manifest-error.ts'
 import type { ByteRange, HlsKey, Resolution } from './hls-types.ts'
 
 export const HLS_MAX_CHARS = 16 * 1024 * 1024

@@ -1,7 +1,7 @@
 // The yt-dlp task as the piscina entry calls it. Expected failures come back as data
 // (TaskResult), never as throws: errors lose their code crossing the thread boundary.
 import { performance } from 'node:perf_hooks'
-import type { MediaInfo, PlaylistInfo, TaskErrorCode, TaskResult, YtDlpMode, YtDlpProbe, YtDlpProbeTask, YtDlpTask } from './protocol.ts'
+import type { MediaInfo, PlaylistInfo, TaskErrorCode, TaskResult, YtDlpMode, YtDlpProbe, YtDlpProbeTask, YtDlpTask } from '../protocol.ts'
 import { normalizeMediaInfo, normalizePlaylist } from './normalize.ts'
 import { isRecord } from './json-guards.ts'
 import { parseHttpUrl, runProcess, runYtDlpSpawn, settingsParams, toExtractOutcome, type ExtractOutcome } from './ytdlp.ts'

@@ -1,5 +1,5 @@
 // Attribute value parsers for DASH: ISO 8601 durations, byte ranges, numbers.
-import { ManifestError } from './manifest-error.ts'
+import { ManifestError } from '../manifest-error.ts'
 import type { ByteRangeInclusive } from './dash-types.ts'
 
 const ISO_DURATION = /^P(?:(\d{1,9}(?:[.,]\d{1,9})?)Y)?(?:(\d{1,9}(?:[.,]\d{1,9})?)M)?(?:(\d{1,9}(?:[.,]\d{1,9})?)W)?(?:(\d{1,9}(?:[.,]\d{1,9})?)D)?(?:T(?:(\d{1,12}(?:[.,]\d{1,12})?)H)?(?:(\d{1,12}(?:[.,]\d{1,12})?)M)?(?:(\d{1,12}(?:[.,]\d{1,12})?)S)?)?$/

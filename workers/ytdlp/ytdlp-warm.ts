@@ -3,8 +3,8 @@
 // interpreter cannot import yt_dlp is skipped for a while and its tasks spawn instead
 // (warmError says why). A reload raises the generation: processes of an older one are
 // replaced one at a time, each after its successor is ready, so no job waits or fails.
-import type { YtDlpReloadResult, YtDlpTask } from './protocol.ts'
-import { WARM_COUNTER, WARM_COUNTERS_LENGTH } from './protocol.ts'
+import type { YtDlpReloadResult, YtDlpTask } from '../protocol.ts'
+import { WARM_COUNTER, WARM_COUNTERS_LENGTH } from '../protocol.ts'
 import { buildWarmOptions, type ExtractOutcome } from './ytdlp.ts'
 import { readInterpreter, startWarmProcess, type WarmJob, type WarmProcess } from './ytdlp-warm-process.ts'
 

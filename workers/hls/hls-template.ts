@@ -2,9 +2,9 @@
 // thread returns the playlist with a numbered slot for every URI and the
 // list of absolute URIs; the HTTP worker signs them and fills the slots.
 import { rewriteHls } from './hls-rewrite.ts'
-import { isManifestError } from './manifest-error.ts'
+import { isManifestError } from '../manifest-error.ts'
 import type { HlsUriKind } from './hls-types.ts'
-import type { TaskResult } from './protocol.ts'
+import type { TaskResult } from '../protocol.ts'
 
 export interface HlsTemplateTask { text: string, baseUrl: string }
 export interface HlsTemplate { template: string, uris: Array<{ url: string, kind: HlsUriKind }> }

@@ -1,8 +1,8 @@
 // ISO BMFF segment index ('sidx', ISO/IEC 14496-12 8.16.3): locate the box in
 // fetched bytes, read its references as absolute byte ranges, and turn them
 // into byte-range segments for buildMediaPlaylist.
-import { ManifestError } from './manifest-error.ts'
-import type { ByteRange } from './hls-types.ts'
+import { ManifestError } from '../manifest-error.ts'
+import type { ByteRange } from '../hls/hls-types.ts'
 
 export interface BoxLocation {
   type: string

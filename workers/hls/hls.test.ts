@@ -2,11 +2,11 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { parseHls } from './hls.ts'
-import { isManifestError } from './manifest-error.ts'
+import { isManifestError } from '../manifest-error.ts'
 import type { HlsMasterPlaylist, HlsMediaPlaylist, HlsPlaylist } from './hls.ts'
 
-// dist/workers/hls.test.js -> repository root is two levels up.
-const FIXTURES = new URL('../../workers/fixtures/', import.meta.url)
+// dist/workers/hls/hls.test.js -> repository root is three levels up.
+const FIXTURES = new URL('../../../workers/fixtures/', import.meta.url)
 const BASE = 'https://media.example.com/show/ep1/master.m3u8'
 
 function fixture (name: string): string {

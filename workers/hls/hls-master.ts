@@ -1,4 +1,4 @@
-import { resolveUrl } from './manifest-error.ts'
+import { resolveUrl } from '../manifest-error.ts'
 import { attributeMap, isUriLine, parseKey, parseNonNegativeInt, parseNonNegativeNumber, parseResolution, splitTag } from './hls-syntax.ts'
 import type { HlsLine } from './hls-syntax.ts'
 import type { HlsIFrameStream, HlsMasterPlaylist, HlsRendition, HlsRenditionType, HlsVariant } from './hls-types.ts'

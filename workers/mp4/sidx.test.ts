@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { findBox, parseSidx, segmentsFromSidx } from './sidx.ts'
-import { parseDash } from './dash.ts'
-import { buildMediaPlaylist, parseHls } from './hls.ts'
-import { isManifestError } from './manifest-error.ts'
+import { parseDash } from '../dash/dash.ts'
+import { buildMediaPlaylist, parseHls } from '../hls/hls.ts'
+import { isManifestError } from '../manifest-error.ts'
 
 const HAS_FFMPEG = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0
 const SKIP = HAS_FFMPEG ? false : 'ffmpeg is not installed'
