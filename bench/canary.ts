@@ -2,7 +2,7 @@
 // a burst: what it sees is CPU starvation of the machine, not any server code.
 // stdin "read" → one JSON line {maxMs, p99Ms} since the previous read.
 import { createInterface } from 'node:readline'
-import { watchLoopDelay } from '../src/loop-delay.ts'
+import { watchLoopDelay } from '../src/ops/loop-delay.ts'
 
 const h = watchLoopDelay(Number(process.argv[2] ?? '10'))
 createInterface({ input: process.stdin }).on('line', (line) => {

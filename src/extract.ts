@@ -7,7 +7,7 @@ import type { ExtractionPool } from './pool.ts'
 import type { SingleFlight } from './single-flight.ts'
 import type { Target } from './platforms/index.ts'
 import type { Redis } from './redis.ts'
-import type { ExtractionKind, ExtractionObserver } from './metrics.ts'
+import type { ExtractionKind, ExtractionObserver } from './ops/metrics.ts'
 import type { MediaInfo, PlaylistInfo } from '../workers/protocol.ts'
 
 export const EXPIRY_MARGIN_SEC = 120

@@ -4,7 +4,7 @@
 //   then makes health probe the yt-dlp again. Reloads in one worker run one after
 //   another, never interleaved.
 // - Cluster side: summarizeReload() turns every worker's answer (gathered by the
-//   primary, src/cluster-link.ts) into the answer of POST /api/v2/system/ytdlp/reload.
+//   primary, src/cluster/link.ts) into the answer of POST /api/v2/system/ytdlp/reload.
 // - Primary side (YTDLP_AUTO_UPDATE): createYtDlpUpdater() runs the operator's
 //   update command (never anything a client sent) shortly after start and then
 //   every YTDLP_UPDATE_INTERVAL, as an async child process with a timeout; on
@@ -12,9 +12,9 @@
 //   (UpdateStatus), which the primary broadcasts and health reports.
 import { spawn } from 'node:child_process'
 import type { Logger } from '../log.ts'
-import type { Gathered } from '../cluster-link.ts'
+import type { Gathered } from '../cluster/link.ts'
 import type { ExtractionPool } from '../pool.ts'
-import type { HealthMonitor } from '../health.ts'
+import type { HealthMonitor } from '../ops/health.ts'
 import type { YtDlpReloadAnswer, YtDlpWorkerReload } from '../schemas/system.ts'
 import type { UpdateStatus } from './ytdlp-status.ts'
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { Server, ServerResponse } from 'node:http'
 import { startApp, raw } from '../test-helpers.ts'
-import { createClientIpResolver } from '../client-ip.ts'
+import { createClientIpResolver } from '../guard/client-ip.ts'
 import { createLinkSigner } from '../proxy/signer.ts'
 
 const COOKIES = '# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t2147483647\tSID\tv\n'

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createMemoryRateLimiter, createRedisRateLimiter } from './rate-limit.ts'
 import type { RateLimiter } from './rate-limit.ts'
-import { createRedis, connectRedis } from './redis.ts'
-import type { Redis } from './redis.ts'
-import { createLogger } from './log.ts'
-import { startRedis, sleep } from './test-helpers.ts'
-import type { StartedRedis } from './test-helpers.ts'
+import { createRedis, connectRedis } from '../redis.ts'
+import type { Redis } from '../redis.ts'
+import { createLogger } from '../log.ts'
+import { startRedis, sleep } from '../test-helpers.ts'
+import type { StartedRedis } from '../test-helpers.ts'
 
 const T0 = 1_700_000_040_000 // a multiple of every window below (60 s)
 

@@ -4,15 +4,15 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
-import { startApp, startRedis } from './test-helpers.ts'
-import type { StartedApp } from './test-helpers.ts'
-import { startMediaOrigin } from './test-origin.ts'
-import { writeLocalFixtures } from './streams/fixtures.ts'
+import { startApp, startRedis } from '../test-helpers.ts'
+import type { StartedApp } from '../test-helpers.ts'
+import { startMediaOrigin } from '../test-origin.ts'
+import { writeLocalFixtures } from '../streams/fixtures.ts'
 import { aggregateMetrics, createRequestMetrics } from './metrics.ts'
-import { proxyRoutes } from './proxy/routes.ts'
-import { createLinkSigner } from './proxy/signer.ts'
-import { createUpstream } from './proxy/upstream.ts'
-import { get, mediaBytes, sha256, startOrigin, startProxyServer } from './proxy/testing.ts'
+import { proxyRoutes } from '../proxy/routes.ts'
+import { createLinkSigner } from '../proxy/signer.ts'
+import { createUpstream } from '../proxy/upstream.ts'
+import { get, mediaBytes, sha256, startOrigin, startProxyServer } from '../proxy/testing.ts'
 
 interface Sample { name: string, labels: Record<string, string>, value: number }
 

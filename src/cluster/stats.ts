@@ -1,5 +1,5 @@
-import type { ClusterStats, WorkerStats } from './schemas/system.ts'
-import type { ClusterState } from './cluster-link.ts'
+import type { ClusterStats, WorkerStats } from '../schemas/system.ts'
+import type { ClusterState } from './link.ts'
 
 function isWorkerStats (x: unknown): x is WorkerStats {
   return typeof x === 'object' && x !== null && 'pid' in x && 'requests' in x

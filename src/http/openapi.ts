@@ -1,8 +1,8 @@
 // The OpenAPI 3.1 document is built from the same route table and response
 // schemas that serve the requests, so it cannot drift from what we send.
-import type { Route } from './http/route.ts'
-import { errorSchema } from './schemas/error.ts'
-import { ERRORS } from './errors.ts'
+import type { Route } from './route.ts'
+import { errorSchema } from '../schemas/error.ts'
+import { ERRORS } from '../errors.ts'
 
 export interface OpenApiInfo { title: string, version: string, description: string }
 

@@ -3,13 +3,13 @@
 // and serializes it.
 import { execFile } from 'node:child_process'
 import { statfs, mkdir } from 'node:fs/promises'
-import { buildYtDlpCheck } from './extract/ytdlp-status.ts'
-import type { UpdateStatus } from './extract/ytdlp-status.ts'
-import type { HealthReport, CheckStatus } from './schemas/system.ts'
-import type { Redis } from './redis.ts'
-import type { ClusterState } from './cluster-link.ts'
-import type { YtDlpProbe } from '../workers/protocol.ts'
-import type { WarmState } from './pool.ts'
+import { buildYtDlpCheck } from '../extract/ytdlp-status.ts'
+import type { UpdateStatus } from '../extract/ytdlp-status.ts'
+import type { HealthReport, CheckStatus } from '../schemas/system.ts'
+import type { Redis } from '../redis.ts'
+import type { ClusterState } from '../cluster/link.ts'
+import type { YtDlpProbe } from '../../workers/protocol.ts'
+import type { WarmState } from '../pool.ts'
 
 export interface HealthDeps {
   version: string

@@ -2,7 +2,7 @@
 // worker and host; the memory limiter counts in this process only and is
 // handed its share of the limit, so N workers never let more than the limit
 // through in total. Redis down = fall back to the memory share (fail safe).
-import type { Redis } from './redis.ts'
+import type { Redis } from '../redis.ts'
 
 export interface RateResult {
   allowed: boolean

@@ -4,7 +4,7 @@
 // rate-limit window. Admin endpoints need the admin scope once any key exists
 // and are limited to loopback clients while none does.
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { AppError } from './errors.ts'
+import { AppError } from '../errors.ts'
 
 export interface ApiKey { digest: Buffer, scopes: readonly string[], id: string, limit: number | null }
 

@@ -5,7 +5,7 @@
 // them (stats, metrics) or act in all of them (a yt-dlp reload) without
 // sharing memory.
 import { randomUUID } from 'node:crypto'
-import type { UpdateStatus } from './extract/ytdlp-status.ts'
+import type { UpdateStatus } from '../extract/ytdlp-status.ts'
 
 export interface ClusterState { alive: number, expected: number, restarts: number }
 
