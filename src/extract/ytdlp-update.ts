@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process'
 import type { Logger } from '../log.ts'
 import type { Gathered } from '../cluster/link.ts'
-import type { ExtractionPool } from '../pool.ts'
+import type { ExtractionPool } from './pool.ts'
 import type { HealthMonitor } from '../ops/health.ts'
 import type { YtDlpReloadAnswer, YtDlpWorkerReload } from '../schemas/system.ts'
 import type { UpdateStatus } from './ytdlp-status.ts'

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { createHealthMonitor } from './health.ts'
 import type { HealthDeps } from './health.ts'
 import type { YtDlpProbe } from '../../workers/protocol.ts'
-import type { WarmState } from '../pool.ts'
+import type { WarmState } from '../extract/pool.ts'
 import { findExecutable } from '../test-helpers.ts'
 
 const TODAY = new Date().toISOString().slice(0, 10).replaceAll('-', '.')

@@ -9,7 +9,7 @@ import type { HealthReport, CheckStatus } from '../schemas/system.ts'
 import type { Redis } from '../redis.ts'
 import type { ClusterState } from '../cluster/link.ts'
 import type { YtDlpProbe } from '../../workers/protocol.ts'
-import type { WarmState } from '../pool.ts'
+import type { WarmState } from '../extract/pool.ts'
 
 export interface HealthDeps {
   version: string

@@ -14,7 +14,7 @@ export type RouteObserver = (status: number, seconds: number) => void
 export type ExtractionObserver = (platform: string, kind: ExtractionKind, outcome: string, seconds: number) => void
 export type ExtractionKind = 'video' | 'playlist'
 
-// Lookups of one cache by layer, counted by the cache itself (cache.ts).
+// Lookups of one cache by layer, counted by the cache itself (extract/cache.ts).
 export interface CacheLayerCounts { l1Hits: number, l1Misses: number, l2Hits: number, l2Misses: number, backend: 'memory' | 'redis' }
 
 export interface MetricsOptions {

@@ -1,6 +1,6 @@
 // Starts and kills ffmpeg from a worker thread of its own (workers/mp4/ffmpeg-thread.ts),
 // so the HTTP event loop never waits for fork/exec. Only types come from
-// workers/: the thread file is referenced by URL, as pool.ts does.
+// workers/: the thread file is referenced by URL, as extract/pool.ts does.
 import { Worker } from 'node:worker_threads'
 import type { LauncherExit, LauncherRequest } from '../../workers/mp4/ffmpeg-thread.ts'
 

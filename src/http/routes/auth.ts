@@ -6,8 +6,8 @@ import type { Route } from '../route.ts'
 import { pathParam } from '../input.ts'
 import { compile, object, nullable } from '../../schemas/compile.ts'
 import { serializePlatformCookies, platformCookieSchema } from '../../schemas/system.ts'
-import type { CookieStore } from '../../cookies.ts'
-import { MAX_COOKIE_FILE_BYTES } from '../../cookies.ts'
+import type { CookieStore } from '../../extract/cookies.ts'
+import { MAX_COOKIE_FILE_BYTES } from '../../extract/cookies.ts'
 
 export interface AuthGuide {
   summary: string

@@ -4,7 +4,7 @@ import { AppError } from '../../errors.ts'
 import { errorSchema } from '../../schemas/error.ts'
 import { serializeRoot, serializeHealth, serializeVersion, serializeStats, serializeAuthStatus, serializeYtDlpReload } from '../../schemas/system.ts'
 import type { ClusterStats, HealthReport, VersionInfo, AuthStatus, YtDlpReloadAnswer } from '../../schemas/system.ts'
-import type { CookieStore } from '../../cookies.ts'
+import type { CookieStore } from '../../extract/cookies.ts'
 
 export interface SystemDeps {
   name: string

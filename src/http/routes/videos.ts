@@ -10,7 +10,7 @@ import { serializeVideoInfo, serializeFormats, serializePlaylist, serializeBatch
 import type { VideoInfoOut, FormatOut, BatchItemOut } from '../../schemas/videos.ts'
 import { availableQualities } from '../../quality.ts'
 import { qualityServing } from '../../streams/plan.ts'
-import type { Extractor } from '../../extract.ts'
+import type { Extractor } from '../../extract/engine.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import type { MediaInfo, MediaFormat } from '../../../workers/protocol.ts'
 

@@ -4,8 +4,8 @@
 import { mkdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { AppError } from './errors.ts'
-import type { PlatformCookieState } from './schemas/system.ts'
+import { AppError } from '../errors.ts'
+import type { PlatformCookieState } from '../schemas/system.ts'
 
 export const MAX_COOKIE_FILE_BYTES = 256 * 1024
 

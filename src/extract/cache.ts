@@ -1,7 +1,7 @@
 // The info cache: a small per-worker L1 (LRU, short TTL) in front of an optional
 // shared L2 in Redis. Keys carry a version prefix so a schema change invalidates
 // old entries. Redis failures are cache misses, never errors.
-import type { Redis } from './redis.ts'
+import type { Redis } from '../redis.ts'
 
 export const CACHE_VERSION = 'v1'
 

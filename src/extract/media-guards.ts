@@ -1,6 +1,6 @@
 // Shape checks for media data that comes back from Redis (written by another
 // process, possibly an older version): anything odd is a cache miss.
-import type { MediaInfo, PlaylistInfo } from '../workers/protocol.ts'
+import type { MediaInfo, PlaylistInfo } from '../../workers/protocol.ts'
 
 export function isMediaInfo (x: unknown): x is MediaInfo {
   return typeof x === 'object' && x !== null &&

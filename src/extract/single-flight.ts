@@ -3,8 +3,8 @@
 // the holder is done). Every wait is bounded, and Redis trouble means "do it
 // yourself" — never a hang.
 import { randomBytes } from 'node:crypto'
-import { closeRedis } from './redis.ts'
-import type { Redis } from './redis.ts'
+import { closeRedis } from '../redis.ts'
+import type { Redis } from '../redis.ts'
 
 export interface SingleFlight {
   // produce: do the work (and publish its result where readShared finds it);

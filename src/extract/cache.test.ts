@@ -2,9 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createInfoCache, cacheKey } from './cache.ts'
 import { createSingleFlight } from './single-flight.ts'
-import { createRedis, connectRedis } from './redis.ts'
-import { createLogger } from './log.ts'
-import { startRedis } from './test-helpers.ts'
+import { createRedis, connectRedis } from '../redis.ts'
+import { createLogger } from '../log.ts'
+import { startRedis } from '../test-helpers.ts'
 
 const codec = { encode: (v: { n: number }) => JSON.stringify(v), decode: (t: string) => JSON.parse(t) as { n: number } }
 

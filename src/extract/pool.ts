@@ -3,10 +3,10 @@
 // assume one process per machine), bounded queue (full → EXTRACTION_BUSY).
 // Only types come from workers/: the thread file is referenced by URL.
 import { Piscina } from 'piscina'
-import { AppError } from './errors.ts'
-import { taskFailure } from './extract/failure.ts'
-import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpProbe, YtDlpProbeTask, YtDlpReloadResult, YtDlpReloadTask, YtDlpSettings, YtDlpTask } from '../workers/protocol.ts'
-import { WARM_COUNTER, WARM_COUNTERS_LENGTH } from '../workers/protocol.ts'
+import { AppError } from '../errors.ts'
+import { taskFailure } from './failure.ts'
+import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpProbe, YtDlpProbeTask, YtDlpReloadResult, YtDlpReloadTask, YtDlpSettings, YtDlpTask } from '../../workers/protocol.ts'
+import { WARM_COUNTER, WARM_COUNTERS_LENGTH } from '../../workers/protocol.ts'
 
 export interface PoolOptions {
   threads: number
@@ -51,7 +51,7 @@ export interface ExtractionPool {
   close: () => Promise<void>
 }
 
-const TASK_FILE = new URL('../workers/index.js', import.meta.url)
+const TASK_FILE = new URL('../../workers/index.js', import.meta.url)
 
 function isTaskResult (x: unknown): x is TaskResult<unknown> {
   return typeof x === 'object' && x !== null && 'ok' in x && typeof x.ok === 'boolean'

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AppError } from './errors.ts'
+import { AppError } from '../errors.ts'
 import { MAX_COOKIE_FILE_BYTES, checkCookieText, createCookieStore } from './cookies.ts'
 
 const VALID = [

@@ -1,14 +1,14 @@
 // The extraction use case: target → L1/L2 cache → single-flight → yt-dlp in the
 // pool → cache. Media URLs expire, so a cached info never outlives its URLs.
-import { AppError, isErrorCode } from './errors.ts'
+import { AppError, isErrorCode } from '../errors.ts'
 import { cacheKey } from './cache.ts'
 import type { InfoCache, L1Entry } from './cache.ts'
 import type { ExtractionPool } from './pool.ts'
 import type { SingleFlight } from './single-flight.ts'
-import type { Target } from './platforms/index.ts'
-import type { Redis } from './redis.ts'
-import type { ExtractionKind, ExtractionObserver } from './ops/metrics.ts'
-import type { MediaInfo, PlaylistInfo } from '../workers/protocol.ts'
+import type { Target } from '../platforms/index.ts'
+import type { Redis } from '../redis.ts'
+import type { ExtractionKind, ExtractionObserver } from '../ops/metrics.ts'
+import type { MediaInfo, PlaylistInfo } from '../../workers/protocol.ts'
 
 export const EXPIRY_MARGIN_SEC = 120
 export const ERROR_TTL_SEC = 15
