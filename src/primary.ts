@@ -40,6 +40,8 @@ export function workerExecArgv (config: Pick<Config, 'MEMORY_LIMIT_MB' | 'WORKER
   return args
 }
 
+const ignoreSendError = (): void => {}
+
 export function runPrimary (): void {
   let config: Config
   try {
@@ -65,7 +67,9 @@ export function runPrimary (): void {
   const pendingCollect = new Map<string, { waiting: Map<number, number>, results: unknown[], missing: number[], timer: NodeJS.Timeout, done: (g: Gathered) => void }>()
   let ytdlpUpdate: UpdateStatus | null = null
 
-  const send = (worker: Worker, msg: PrimaryMessage): void => { if (worker.isConnected()) worker.send(msg) }
+  // A worker that just died can still look connected: the write fails with EPIPE, which
+  // goes to the callback (without one it is an 'error' event that would end the primary).
+  const send = (worker: Worker, msg: PrimaryMessage): void => { if (worker.isConnected()) worker.send(msg, undefined, undefined, ignoreSendError) }
   const live = (): Slot[] => [...slots.values()].filter((s) => s.ready && !s.retiring)
   const broadcast = (): void => {
     const msg: PrimaryMessage = { type: 'vidgate:cluster', alive: live().length, expected: config.WORKERS, restarts, ytdlpUpdate }
@@ -76,6 +80,8 @@ export function runPrimary (): void {
     const worker = cluster.fork(env)
     slots.set(worker.id, { worker, ready: false, retiring: false, replacement })
     worker.on('message', (msg: unknown) => onMessage(worker, msg))
+    // its exit is handled below; an IPC write racing its death is not a primary failure
+    worker.on('error', (err) => log.debug({ err, pid: worker.process.pid }, 'worker channel error'))
     return worker
   }
 

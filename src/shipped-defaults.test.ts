@@ -28,6 +28,7 @@ import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
+import { Agent, fetch as undiciFetch } from 'undici'
 import { MAIN_JS, childPids, freePort, sleep } from './test-helpers.ts'
 import { cleanupStack, makeMedia, startOrigin } from './downloads/testing.ts'
 import { PROJECT_YTDLP } from './extract/executables.ts'
@@ -175,7 +176,8 @@ test('the shipped defaults, started as the README says', { timeout: 170_000 }, a
     const answered = new Set<number>()
     const until = Date.now() + 60_000
     while (answered.size < workers.length && Date.now() < until) {
-      const res = await fetch(`${server.base}/api/v2/system/health`)
+      // a new connection each time: the kernel spreads connections, not requests, over the workers
+      const res = await undiciFetch(`${server.base}/api/v2/system/health`, { dispatcher: new Agent({ pipelining: 0 }) })
       const health = await res.json() as { checks: { ytdlp: { version: string | null } } }
       // request ids start with the answering worker's pid in base 36 (src/http/pipeline.ts)
       const id = res.headers.get('x-request-id') ?? ''
