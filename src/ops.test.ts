@@ -547,7 +547,7 @@ async function compiledFiles (config: string): Promise<string[]> {
 // Tests, what only tests use, and the benchmarks.
 function testOnly (file: string): boolean {
   return /^(bench|scripts)\//.test(file) || file.endsWith('.test.ts') || /(^|\/)fixtures(\/|\.ts$)/.test(file) ||
-    /(^|\/)([\w-]+-)?testing\.ts$/.test(file) || /^src\/test-[\w-]+\.ts$/.test(file)
+    /(^|\/)([\w-]+-)?testing\.ts$/.test(file) || /^src\/test-[\w-]+\.ts$/.test(file) || file.startsWith('src/testing/')
 }
 
 test('tsconfig.build.json compiles no tests, test support or bench, and every thread file production code loads', async () => {

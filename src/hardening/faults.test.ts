@@ -9,7 +9,7 @@ import type { Socket } from 'node:net'
 import { rmSync } from 'node:fs'
 import autocannon from 'autocannon'
 import { startApp, startRedis, sleep } from '../test-helpers.ts'
-import { writeLocalFixtures } from '../streams/fixtures.ts'
+import { writeLocalFixtures } from '../testing/fixtures.ts'
 import { createLinkSigner } from '../proxy/signer.ts'
 
 const YT = '/api/v2/videos/youtube/dQw4w9WgXcQ'

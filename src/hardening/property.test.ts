@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import { Agent, request } from 'undici'
 import { startApp } from '../test-helpers.ts'
 import type { StartedApp } from '../test-helpers.ts'
-import { writeLocalFixtures } from '../streams/fixtures.ts'
+import { writeLocalFixtures } from '../testing/fixtures.ts'
 import { isErrorCode } from '../errors.ts'
 
 interface Req { method: string, path: string, headers: Record<string, string>, body: string | null }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { startApp } from '../test-helpers.ts'
 import { startForwardProxy, startMediaOrigin } from '../test-origin.ts'
-import { writeLocalFixtures } from '../streams/fixtures.ts'
+import { writeLocalFixtures } from '../testing/fixtures.ts'
 
 const YT = '/api/v2/stream/youtube/dQw4w9WgXcQ'
 

@@ -5,8 +5,8 @@ import { processTime } from '../context.ts'
 import { queryInt, queryBool } from '../input.ts'
 import { targetFrom } from './videos.ts'
 import { streamOptions } from './streams.ts'
-import { formatQuality } from '../../quality.ts'
-import type { StreamService } from '../../streams/service.ts'
+import { formatQuality } from '../../media/quality.ts'
+import type { StreamService } from '../../media/service.ts'
 import type { PlatformRegistry } from '../../platforms/index.ts'
 
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;', '`': '&#96;' }

@@ -5,9 +5,9 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sleep, startApp } from '../test-helpers.ts'
 import { startMediaOrigin } from '../test-origin.ts'
-import { writeLocalFixtures } from './fixtures.ts'
-import { ffmpegChildren, probeBytes, probeUrl } from './split-testing.ts'
-import type { Probe } from './split-testing.ts'
+import { writeLocalFixtures } from '../testing/fixtures.ts'
+import { ffmpegChildren, probeBytes, probeUrl } from '../testing/split.ts'
+import type { Probe } from '../testing/split.ts'
 
 const ID = 'dQw4w9WgXcQ'
 const PAGE = encodeURIComponent(`https://www.youtube.com/watch?v=${ID}`)

@@ -1,7 +1,7 @@
 // Quality parsing and format selection over a normalized format list. Pure: no I/O.
 // A format's "p" label is its shorter side (as yt-dlp's `res` and YouTube's
 // labels): a 1080×1920 Short is 1080p. A height quality means "the best at or below".
-import { AppError } from './errors.ts'
+import { AppError } from '../errors.ts'
 
 export interface SelectableFormat {
   format_id: string

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { startApp } from '../test-helpers.ts'
 import type { StartedApp } from '../test-helpers.ts'
 import { startMediaOrigin } from '../test-origin.ts'
-import { writeLocalFixtures } from './fixtures.ts'
+import { writeLocalFixtures } from '../testing/fixtures.ts'
 
 const sha = (b: Buffer | Uint8Array): string => createHash('sha256').update(b).digest('hex')
 

@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { REPO_ROOT, startApp } from '../test-helpers.ts'
 import type { StartedApp } from '../test-helpers.ts'
 import { startMediaOrigin } from '../test-origin.ts'
-import { writeLocalFixtures } from './fixtures.ts'
-import { addTemplateDash, assertPart, masterUris, mediaParts, probeUrl, segmentBaseMpd } from './split-testing.ts'
+import { writeLocalFixtures } from '../testing/fixtures.ts'
+import { addTemplateDash, assertPart, masterUris, mediaParts, probeUrl, segmentBaseMpd } from '../testing/split.ts'
 
 type Origin = Awaited<ReturnType<typeof startMediaOrigin>>
 

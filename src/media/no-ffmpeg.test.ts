@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { assertErrorBody, json, startApp } from '../test-helpers.ts'
 import { startMediaOrigin } from '../test-origin.ts'
-import { writeLocalFixtures } from './fixtures.ts'
+import { writeLocalFixtures } from '../testing/fixtures.ts'
 
 const YT = '/api/v2/stream/youtube/dQw4w9WgXcQ'
 

@@ -1,8 +1,8 @@
 // Decides how a stream is delivered: which format(s) of the real format list,
 // and whether the client is redirected, proxied, sent HLS or a remux. Pure.
 import { AppError } from '../errors.ts'
-import { selectFormat, explainVrchat, protocolRank, resolution } from '../quality.ts'
-import type { Quality, QualityOption, Selection } from '../quality.ts'
+import { selectFormat, explainVrchat, protocolRank, resolution } from './quality.ts'
+import type { Quality, QualityOption, Selection } from './quality.ts'
 import type { MediaFormat } from '../../workers/protocol.ts'
 
 export type StreamMode = 'redirect' | 'proxy' | 'json' | 'auto'
