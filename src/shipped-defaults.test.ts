@@ -192,6 +192,13 @@ test('the shipped defaults, started as the README says', { timeout: 170_000 }, a
     const check = (health.checks as Record<string, Record<string, unknown>>).ytdlp ?? {}
     assert.equal(check.version, version.ytdlp)
     assert.notEqual(check.status, 'failed', JSON.stringify(check))
+    // the JavaScript runtime YouTube needs, as the warm process's yt-dlp sees it: Deno from the npm package
+    const runtime = version.js_runtime as { name?: string, version?: string, path?: string } | null
+    assert.equal(runtime?.name, 'deno', JSON.stringify(version))
+    assert.match(String(runtime?.path), /node_modules\/@deno\//)
+    assert.equal(version.yt_dlp_ejs, true)
+    assert.equal(check.js_runtime, `deno ${runtime?.version ?? ''}`)
+    assert.equal(check.status, 'ok', `a current yt-dlp with Deno is healthy: ${JSON.stringify(check)}`)
   })
 
   await t.test('warm Python processes with yt_dlp loaded serve the extractions', async () => {
