@@ -16,8 +16,8 @@ module.exports = {
       name: 'http-from-above-only',
       severity: 'error',
       comment: 'Nothing below src/http/ imports it: services get plain values (an AbortSignal, a MediaExchange). ' +
-        'Only the composition roots (app.ts, worker.ts) and test support (src/testing/, src/e2e/) assemble servers.',
-      from: { path: '^src/', pathNot: ['^src/http/', '^src/app\\.ts$', '^src/worker\\.ts$', '^src/testing/', '^src/e2e/'] },
+        'Only the composition roots (app.ts, worker.ts) and what tests run on (src/testing/, src/e2e/, *.test.ts) assemble servers.',
+      from: { path: '^src/', pathNot: ['^src/http/', '^src/app\\.ts$', '^src/worker\\.ts$', '^src/testing/', '^src/e2e/', '\\.test\\.ts$'] },
       to: { path: '^src/http/' }
     },
     {

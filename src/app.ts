@@ -27,10 +27,11 @@ import { isMediaInfo, isPlaylistInfo } from './extract/media-guards.ts'
 import { randomBytes } from 'node:crypto'
 import { createLinkSigner } from './proxy/signer.ts'
 import { createUpstream } from './proxy/upstream.ts'
-import { proxyRoutes } from './proxy/routes.ts'
+import { proxyRoutes } from './http/routes/proxy.ts'
 import { createRemuxer } from './media/remux.ts'
 import { createStreamService } from './media/service.ts'
 import { streamRoutes } from './http/routes/streams.ts'
+import { downloadRoutes } from './http/routes/downloads.ts'
 import { createPublicBase } from './http/public-base.ts'
 import { createDownloads } from './downloads/index.ts'
 import { resolveExecutables } from './extract/executables.ts'
@@ -296,7 +297,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   }))
   routes.push(...videoRoutes({ registry, extractor, batchMax: config.BATCH_MAX }))
   routes.push(...authRoutes({ cookies, platforms: PLATFORM_NAMES }))
-  routes.push(...downloads.routes)
+  routes.push(...downloadRoutes(downloads))
   routes.push(...streamRoutes({ registry, streams, publicBase, batchMax: config.BATCH_MAX }))
   routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref) => await streams.resolveRef(ref), proxyBytes: metrics.proxyBytes }))
   routes.push(...docsRoutes(() => JSON.stringify(buildOpenApi(routes, { title: own.name, version: own.version, description: own.description }))))

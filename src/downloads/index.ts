@@ -1,6 +1,7 @@
 // Server-side downloads: builds the store (Redis, or state files shared by this
 // host's worker processes), the queue (BullMQ on that Redis, or in-process), the
-// executor, storage housekeeping and the routes. start() begins taking work;
+// executor and storage housekeeping, and hands out what the routes serve
+// (http/routes/downloads.ts). start() begins taking work;
 // close() hands back or settles running tasks and stops the timers.
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
@@ -10,14 +11,12 @@ import type { Config } from '../config.ts'
 import type { Logger } from '../log.ts'
 import type { PlatformRegistry } from '../platforms/index.ts'
 import type { Redis } from '../redis.ts'
-import type { Route } from '../http/route.ts'
 import { runCleanup, startCleanupTimer } from './cleanup.ts'
-import { eventsRoute } from './events-route.ts'
+import type { CleanupCounts } from './cleanup.ts'
 import { createExecutor } from './execute.ts'
-import { fileRoute } from './files-route.ts'
 import { DEFAULT_BATCH_MAX } from './input.ts'
 import { createLocalQueue } from './queue-local.ts'
-import { downloadRoutes } from './routes.ts'
+import type { StorageReport } from './schemas.ts'
 import { createStorage } from './storage.ts'
 import { createFileStore } from './store-files.ts'
 import { createRedisStore } from './store-redis.ts'
@@ -70,7 +69,14 @@ export interface DownloadsDeps {
 }
 
 export interface Downloads {
-  routes: Route[]
+  // What the routes serve; each call starts downloads if the owner has not yet.
+  manager: TaskManager
+  watch: TaskStore['watch']
+  report: () => Promise<StorageReport>
+  cleanup: () => Promise<CleanupCounts>
+  // the folder finished files are served from
+  root: string
+  options: Readonly<Pick<DownloadsOptions, 'batchMax' | 'sseHeartbeatMs' | 'ssePollMs' | 'progressIntervalMs'>>
   start: () => Promise<void>
   close: () => Promise<void>
 }
@@ -199,19 +205,13 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
   }
   const watch: TaskStore['watch'] = (id, listener) => need().store.watch(id, listener)
 
-  const routes: Route[] = [
-    ...downloadRoutes({
-      manager,
-      report: async () => { await use(); return await storage.report() },
-      cleanup: async () => { const p = await use(); return await runCleanup({ storage, store: p.store, manager: p.manager, retentionMs, tempGraceMs: opts.tempGraceMs }) },
-      batchMax: opts.batchMax
-    }),
-    eventsRoute(manager, watch, { heartbeatMs: opts.sseHeartbeatMs, pollMs: opts.ssePollMs, minIntervalMs: opts.progressIntervalMs }),
-    fileRoute(storage.root)
-  ]
-
   return {
-    routes,
+    manager,
+    watch,
+    report: async () => { await use(); return await storage.report() },
+    cleanup: async () => { const p = await use(); return await runCleanup({ storage, store: p.store, manager: p.manager, retentionMs, tempGraceMs: opts.tempGraceMs }) },
+    root: storage.root,
+    options: { batchMax: opts.batchMax, sseHeartbeatMs: opts.sseHeartbeatMs, ssePollMs: opts.ssePollMs, progressIntervalMs: opts.progressIntervalMs },
     start,
     async close () {
       if (starting === null) return

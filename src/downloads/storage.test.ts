@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { downloadRoutes } from '../http/routes/downloads.ts'
 import { cleanupStack, makeBigFile, postJson, rawRequest, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
 
 test('file names cannot reach anything outside the storage folder', async (t) => {
@@ -130,7 +131,7 @@ test('cleanup is an admin endpoint: refused from a non-loopback client without a
   later(() => rmSync(dir, { recursive: true, force: true }))
   const srv = await startDownloadsServer({ dir, originHost: '127.0.0.1:9', trustedProxies: ['127.0.0.1'] })
   later(async () => await srv.close())
-  assert.deepEqual(srv.downloads.routes.filter((r) => r.admin).map((r) => r.path), ['/api/v2/system/storage/cleanup'])
+  assert.deepEqual(downloadRoutes(srv.downloads).filter((r) => r.admin).map((r) => r.path), ['/api/v2/system/storage/cleanup'])
   const res = await fetch(`${srv.url}/api/v2/system/storage/cleanup`, { method: 'POST', headers: { 'x-forwarded-for': '203.0.113.9' } })
   assert.equal(res.status, 403)
   assert.equal((await res.json() as Record<string, unknown>).code, 'FORBIDDEN')

@@ -19,6 +19,7 @@ import type { Redis } from '../redis.ts'
 import type { ErrorCode } from '../errors.ts'
 import { resolveYtDlp } from '../extract/executables.ts'
 import { createDownloads } from './index.ts'
+import { downloadRoutes } from '../http/routes/downloads.ts'
 import { classifyYtDlpError } from '../../workers/ytdlp/ytdlp.ts'
 import type { Downloads, DownloadsConfig, DownloadsOptions } from './index.ts'
 
@@ -163,7 +164,7 @@ export async function startDownloadsServer (setup: ServerSetup): Promise<Downloa
     slowRequestMs: 0,
     accessLog: false
   })
-  const server = createHttpServer({ routes: downloads.routes, pipeline, maxBodyBytes: 64 * 1024 })
+  const server = createHttpServer({ routes: downloadRoutes(downloads), pipeline, maxBodyBytes: 64 * 1024 })
   await downloads.start()
   const port = await server.listen(0, '127.0.0.1')
   return {

@@ -1,12 +1,11 @@
 // Pure parts of downloads: yt-dlp arguments, progress parsing, names, input
-// parsing, ranges and the response schemas (round trips).
+// parsing and the response schemas (round trips).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { buildDownloadArgs, buildFormatSelection, PROGRESS_TEMPLATE } from './args.ts'
 import { createProgressTracker, parseOutputLine } from './progress.ts'
 import { finalName, parseServedName, sanitizeBase } from './names.ts'
 import { parseBatchRequest, parseDownloadRequest, parseListQuery } from './input.ts'
-import { contentTypeOf, parseRange } from './files-route.ts'
 import { newRecord, revise, toView, isTaskRecord } from './record.ts'
 import { serializeBatch, serializeCleanup, serializeDelete, serializeStorage, serializeSubmit, serializeTask, serializeTaskList } from './schemas.ts'
 import { AppError } from '../errors.ts'
@@ -116,21 +115,6 @@ test('download input: either url or platform+id, enums named on error', () => {
   assert.deepEqual(parseListQuery({ status: 'running', limit: '5' }), { status: 'running', limit: 5, offset: 0 })
   assert.throws(() => parseListQuery({ limit: '0' }), /limit/)
   assert.throws(() => parseListQuery({ status: 'done' }), /status/)
-})
-
-test('ranges: single range, suffix, open end, unsatisfiable, multi ignored', () => {
-  assert.deepEqual(parseRange(undefined, 100), { kind: 'full' })
-  assert.deepEqual(parseRange('bytes=0-9', 100), { kind: 'partial', start: 0, end: 9 })
-  assert.deepEqual(parseRange('bytes=90-', 100), { kind: 'partial', start: 90, end: 99 })
-  assert.deepEqual(parseRange('bytes=-10', 100), { kind: 'partial', start: 90, end: 99 })
-  assert.deepEqual(parseRange('bytes=50-500', 100), { kind: 'partial', start: 50, end: 99 })
-  assert.deepEqual(parseRange('bytes=100-', 100), { kind: 'unsatisfiable' })
-  assert.deepEqual(parseRange('bytes=5-1', 100), { kind: 'unsatisfiable' })
-  assert.deepEqual(parseRange('bytes=-0', 100), { kind: 'unsatisfiable' })
-  assert.deepEqual(parseRange('bytes=0-1,5-6', 100), { kind: 'full' })
-  assert.equal(contentTypeOf('a.webm'), 'video/webm')
-  assert.equal(contentTypeOf('a.M4A'), 'audio/mp4')
-  assert.equal(contentTypeOf('noext'), 'application/octet-stream')
 })
 
 test('schemas round-trip full fixtures', () => {

@@ -10,11 +10,8 @@ import { createServer } from 'node:net'
 import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Request, Response } from 'hyper-express'
 import { AppError } from '../errors.ts'
-import { requestSignal, processTime } from '../http/context.ts'
-import type { RequestContext } from '../http/context.ts'
-import { createSink } from '../proxy/sink.ts'
+import type { MediaExchange } from '../proxy/exchange.ts'
 import { contentDisposition } from '../proxy/headers.ts'
 import { createThreadLauncher } from './ffmpeg-launcher.ts'
 import type { Exit, FfmpegLauncher, Launched } from './ffmpeg-launcher.ts'
@@ -24,7 +21,7 @@ import type { Broadcast, Subscription } from './remux-share.ts'
 export interface Remuxer {
   // key: what the output depends on (the pair of formats); requests with the same key
   // while the output is young share one ffmpeg (remux-share.ts)
-  serve: (req: Request, res: Response, ctx: RequestContext, inputs: { video: string, audio: string }, opts: { filename?: string | null, download?: boolean, key?: string }) => Promise<void>
+  serve: (ex: MediaExchange, inputs: { video: string, audio: string }, opts: { filename?: string | null, download?: boolean, key?: string }) => Promise<void>
   active: () => number
 }
 
@@ -133,25 +130,24 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
 
   return {
     active: () => active,
-    async serve (req, res, ctx, inputs, o) {
+    async serve (ex, inputs, o) {
       const key = o.key ?? null
       if (active >= opts.maxConcurrent && !(key !== null && jobs.get(key)?.broadcast.joinable() === true)) {
         throw new AppError('STREAM_BUSY', 'Too many remuxes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
       }
-      res.header('content-type', 'video/mp4')
-      res.header('x-stream-mode', 'remux')
-      res.header('cache-control', 'no-store')
-      if (o.download === true || (o.filename ?? null) !== null) res.header('content-disposition', contentDisposition(`${o.filename ?? 'video'}.mp4`, o.download === true ? 'attachment' : 'inline'))
-      res.header('x-process-time', processTime(ctx))
-      if (req.method === 'HEAD') { res.status(200).send(); return }
-      const signal = requestSignal(ctx, res)
+      ex.header('content-type', 'video/mp4')
+      ex.header('x-stream-mode', 'remux')
+      ex.header('cache-control', 'no-store')
+      if (o.download === true || (o.filename ?? null) !== null) ex.header('content-disposition', contentDisposition(`${o.filename ?? 'video'}.mp4`, o.download === true ? 'attachment' : 'inline'))
+      if (ex.head) { ex.send(200); return }
+      const signal = ex.signal
       const shared = key === null ? undefined : jobs.get(key)
       const joined = shared?.broadcast.join() ?? null
       const { job, sub: subscription } = shared !== undefined && joined !== null ? { job: shared, sub: joined } : start(inputs, key)
       const leave = (): void => { subscription.leave() }
       signal.addEventListener('abort', leave, { once: true })
       try {
-        const sink = createSink(res, signal)
+        const sink = ex.sink()
         let started = false
         for (let chunk = await subscription.next(); chunk !== null && !signal.aborted; chunk = await subscription.next()) {
           if (!started) { sink.start(200, null); started = true }

@@ -1,11 +1,9 @@
 // Serves "play this video": extraction → plan → redirect, byte proxy, rewritten
 // HLS or remux. Every link a client receives is signed; the proxy only ever
 // fetches URLs an extraction produced.
-import type { Request, Response } from 'hyper-express'
 import { AppError } from '../errors.ts'
-import { processTime, requestSignal } from '../http/context.ts'
-import type { RequestContext } from '../http/context.ts'
 import { proxyMedia } from '../proxy/stream.ts'
+import type { MediaExchange } from '../proxy/exchange.ts'
 import type { MediaTarget } from '../proxy/stream.ts'
 import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
 import type { UpstreamClient } from '../proxy/upstream.ts'
@@ -56,11 +54,11 @@ export interface StreamDeps {
 
 export interface StreamService {
   plan: (target: Target, opts: StreamOptions) => Promise<{ info: MediaInfo, plan: StreamPlan }>
-  serve: (req: Request, res: Response, ctx: RequestContext, target: Target, opts: StreamOptions) => Promise<void>
+  serve: (ex: MediaExchange, target: Target, opts: StreamOptions) => Promise<void>
   describe: (base: string, target: Target, info: MediaInfo, plan: StreamPlan, opts: StreamOptions) => StreamInfoOut
-  servePlaylist: (req: Request, res: Response, ctx: RequestContext, token: string) => Promise<void>
+  servePlaylist: (ex: MediaExchange, token: string) => Promise<void>
   // /api/v2/hls/split/<token>/<name>: the generated HLS of separate video and audio
-  serveSplit: (req: Request, res: Response, ctx: RequestContext, token: string, name: string) => Promise<void>
+  serveSplit: (ex: MediaExchange, token: string, name: string) => Promise<void>
   proxyLink: (target: Target, format: MediaFormat, filename?: string | null) => string
   playlistLink: (target: Target, format: MediaFormat) => string
   resolveRef: (ref: ReextractRef) => Promise<MediaTarget>
@@ -152,27 +150,31 @@ export function createStreamService (deps: StreamDeps): StreamService {
     return tpl.template.replace(/__VGURI_(\d+)__/g, (_, i: string) => links[Number(i)] ?? '')
   }
 
-  function sendPlaylist (req: Request, res: Response, ctx: RequestContext, text: string, mode: string, reason: string): void {
-    res.status(200).header('content-type', HLS_TYPE).header('cache-control', 'no-cache').header('x-stream-mode', mode).header('x-stream-reason', reason).header('x-process-time', processTime(ctx))
-    if (req.method === 'HEAD') res.header('content-length', String(Buffer.byteLength(text))).send()
-    else res.send(text)
+  function sendPlaylist (ex: MediaExchange, text: string, mode: string, reason: string): void {
+    ex.header('content-type', HLS_TYPE)
+    ex.header('cache-control', 'no-cache')
+    ex.header('x-stream-mode', mode)
+    ex.header('x-stream-reason', reason)
+    ex.send(200, text)
   }
 
-  async function serve (req: Request, res: Response, ctx: RequestContext, target: Target, opts: StreamOptions): Promise<void> {
+  async function serve (ex: MediaExchange, target: Target, opts: StreamOptions): Promise<void> {
     const { info, plan: p } = await plan(target, opts)
     const filename = opts.filename ?? (opts.download ? info.title : null)
-    res.header('x-stream-mode', p.delivery)
-    res.header('x-stream-reason', p.reason)
-    res.header('x-stream-quality', formatQuality(opts.quality))
+    ex.header('x-stream-mode', p.delivery)
+    ex.header('x-stream-reason', p.reason)
+    ex.header('x-stream-quality', formatQuality(opts.quality))
     switch (p.delivery) {
       case 'redirect': {
         const left = p.primary.expires_at === null ? deps.cacheMaxAgeSec : Math.max(0, Math.floor((Date.parse(p.primary.expires_at) - Date.now()) / 1000) - 60)
-        res.status(302).header('location', safeLocation(p.primary.url)).header('cache-control', `private, max-age=${Math.min(deps.cacheMaxAgeSec, left)}`).header('x-process-time', processTime(ctx)).send()
+        ex.header('location', safeLocation(p.primary.url))
+        ex.header('cache-control', `private, max-age=${Math.min(deps.cacheMaxAgeSec, left)}`)
+        ex.send(302)
         return
       }
       case 'proxy': {
         const ref = { platform: target.platform.name, id: target.id, formatId: p.primary.format_id }
-        await proxyMedia(req, res, ctx, {
+        await proxyMedia(ex, {
           url: p.primary.url,
           headers: p.primary.headers,
           expiresAtMs: p.primary.expires_at === null ? null : Date.parse(p.primary.expires_at),
@@ -184,16 +186,16 @@ export function createStreamService (deps: StreamDeps): StreamService {
         if (p.audio !== null) {
           const text = await split.master(target, p.primary, p.audio).catch((err: unknown) => {
             if (!(err instanceof AppError) || err.statusCode < 500) throw err
-            res.header('x-stream-reason', `${p.reason}, but ${err.message.toLowerCase().replace(/\.$/, '')}: remuxed instead`)
+            ex.header('x-stream-reason', `${p.reason}, but ${err.message.toLowerCase().replace(/\.$/, '')}: remuxed instead`)
             return null
           })
           if (text === null) break
-          sendPlaylist(req, res, ctx, text, 'hls', p.reason)
+          sendPlaylist(ex, text, 'hls', p.reason)
           return
         }
         if (!isHlsFormat(p.primary)) break
-        const text = await rewritePlaylist(requestSignal(ctx, res), p.primary.manifest_url ?? p.primary.url, p.primary.headers, { platform: target.platform.name, id: target.id, formatId: p.primary.format_id })
-        sendPlaylist(req, res, ctx, text, 'hls', p.reason)
+        const text = await rewritePlaylist(ex.signal, p.primary.manifest_url ?? p.primary.url, p.primary.headers, { platform: target.platform.name, id: target.id, formatId: p.primary.format_id })
+        sendPlaylist(ex, text, 'hls', p.reason)
         return
       }
       case 'remux':
@@ -201,18 +203,18 @@ export function createStreamService (deps: StreamDeps): StreamService {
     }
     if (p.audio === null) throw new AppError('INTERNAL', 'no audio track for a split stream')
     const base = deps.selfBase()
-    res.header('x-stream-mode', 'remux')
-    await deps.remuxer.serve(req, res, ctx, { video: base + remuxInput(target, p.primary), audio: base + remuxInput(target, p.audio) }, {
+    ex.header('x-stream-mode', 'remux')
+    await deps.remuxer.serve(ex, { video: base + remuxInput(target, p.primary), audio: base + remuxInput(target, p.audio) }, {
       filename,
       download: opts.download,
       key: `${target.platform.name}/${target.id}/${p.primary.format_id}+${p.audio.format_id}`
     })
   }
 
-  async function servePlaylist (req: Request, res: Response, ctx: RequestContext, token: string): Promise<void> {
+  async function servePlaylist (ex: MediaExchange, token: string): Promise<void> {
     const link = deps.signer.verify(token)
-    const text = await rewritePlaylist(requestSignal(ctx, res), link.url, link.headers, link.ref)
-    sendPlaylist(req, res, ctx, text, 'hls', 'a playlist rewritten to signed proxy links')
+    const text = await rewritePlaylist(ex.signal, link.url, link.headers, link.ref)
+    sendPlaylist(ex, text, 'hls', 'a playlist rewritten to signed proxy links')
   }
 
   function describe (base: string, target: Target, info: MediaInfo, p: StreamPlan, opts: StreamOptions): StreamInfoOut {

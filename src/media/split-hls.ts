@@ -9,11 +9,9 @@
 // Relative names keep the token out of every segment line and need no signing
 // per segment (a signature costs ~0.1 ms); the extensions satisfy players that
 // check segment URLs against the container they detect.
-import type { Request, Response } from 'hyper-express'
 import { AppError } from '../errors.ts'
-import { processTime } from '../http/context.ts'
-import type { RequestContext } from '../http/context.ts'
 import { proxyMedia } from '../proxy/stream.ts'
+import type { MediaExchange } from '../proxy/exchange.ts'
 import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
 import type { UpstreamClient } from '../proxy/upstream.ts'
 import type { ExtractionPool } from '../extract/pool.ts'
@@ -52,7 +50,7 @@ export interface SplitHls {
   mediaLink: (target: Target, f: MediaFormat) => string
   // the master text; first builds both segment indexes, so a failure surfaces while the caller can still remux
   master: (target: Target, video: MediaFormat, audio: MediaFormat) => Promise<string>
-  serve: (req: Request, res: Response, ctx: RequestContext, token: string, name: string) => Promise<void>
+  serve: (ex: MediaExchange, token: string, name: string) => Promise<void>
 }
 
 const expirySec = (f: MediaFormat): number | null => f.expires_at === null ? null : Math.floor(Date.parse(f.expires_at) / 1000)
@@ -121,28 +119,29 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
     return found.url
   }
 
-  function sendPlaylist (req: Request, res: Response, ctx: RequestContext, text: string): void {
-    res.status(200).header('content-type', HLS_TYPE).header('cache-control', 'no-cache').header('x-stream-mode', 'hls').header('x-process-time', processTime(ctx))
-    if (req.method === 'HEAD') res.header('content-length', String(Buffer.byteLength(text))).send()
-    else res.send(text)
+  function sendPlaylist (ex: MediaExchange, text: string): void {
+    ex.header('content-type', HLS_TYPE)
+    ex.header('cache-control', 'no-cache')
+    ex.header('x-stream-mode', 'hls')
+    ex.send(200, text)
   }
 
-  async function serve (req: Request, res: Response, ctx: RequestContext, tokenText: string, name: string): Promise<void> {
+  async function serve (ex: MediaExchange, tokenText: string, name: string): Promise<void> {
     const ref = deps.signer.verify(tokenText).ref
     if (ref === null) throw new AppError('INVALID_SIGNATURE', undefined, { detail: 'the link is not a stream link' })
     const ids = ref.formatId.split('+')
     const { target, info } = await deps.lookup(ref, false)
     const [first, second] = ids
     if (name === MASTER && ids.length === 2 && first !== undefined && second !== undefined) {
-      sendPlaylist(req, res, ctx, await master(target, findFormat(info, first), findFormat(info, second)))
+      sendPlaylist(ex, await master(target, findFormat(info, first), findFormat(info, second)))
       return
     }
     if (name === MASTER || ids.length !== 1 || first === undefined) throw new AppError('NOT_FOUND', 'No such part of this stream', { detail: name.slice(0, 40) })
     const f = findFormat(info, first)
-    if (name === INDEX) { sendPlaylist(req, res, ctx, await media(target, f)); return }
+    if (name === INDEX) { sendPlaylist(ex, await media(target, f)); return }
     const url = await partUrl(f, name, target.platform.name)
     const refresh = refresher(target, f.format_id)
-    await proxyMedia(req, res, ctx, {
+    await proxyMedia(ex, {
       url,
       headers: f.headers,
       expiresAtMs: url === f.url && f.expires_at !== null ? Date.parse(f.expires_at) : null,

@@ -4,16 +4,12 @@
 // resumed at exactly the next byte with a new Range request (re-extracting once
 // if the URL was refused), so the client never gets a duplicated or missing byte.
 import type { Readable } from 'node:stream'
-import type { Request, Response } from 'hyper-express'
 import { AppError } from '../errors.ts'
-import { processTime, requestSignal } from '../http/context.ts'
-import type { RequestContext } from '../http/context.ts'
+import type { BodySink, MediaExchange } from './exchange.ts'
 import { buildUpstreamHeaders, contentDisposition, copiedResponseHeaders, isSafeHeaderValue } from './headers.ts'
 import { isExpiredStatus, planLength, planResponse, resumeStart } from './plan.ts'
 import type { Plan } from './plan.ts'
 import { formatContentRange, parseRange, rangeHeader } from './range.ts'
-import { createSink } from './sink.ts'
-import type { BodySink } from './sink.ts'
 import { toUpstreamError } from './upstream.ts'
 import type { UpstreamClient, UpstreamResponse } from './upstream.ts'
 
@@ -66,21 +62,21 @@ function dispositionFor (opts: ProxyOptions, contentType: string | undefined): s
   return contentDisposition(name, opts.download === true ? 'attachment' : 'inline')
 }
 
-export async function proxyMedia (req: Request, res: Response, ctx: RequestContext, source: MediaSource, opts: ProxyOptions): Promise<void> {
-  const signal = requestSignal(ctx, res)
+export async function proxyMedia (ex: MediaExchange, source: MediaSource, opts: ProxyOptions): Promise<void> {
+  const signal = ex.signal
   try {
-    await relay(req, res, ctx, signal, source, opts)
+    await relay(ex, signal, source, opts)
   } catch (err) {
     // The client left: the abort that followed is not an error worth a log line.
     if (!signal.aborted) throw err
   }
 }
 
-async function relay (req: Request, res: Response, ctx: RequestContext, signal: AbortSignal, source: MediaSource, opts: ProxyOptions): Promise<void> {
+async function relay (ex: MediaExchange, signal: AbortSignal, source: MediaSource, opts: ProxyOptions): Promise<void> {
   if (signal.aborted) return
-  const head = req.method === 'HEAD'
-  const spec = parseRange(req.headers.range)
-  const ifRange = req.headers['if-range'] ?? null
+  const head = ex.head
+  const spec = parseRange(ex.range)
+  const ifRange = ex.ifRange
   let target: MediaTarget = { url: source.url, headers: source.headers }
   let canRefresh = source.refresh !== undefined
 
@@ -118,16 +114,14 @@ async function relay (req: Request, res: Response, ctx: RequestContext, signal: 
     discard(up.body)
     throw err
   }
-  for (const [k, v] of copiedResponseHeaders(up.headers)) res.header(k, v)
-  res.header('accept-ranges', 'bytes')
-  if (plan.status === 206 && plan.end !== null) res.header('content-range', formatContentRange({ start: plan.start, end: plan.end }, plan.size))
+  for (const [k, v] of copiedResponseHeaders(up.headers)) ex.header(k, v)
+  ex.header('accept-ranges', 'bytes')
+  if (plan.status === 206 && plan.end !== null) ex.header('content-range', formatContentRange({ start: plan.start, end: plan.end }, plan.size))
   const disposition = dispositionFor(opts, up.headers['content-type'])
-  if (disposition !== null) res.header('content-disposition', disposition)
-  for (const [k, v] of Object.entries(opts.extraHeaders ?? {})) if (HEADER_NAME.test(k) && isSafeHeaderValue(v)) res.header(k, v)
-  res.header('x-process-time', processTime(ctx))
-  ctx.status = plan.status
+  if (disposition !== null) ex.header('content-disposition', disposition)
+  for (const [k, v] of Object.entries(opts.extraHeaders ?? {})) if (HEADER_NAME.test(k) && isSafeHeaderValue(v)) ex.header(k, v)
 
-  const sink = createSink(res, signal)
+  const sink = ex.sink()
   if (head) {
     discard(up.body)
     sink.headOnly(plan.status, planLength(plan))

@@ -4,18 +4,19 @@ import type { Request } from 'hyper-express'
 import { itemError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
 import type { Route, ParamDoc } from '../route.ts'
-import type { RequestContext } from '../context.ts'
-import { queryString, queryEnum, queryBool, queryInt, jsonBody, bodyString, bodyArray } from '../input.ts'
+import { mediaExchange } from '../exchange.ts'
+import { jsonBody, bodyString, bodyArray } from '../input.ts'
 import { targetFrom } from './videos.ts'
+import { streamOptions } from './stream-options.ts'
 import { parseQuality, QUALITY_VALUES } from '../../media/quality.ts'
 import type { Quality } from '../../media/quality.ts'
-import { STREAM_MODES } from '../../media/stream-plan.ts'
 import type { StreamMode } from '../../media/stream-plan.ts'
-import type { StreamService, StreamOptions } from '../../media/service.ts'
+import type { StreamService } from '../../media/service.ts'
+import type { MediaExchange } from '../../proxy/exchange.ts'
 import { serializeStreamInfo, serializeStreamBatch } from '../../schemas/streams.ts'
 import type { StreamBatchOut } from '../../schemas/streams.ts'
 import type { PlatformRegistry } from '../../platforms/index.ts'
-import { PROXY_MAX_URL_LENGTH } from '../../proxy/routes.ts'
+import { PROXY_MAX_URL_LENGTH } from './proxy.ts'
 import { embedRoutes } from './embed.ts'
 import { vrchatRoutes } from './vrchat.ts'
 
@@ -25,8 +26,6 @@ export interface StreamRouteDeps {
   publicBase: (req: Request) => string
   batchMax: number
 }
-
-const HLS_PLAYERS = /AppleCoreMedia|VLC|mpv|Lavf|AVProVideo|NSPlayer|ExoPlayer|(?:Version\/[\d.]+.*Safari)/i
 
 const STREAM_PARAMS: readonly ParamDoc[] = [
   { name: 'quality', in: 'query', description: `best|worst|2160p…144p|audio|auto (default best)`, schema: { type: 'string', enum: [...QUALITY_VALUES] } },
@@ -39,26 +38,6 @@ const STREAM_PARAMS: readonly ParamDoc[] = [
   { name: 'device', in: 'query', description: 'mobile|tablet|desktop|auto, for quality=auto' }
 ]
 const URL_PARAM: ParamDoc = { name: 'url', in: 'query', required: true, description: 'the video page URL' }
-
-export function streamOptions (req: Request, defaults: { mode?: StreamMode, quality?: Quality, download?: boolean } = {}): StreamOptions {
-  const q = req.query_parameters
-  const quality = parseQuality(queryString(q, 'quality', { max: 32 }), defaults.quality ?? { kind: 'best' })
-  // The simple API's `format` was redirect|proxy|json (a mode); ours is hls|mp4.
-  const format = queryEnum(q, 'format', ['hls', 'mp4', 'auto', 'redirect', 'proxy', 'json'] as const, 'auto')
-  const legacyMode = format === 'redirect' || format === 'proxy' || format === 'json' ? format : undefined
-  const mode = queryEnum(q, 'mode', STREAM_MODES, legacyMode ?? defaults.mode ?? 'auto')
-  const ua = req.headers['user-agent'] ?? ''
-  const bandwidth = queryInt(q, 'bandwidth', { min: 1, max: 10_000_000, fallback: 0 })
-  return {
-    quality,
-    mode,
-    videoOnly: queryBool(q, 'video_only'),
-    prefersHls: format === 'hls' || (format === 'auto' && HLS_PLAYERS.test(ua)),
-    download: queryBool(q, 'download', defaults.download ?? false),
-    filename: queryString(q, 'filename', { max: 200 }) ?? null,
-    auto: { bandwidthKbps: bandwidth === 0 ? undefined : bandwidth, userAgent: ua, device: queryString(q, 'device', { max: 16 }) }
-  }
-}
 
 export function streamRoutes (deps: StreamRouteDeps): Route[] {
   const { registry, streams } = deps
@@ -92,7 +71,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
         sendJson(req, res, ctx, 200, serializeStreamInfo(streams.describe(deps.publicBase(req), target, info, plan, opts)))
         return
       }
-      await streams.serve(req, res, ctx, target, opts)
+      await streams.serve(mediaExchange(req, res, ctx), target, opts)
     }
   })
 
@@ -140,14 +119,14 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     }
   })
 
-  const relay = (path: string, summary: string, serve: (req: Request, res: Parameters<Route['handle']>[1], ctx: RequestContext, token: string) => Promise<void>): Route => ({
+  const relay = (path: string, summary: string, serve: (ex: MediaExchange, token: string) => Promise<void>): Route => ({
     method: 'get',
     path,
     limit: 'default',
     admin: false,
     maxUrlLength: PROXY_MAX_URL_LENGTH,
     doc: { summary, tags: ['streams'], responses: { 200: { description: 'HLS playlist', contentType: 'application/vnd.apple.mpegurl' } } },
-    handle: async (req, res, ctx) => { await serve(req, res, ctx, req.path_parameters?.token ?? '') }
+    handle: async (req, res, ctx) => { await serve(mediaExchange(req, res, ctx), req.path_parameters?.token ?? '') }
   })
 
   const splitRelay: Route = {
@@ -169,7 +148,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
         403: { description: 'INVALID_SIGNATURE' }
       }
     },
-    handle: async (req, res, ctx) => { await streams.serveSplit(req, res, ctx, req.path_parameters?.token ?? '', req.path_parameters?.name ?? '') }
+    handle: async (req, res, ctx) => { await streams.serveSplit(mediaExchange(req, res, ctx), req.path_parameters?.token ?? '', req.path_parameters?.name ?? '') }
   }
 
   return [

@@ -1,11 +1,11 @@
 // GET/HEAD /api/v2/proxy/:token — relays a URL that an extraction produced and
 // the server signed; a client can never make us fetch a URL of its own.
-import { requestSignal } from '../http/context.ts'
-import type { Route } from '../http/route.ts'
-import { proxyMedia } from './stream.ts'
-import type { MediaSource, MediaTarget } from './stream.ts'
-import type { LinkSigner, ReextractRef } from './signer.ts'
-import type { UpstreamClient } from './upstream.ts'
+import { mediaExchange } from '../exchange.ts'
+import type { Route } from '../route.ts'
+import { proxyMedia } from '../../proxy/stream.ts'
+import type { MediaSource, MediaTarget } from '../../proxy/stream.ts'
+import type { LinkSigner, ReextractRef } from '../../proxy/signer.ts'
+import type { UpstreamClient } from '../../proxy/upstream.ts'
 
 export type ResolveRef = (ref: ReextractRef, signal: AbortSignal) => Promise<MediaTarget>
 
@@ -54,6 +54,7 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
       }
     },
     async handle (req, res, ctx) {
+      const ex = mediaExchange(req, res, ctx)
       const link = signer.verify(req.path_parameters?.token ?? '')
       const query = req.query_parameters
       const filename = typeof query.filename === 'string' && query.filename !== '' ? query.filename : link.filename
@@ -64,9 +65,9 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
         expiresAtMs: link.urlExpiresAt === null ? null : link.urlExpiresAt * 1000
       }
       if (ref !== null && resolveRef !== undefined) {
-        source.refresh = async () => await resolveRef(ref, requestSignal(ctx, res))
+        source.refresh = async () => await resolveRef(ref, ex.signal)
       }
-      await proxyMedia(req, res, ctx, source, { upstream, allow: allowHosts, platform: ref?.platform ?? null, download: flag(query.download), filename, countBytes: proxyBytes?.(ref?.platform ?? 'unknown') })
+      await proxyMedia(ex, source, { upstream, allow: allowHosts, platform: ref?.platform ?? null, download: flag(query.download), filename, countBytes: proxyBytes?.(ref?.platform ?? 'unknown') })
     }
   }]
 }

@@ -1,4 +1,4 @@
-// Writes a proxied body to the uWS response with backpressure. hyper-express
+// Writes a streamed body (proxy, remux) to the uWS response with backpressure. hyper-express
 // 6.8.2 + uWS 20.30 quirks this works around (checked on this build):
 // - res.write() always uses chunked encoding, even with a Content-Length
 //   header set (the client then sees both), so sized bodies go through
@@ -10,21 +10,7 @@
 // - uWS drops a connection whose client has not read anything for ~10 s
 //   while we have data queued (HTTP idle timeout, not configurable in 20.30).
 import type { Response } from 'hyper-express'
-
-export interface BodySink {
-  // Sends the status and every header set on res so far; length null → chunked.
-  start: (status: number, length: number | null) => void
-  // Status and headers only (HEAD); length null → no Content-Length.
-  headOnly: (status: number, length: number | null) => void
-  // false: back off and await drained() before the next write.
-  write: (chunk: Buffer) => boolean
-  drained: () => Promise<void>
-  // Ends a chunked body; a sized body that is still short is cut off instead.
-  end: () => void
-  close: () => void
-  readonly gone: () => boolean
-  readonly finished: () => boolean
-}
+import type { BodySink } from '../proxy/exchange.ts'
 
 // hyper-express keeps the status/header writer private; it also writes the
 // headers the pipeline set (request id, security, CORS).

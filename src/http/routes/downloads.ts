@@ -1,19 +1,23 @@
-// The JSON endpoints of downloads and storage. Handlers stay thin: parse → use case → view.
-import { AppError, toErrorBody } from '../errors.ts'
-import { jsonRoute } from '../http/route.ts'
-import type { JsonInput, Route } from '../http/route.ts'
-import type { CleanupCounts } from './cleanup.ts'
-import { parseBatchRequest, parseDownloadRequest, parseJsonBody, parseListQuery } from './input.ts'
-import { TASK_ID } from './names.ts'
-import { TASKS_PATH, toView } from './record.ts'
+// The download endpoints: JSON for tasks and storage (handlers stay thin: parse →
+// use case → view), progress events (download-events.ts) and finished files (files.ts).
+import { AppError, toErrorBody } from '../../errors.ts'
+import { jsonRoute } from '../route.ts'
+import type { JsonInput, Route } from '../route.ts'
+import type { CleanupCounts } from '../../downloads/cleanup.ts'
+import { parseBatchRequest, parseDownloadRequest, parseJsonBody, parseListQuery } from '../../downloads/input.ts'
+import { TASK_ID } from '../../downloads/names.ts'
+import { TASKS_PATH, toView } from '../../downloads/record.ts'
 import {
   batchSchema, serializeBatch, serializeCleanup, serializeDelete, serializeStorage, serializeSubmit, serializeTask,
   serializeTaskList, submitSchema
-} from './schemas.ts'
-import type { BatchItemResult, BatchResult, StorageReport, SubmitResult } from './schemas.ts'
-import type { TaskManager } from './tasks.ts'
+} from '../../downloads/schemas.ts'
+import type { BatchItemResult, BatchResult, StorageReport, SubmitResult } from '../../downloads/schemas.ts'
+import type { TaskManager } from '../../downloads/tasks.ts'
+import type { Downloads } from '../../downloads/index.ts'
+import { eventsRoute } from './download-events.ts'
+import { fileRoute } from './files.ts'
 
-export interface RouteDeps {
+interface RouteDeps {
   manager: TaskManager
   report: () => Promise<StorageReport>
   cleanup: () => Promise<CleanupCounts>
@@ -36,7 +40,16 @@ function taskId (input: JsonInput): string {
 
 const idParam = [{ name: 'id', in: 'path' as const, required: true, description: 'task id' }]
 
-export function downloadRoutes (deps: RouteDeps): Route[] {
+export function downloadRoutes (d: Downloads): Route[] {
+  const o = d.options
+  return [
+    ...jsonRoutes({ manager: d.manager, report: d.report, cleanup: d.cleanup, batchMax: o.batchMax }),
+    eventsRoute(d.manager, d.watch, { heartbeatMs: o.sseHeartbeatMs, pollMs: o.ssePollMs, minIntervalMs: o.progressIntervalMs }),
+    fileRoute(d.root)
+  ]
+}
+
+function jsonRoutes (deps: RouteDeps): Route[] {
   const { manager } = deps
   const submitted = (task: Parameters<typeof toView>[0], reused: boolean): SubmitResult => ({ ...toView(task), reused })
   return [

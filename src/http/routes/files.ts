@@ -7,10 +7,10 @@ import { constants, createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AppError } from '../errors.ts'
-import { processTime } from '../http/context.ts'
-import type { Route } from '../http/route.ts'
-import { parseServedName } from './names.ts'
+import { AppError } from '../../errors.ts'
+import { processTime } from '../context.ts'
+import type { Route } from '../route.ts'
+import { parseServedName } from '../../downloads/names.ts'
 
 const TYPES: Readonly<Record<string, string>> = {
   mp4: 'video/mp4',

@@ -4,15 +4,15 @@
 // state is followed by `event: end` and the stream closes, so an EventSource
 // client should close on `end` instead of reconnecting. Comments keep idle
 // proxies from timing the stream out; a client that leaves releases everything.
-import { AppError } from '../errors.ts'
-import { processTime } from '../http/context.ts'
-import type { Route } from '../http/route.ts'
-import { TASK_ID } from './names.ts'
-import { toView } from './record.ts'
-import { serializeTask } from './schemas.ts'
-import type { TaskManager } from './tasks.ts'
-import { isTerminal } from './types.ts'
-import type { TaskRecord, TaskStore } from './types.ts'
+import { AppError } from '../../errors.ts'
+import { processTime } from '../context.ts'
+import type { Route } from '../route.ts'
+import { TASK_ID } from '../../downloads/names.ts'
+import { toView } from '../../downloads/record.ts'
+import { serializeTask } from '../../downloads/schemas.ts'
+import type { TaskManager } from '../../downloads/tasks.ts'
+import { isTerminal } from '../../downloads/types.ts'
+import type { TaskRecord, TaskStore } from '../../downloads/types.ts'
 
 export interface EventsOptions {
   heartbeatMs: number
