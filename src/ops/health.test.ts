@@ -12,7 +12,7 @@ import { findExecutable } from '../test-helpers.ts'
 const TODAY = new Date().toISOString().slice(0, 10).replaceAll('-', '.')
 const FFMPEG = findExecutable('ffmpeg')
 
-// What a current yt-dlp with Deno answers (workers/ytdlp-task.ts runYtDlpProbe; a real one in shipped-defaults tests).
+// What a current yt-dlp with Deno answers (workers/ytdlp/ytdlp-task.ts runYtDlpProbe; a real one in shipped-defaults tests).
 function probeOf (over: Partial<YtDlpProbe> = {}): YtDlpProbe {
   return {
     version: TODAY,

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os'
 import { basename, dirname, join, posix, relative, resolve } from 'node:path'
 import { parseEnv, promisify } from 'node:util'
 import { parseDocument } from 'yaml'
-import { isConfigKey, loadConfig } from './config.ts'
-import { FAKE_YTDLP, MAIN_JS, REPO_ROOT, freePort, startCluster } from './test-helpers.ts'
+import { isConfigKey, loadConfig } from '../config.ts'
+import { FAKE_YTDLP, MAIN_JS, REPO_ROOT, freePort, startCluster } from '../test-helpers.ts'
 
 const SCRIPTS = join(REPO_ROOT, 'scripts')
 const COMPOSE_TEXT = readFileSync(join(SCRIPTS, 'compose.yaml'), 'utf8')

@@ -29,10 +29,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { Agent, fetch as undiciFetch } from 'undici'
-import { MAIN_JS, childPids, freePort, sleep } from './test-helpers.ts'
-import { cleanupStack, makeMedia, startOrigin } from './downloads/testing.ts'
-import { PROJECT_YTDLP } from './extract/executables.ts'
-import { WARM_SCRIPT } from '../workers/ytdlp/ytdlp-warm-script.ts'
+import { MAIN_JS, childPids, freePort, sleep } from '../test-helpers.ts'
+import { cleanupStack, makeMedia, startOrigin } from '../downloads/testing.ts'
+import { PROJECT_YTDLP } from '../extract/executables.ts'
+import { WARM_SCRIPT } from '../../workers/ytdlp/ytdlp-warm-script.ts'
 
 const EXTRACTIONS = 10
 // the release the project provisions (scripts/ensure.js); a newer one is fine
@@ -128,10 +128,13 @@ async function startAsReadme (cwd: string, originHostname: string): Promise<Serv
   return { base: `http://127.0.0.1:${port}`, pid: child.pid ?? 0, output: () => out, stop }
 }
 
+// the server's log lines, for a failure's message (set once the server runs)
+let serverLog = (): string => ''
+
 async function getJson (url: string): Promise<Record<string, unknown>> {
   const res = await fetch(url, { signal: AbortSignal.timeout(60_000) })
   const text = await res.text()
-  assert.equal(res.status, 200, `${url}: ${text.slice(0, 500)}`)
+  assert.equal(res.status, 200, `${url}: ${text.slice(0, 500)}\nserver errors:\n${serverLog().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-10).join('\n')}`)
   return JSON.parse(text) as Record<string, unknown>
 }
 
@@ -165,6 +168,7 @@ test('the shipped defaults, started as the README says', { timeout: 170_000 }, a
   const server = await startAsReadme(cwd, '127.0.0.1')
   later(async () => await server.stop())
   const diagnose = (): string => `\nserver output (tail):\n${server.output().slice(-3000)}`
+  serverLog = server.output
 
   const workers = childPids(server.pid)
   assert.equal(workers.length, 2, `two HTTP workers under the primary${diagnose()}`)

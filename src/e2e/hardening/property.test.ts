@@ -8,10 +8,10 @@ import { request as httpRequest, Agent as HttpAgent } from 'node:http'
 import { rmSync } from 'node:fs'
 import fc from 'fast-check'
 import { Agent, request } from 'undici'
-import { startApp } from '../test-helpers.ts'
-import type { StartedApp } from '../test-helpers.ts'
-import { writeLocalFixtures } from '../testing/fixtures.ts'
-import { isErrorCode } from '../errors.ts'
+import { startApp } from '../../test-helpers.ts'
+import type { StartedApp } from '../../test-helpers.ts'
+import { writeLocalFixtures } from '../../testing/fixtures.ts'
+import { isErrorCode } from '../../errors.ts'
 
 interface Req { method: string, path: string, headers: Record<string, string>, body: string | null }
 interface Res { status: number, headers: Record<string, string | string[] | undefined>, body: string }

@@ -5,9 +5,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { Server, ServerResponse } from 'node:http'
-import { startApp, raw } from '../test-helpers.ts'
-import { createClientIpResolver } from '../guard/client-ip.ts'
-import { createLinkSigner } from '../proxy/signer.ts'
+import { startApp, raw } from '../../test-helpers.ts'
+import { createClientIpResolver } from '../../guard/client-ip.ts'
+import { createLinkSigner } from '../../proxy/signer.ts'
 
 const COOKIES = '# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t2147483647\tSID\tv\n'
 const ADMIN: ReadonlyArray<[string, string, string | undefined]> = [
