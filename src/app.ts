@@ -29,13 +29,14 @@ import { createLinkSigner } from './proxy/signer.ts'
 import { createUpstream } from './proxy/upstream.ts'
 import { proxyRoutes } from './http/routes/proxy.ts'
 import { createRemuxer } from './media/remux.ts'
-import { createStreamService } from './media/service.ts'
+import { createStreamService, PLAYLIST_PATH, PROXY_PREFIX } from './media/service.ts'
+import { createEgress } from './proxy/egress.ts'
 import { streamRoutes } from './http/routes/streams.ts'
 import { downloadRoutes } from './http/routes/downloads.ts'
 import { createPublicBase } from './http/public-base.ts'
 import { createDownloads } from './downloads/index.ts'
 import { resolveExecutables } from './extract/executables.ts'
-import { createYtDlpSettings, proxyFor } from './extract/settings.ts'
+import { createYtDlpSettings, proxyFor, DOWNLOAD_FFMPEG_ARGS } from './extract/settings.ts'
 import { ageDays, seenJsRuntime } from './extract/ytdlp-status.ts'
 import { createLocalReload, RELOAD_TIMEOUT_MS, summarizeReload } from './extract/ytdlp-update.ts'
 import type { Executables } from './extract/executables.ts'
@@ -107,7 +108,17 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   // Not found: keep the configured name, so that every use fails with a clear message and health says why.
   const ytdlpPath = tools.ytdlp ?? (config.YTDLP_PATH === '' ? 'yt-dlp' : config.YTDLP_PATH)
   for (const problem of tools.problems) log.warn({ problem }, 'start-up check')
-  const ytdlpSettings = createYtDlpSettings(config, tools)
+  // Every fetch yt-dlp and ffmpeg make leaves through this worker's egress proxy, held
+  // to the byte proxy's address policy (public addresses, or GENERIC_HOSTS) and chained
+  // to the operator's proxy; ffmpeg's remux inputs reach only this server's media links.
+  const egress = createEgress({
+    allow: config.GENERIC_HOSTS,
+    proxyFor: (platform) => proxyFor(config, platform),
+    platforms: [null, ...PLATFORM_NAMES],
+    local: { target: () => listenPort === 0 ? null : `${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${listenPort}`, paths: [PROXY_PREFIX, PLAYLIST_PATH] },
+    onRefused: (why) => log.info({ why }, 'the egress proxy refused a fetch')
+  })
+  const ytdlpSettings = createYtDlpSettings(config, tools, (platform) => egress.url(platform))
   const warmErrorsLogged = new Set<string>()
   const own = require('../../package.json') as { name: string, version: string, description: string }
   const metrics = createRequestMetrics()
@@ -241,7 +252,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     upstream,
     allowHosts: config.GENERIC_HOSTS,
     pool,
-    remuxer: createRemuxer({ ffmpegPath: tools.ffmpeg, maxConcurrent: config.REMUX_MAX_CONCURRENT }),
+    remuxer: createRemuxer({ ffmpegPath: tools.ffmpeg, maxConcurrent: config.REMUX_MAX_CONCURRENT, httpProxy: () => egress.localUrl() }),
     linkTtlSec: config.PROXY_LINK_TTL,
     cacheMaxAgeSec: config.CACHE_MAX_AGE,
     selfBase: () => `http://${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${listenPort}`,
@@ -257,7 +268,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     classify: classifyYtDlpError,
     cookiesFor: (platform) => cookies.fileFor(platform),
     // jsRuntimesOption comes from the probe: a yt-dlp that predates --js-runtimes would refuse it
-    settingsArgs: (platform) => settingsArgs({ ...ytdlpSettings(platform), jsRuntimesOption: pool.lastProbe()?.jsRuntimesOption === true }),
+    // and ffmpeg under yt-dlp takes http(s) through the egress only
+    settingsArgs: (platform) => [...settingsArgs({ ...ytdlpSettings(platform), jsRuntimesOption: pool.lastProbe()?.jsRuntimesOption === true }), ...DOWNLOAD_FFMPEG_ARGS],
     options: {
       ytdlpPath,
       ffmpegPath: tools.ffmpeg,
@@ -310,6 +322,11 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     pool,
     checked: async () => { await startupChecks },
     async listen (port = config.PORT, host = config.HOST) {
+      // before any yt-dlp runs: its settings carry the egress's address. Children inherit
+      // this environment, and ffmpeg would go around the egress for the hosts in no_proxy.
+      delete process.env.no_proxy
+      delete process.env.NO_PROXY
+      await egress.start()
       pool.prewarm().catch(() => {})
       // Probing yt-dlp starts a Python process (seconds on a busy host): health says
       // "starting" until it answers rather than holding the port back.
@@ -329,6 +346,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
       await flights.close()
       await upstream.close()
       if (givenPool === undefined) await pool.close()
+      await egress.close()
     }
   }
 }

@@ -5,6 +5,7 @@ import { AppError, REMEDIES } from '../errors.ts'
 import type { ErrorCode } from '../errors.ts'
 import { PLATFORMS } from '../platforms/index.ts'
 import type { TaskErrorCode } from '../../workers/protocol.ts'
+import { redactRefused } from '../proxy/egress.ts'
 
 const MAX_YTDLP_MESSAGE = 500
 const PLATFORM_NAMES = new Set(PLATFORMS.map((p) => p.name))
@@ -25,9 +26,10 @@ export function remedyFor (code: ErrorCode, platform: string | null = null): str
     : text.replaceAll('{platform}', platform).replaceAll('{PLATFORM}', platform.toUpperCase())
 }
 
-// The remedy first (it is what the reader can act on), then what yt-dlp said.
+// The remedy first (it is what the reader can act on), then what yt-dlp said, less
+// any address the egress proxy refused (yt-dlp may quote the URL it was refused).
 export function failureDetail (code: ErrorCode, message: string, platform: string | null = null): string {
-  const said = message.slice(0, MAX_YTDLP_MESSAGE)
+  const said = redactRefused(message).slice(0, MAX_YTDLP_MESSAGE)
   const known = platform !== null && PLATFORM_NAMES.has(platform) ? platform : platformOfMessage(said)
   const remedy = remedyFor(code, known)
   if (remedy === null) return said

@@ -1,6 +1,9 @@
 // Split video + audio → one fragmented MP4 streamed as ffmpeg produces it
 // (`-c copy`, no transcoding). ffmpeg reads its inputs through our own signed
-// proxy links, so the formats' headers, the SSRF guard and re-extraction apply.
+// proxy links, so the formats' headers, the SSRF guard and re-extraction apply;
+// and nothing else: its inputs take http only (-protocol_whitelist) through the
+// egress proxy's local route (-http_proxy), which passes this worker's own media
+// links alone, whatever a playlist it reads points to.
 // ffmpeg is started from a thread of its own (ffmpeg-launcher.ts) and writes to
 // a Unix socket this process listens on for that one remux, in a private
 // (0700) directory. Concurrent requests for the same pair share one ffmpeg.
@@ -25,10 +28,14 @@ export interface Remuxer {
   active: () => number
 }
 
-export function remuxArgs (video: string, audio: string, output = 'pipe:1'): string[] {
+export const REMUX_INPUT_PROTOCOLS = 'http,tcp,crypto'
+
+// httpProxy: the egress's local route (null: ffmpeg connects itself; tests only)
+export function remuxArgs (video: string, audio: string, output = 'pipe:1', httpProxy: string | null = null): string[] {
+  const input = (url: string): string[] => ['-protocol_whitelist', REMUX_INPUT_PROTOCOLS, ...(httpProxy === null ? [] : ['-http_proxy', httpProxy]), '-i', url]
   return [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-i', video, '-i', audio,
+    ...input(video), ...input(audio),
     '-map', '0:v:0', '-map', '1:a:0', '-c', 'copy',
     '-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
     output
@@ -75,7 +82,7 @@ interface Job { broadcast: Broadcast, finished: Promise<Exit> }
 const FFMPEG_NICE = 10
 
 // ffmpegPath null: no ffmpeg on this host; every remux answers 503 FFMPEG_MISSING.
-export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent: number, launcher?: FfmpegLauncher }): Remuxer {
+export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent: number, launcher?: FfmpegLauncher, httpProxy?: () => string | null }): Remuxer {
   const ffmpegPath = opts.ffmpegPath
   const launcher = opts.launcher ?? (ffmpegPath === null ? null : createThreadLauncher(ffmpegPath))
   const jobs = new Map<string, Job>()
@@ -107,7 +114,7 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
         output = await listenOnce(join(await dir, `${++seq}.sock`))
         if (abandoned) return { code: null, stderr: 'every client left' }
         const o = output
-        const p = launcher.start(remuxArgs(inputs.video, inputs.audio, `unix:${o.path}`), FFMPEG_NICE)
+        const p = launcher.start(remuxArgs(inputs.video, inputs.audio, `unix:${o.path}`, opts.httpProxy?.() ?? null), FFMPEG_NICE)
         proc = p
         stop = () => { p.kill(); o.close() }
         await broadcast.pump(await Promise.race([o.connection, p.exited.then(() => null)]))

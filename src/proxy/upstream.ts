@@ -64,8 +64,9 @@ const ORIGIN_BOUND = new Set(['cookie', 'authorization', 'proxy-authorization'])
 
 interface Entry { pool: Pool, active: number, lastUsedMs: number }
 
-function refused (host: string, why: string): AppError {
-  return new AppError('FORBIDDEN', 'The media URL points to an address the proxy may not fetch', { detail: `${host}: ${why}` })
+// The detail says why, never which host or address: an error must not echo an address the policy refused.
+function refused (why: string): AppError {
+  return new AppError('FORBIDDEN', 'The media URL points to an address the proxy may not fetch', { detail: why })
 }
 
 const defaultResolve: Resolve = async (hostname) => await dnsLookup(hostname, { all: true, verbatim: true })
@@ -78,7 +79,7 @@ function guardedLookup (resolve: Resolve) {
       const family = options.family === 4 || options.family === 6 ? options.family : 0
       const ok = all.filter((a) => isPublicAddress(a.address) && (family === 0 || a.family === family))
       const first = ok[0]
-      if (first === undefined) { cb(refused(hostname, 'resolves only to non-public addresses'), ''); return }
+      if (first === undefined) { cb(refused('the host resolves only to non-public addresses'), ''); return }
       if (options.all === true) cb(null, ok)
       else cb(null, first.address, first.family)
     }, (err: NodeJS.ErrnoException) => cb(err, ''))
@@ -121,11 +122,11 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
   }
 
   // Through a proxy we cannot see the connected address: the name must resolve to public addresses only.
-  async function checkThroughProxy (url: URL, bare: string): Promise<void> {
+  async function checkThroughProxy (bare: string): Promise<void> {
     if (isIP(bare) !== 0) return
     let all: LookupAddress[]
     try { all = await resolve(bare) } catch (err) { throw toUpstreamError(err) }
-    if (all.length === 0 || all.some((a) => !isPublicAddress(a.address))) throw refused(url.host, 'resolves to a non-public address')
+    if (all.length === 0 || all.some((a) => !isPublicAddress(a.address))) throw refused('the host resolves to a non-public address')
   }
 
   const plainConnect = buildConnector({ timeout: connectTimeoutMs })
@@ -136,7 +137,7 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
       const remote = socket.remoteAddress ?? ''
       if (!isPublicAddress(remote)) {
         socket.destroy()
-        cb(refused(opts.hostname, 'connected to a non-public address'), null)
+        cb(refused('the host connected to a non-public address'), null)
         return
       }
       cb(null, socket)
@@ -186,14 +187,14 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
     try { url = new URL(req.url) } catch (err) { throw new AppError('UPSTREAM_ERROR', 'The media URL is invalid', { cause: err }) }
     let headers = req.headers
     for (let hop = 0; ; hop++) {
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refused(url.protocol, 'only http and https are allowed')
-      if (url.username !== '' || url.password !== '') throw refused(url.host, 'credentials in URLs are not allowed')
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refused(`${url.protocol} only http and https are allowed`)
+      if (url.username !== '' || url.password !== '') throw refused('credentials in URLs are not allowed')
       const guarded = !allowed(url)
       const bare = url.hostname.replace(/^\[|\]$/g, '')
-      if (guarded && isIP(bare) !== 0 && !isPublicAddress(bare)) throw refused(url.host, 'not a public address')
+      if (guarded && isIP(bare) !== 0 && !isPublicAddress(bare)) throw refused('not a public address')
       // the same egress as the extraction that produced the URL (yt-dlp gets the same proxy)
       const proxyUrl = options.proxyFor?.(req.platform ?? null) ?? null
-      if (proxyUrl !== null && guarded) await checkThroughProxy(url, bare)
+      if (proxyUrl !== null && guarded) await checkThroughProxy(bare)
       const entry = proxyUrl === null ? poolFor(url.origin, guarded) : null
       if (entry !== null) {
         entry.active++
