@@ -11,7 +11,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { startApp } from '../../test-helpers.ts'
 import type { StartedApp } from '../../test-helpers.ts'
-import { makeMediaSet } from '../../test-origin.ts'
+import { makeMediaSet, startForwardProxy, startOrigin } from '../../test-origin.ts'
 import { resolveYtDlp } from '../../extract/executables.ts'
 
 interface Canary { host: string, url: string, connections: () => number, requests: string[], close: () => Promise<void> }
@@ -172,4 +172,26 @@ test('stream and download routes: redirects, embedded media and HLS segments and
   }
 
   assert.equal(canary.connections(), 0, `the canary was reached: ${JSON.stringify(canary.requests)}`)
+})
+
+test('behind the egress, yt-dlp still leaves through the operator\'s proxy (YTDLP_PROXY), and the canary stays out of it', async (t) => {
+  const ytdlp = resolveYtDlp('')
+  assert.ok(ytdlp !== null, 'npm test provisions .tools/yt-dlp (scripts/ensure.js)')
+  const origin = await startOrigin()
+  const canary = await startCanary(Buffer.alloc(0))
+  const hostile = await startHostile(canary)
+  const operator = await startForwardProxy()
+  const app = await startApp({ YTDLP_PATH: ytdlp, YTDLP_MODE: 'spawn', GENERIC_HOSTS: `${origin.host},${hostile.host}`, YTDLP_PROXY: operator.url, RATE_LIMIT_ENABLED: 'false', EXTRACT_TIMEOUT: '60' })
+  t.after(async () => { await app.close(); await operator.close(); await hostile.close(); await canary.close(); await origin.close() })
+
+  const ok = await get(app, `/api/v2/videos?url=${encodeURIComponent(`${origin.url}/page.html`)}`)
+  assert.equal(ok.status, 200, ok.text)
+  assert.ok(operator.seen.includes(`${origin.url}/page.html`), `the page came through the operator's proxy: ${JSON.stringify(operator.seen)}`)
+
+  const refused = await get(app, `/api/v2/videos?url=${encodeURIComponent(`${hostile.url}/redirect.html`)}`)
+  assert.ok(refused.status >= 400, refused.text)
+  assertNoCanary('the info error', refused.text, canary)
+  assert.ok(operator.seen.includes(`${hostile.url}/redirect.html`))
+  assert.ok(!operator.seen.some((u) => u.includes(canary.host)), `the canary was asked of the operator's proxy: ${JSON.stringify(operator.seen)}`)
+  assert.equal(canary.connections(), 0)
 })
