@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { createLogger } from '../src/log.ts'
 import { connectRedis, createRedis } from '../src/redis.ts'
 import type { Redis } from '../src/redis.ts'
-import { startRedis } from '../src/test-helpers.ts'
-import type { StartedRedis } from '../src/test-helpers.ts'
+import { startRedis } from '../src/testing/helpers.ts'
+import type { StartedRedis } from '../src/testing/helpers.ts'
 import { makeBigFile, postJson, readSse, sha256, sha256File, startDownloadsServer } from '../src/downloads/testing.ts'
 
 function arg (name: string, def: number): number {

@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, pinnedCommand, startNode, processTree } from './lib.ts'
 import type { Started } from './lib.ts'
-import { startRedis as startRedisServer } from '../src/test-helpers.ts'
+import { startRedis as startRedisServer } from '../src/testing/helpers.ts'
 import { PROJECT_YTDLP, resolveYtDlp } from '../src/extract/executables.ts'
-import type { StartedRedis } from '../src/test-helpers.ts'
+import type { StartedRedis } from '../src/testing/helpers.ts'
 
 export const ROOT = join(fileURLToPath(import.meta.url), '../../..')
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { CONFIG_TABLE, ConfigError, describeConfig, isConfigKey, loadConfig, parseArgs } from './config.ts'
-import { REPO_ROOT } from './test-helpers.ts'
+import { REPO_ROOT } from './testing/helpers.ts'
 import { workerExecArgv } from './primary.ts'
 
 function problemsOf (env: Record<string, string>, argv: string[] = []): string[] {

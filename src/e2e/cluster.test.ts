@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { startCluster, json, sleep } from '../test-helpers.ts'
+import { startCluster, json, sleep } from '../testing/helpers.ts'
 
 const QUIET = { RATE_LIMIT_ENABLED: 'false' }
 const COOKIES = Array.from({ length: 50 }, (_, i) => `.youtube.com\tTRUE\t/\tTRUE\t1893456000\tC${i}\t${'v'.repeat(40)}`).join('\n')

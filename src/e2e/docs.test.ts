@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { findChromium, startApp, json } from '../test-helpers.ts'
+import { findChromium, startApp, json } from '../testing/helpers.ts'
 
 async function dumpDom (chromium: string, url: string, profile: string): Promise<string> {
   const args = [

@@ -12,7 +12,7 @@ import { basename, dirname, join, posix, relative, resolve } from 'node:path'
 import { parseEnv, promisify } from 'node:util'
 import { parseDocument } from 'yaml'
 import { isConfigKey, loadConfig } from '../config.ts'
-import { FAKE_YTDLP, MAIN_JS, REPO_ROOT, freePort, startCluster } from '../test-helpers.ts'
+import { FAKE_YTDLP, MAIN_JS, REPO_ROOT, freePort, startCluster } from '../testing/helpers.ts'
 
 const SCRIPTS = join(REPO_ROOT, 'scripts')
 const COMPOSE_TEXT = readFileSync(join(SCRIPTS, 'compose.yaml'), 'utf8')
@@ -547,13 +547,13 @@ async function compiledFiles (config: string): Promise<string[]> {
 // Tests, what only tests use, and the benchmarks.
 function testOnly (file: string): boolean {
   return /^(bench|scripts)\//.test(file) || file.endsWith('.test.ts') || /(^|\/)fixtures(\/|\.ts$)/.test(file) ||
-    /(^|\/)([\w-]+-)?testing\.ts$/.test(file) || /^src\/test-[\w-]+\.ts$/.test(file) || file.startsWith('src/testing/')
+    /(^|\/)([\w-]+-)?testing\.ts$/.test(file) || file.startsWith('src/testing/')
 }
 
 test('tsconfig.build.json compiles no tests, test support or bench, and every thread file production code loads', async () => {
   const [production, all] = await Promise.all([compiledFiles('tsconfig.build.json'), compiledFiles('tsconfig.json')])
   // The development config does compile such files: the classification below is not vacuous.
-  for (const kind of [/\.test\.ts$/, /^bench\//, /^src\/test-helpers\.ts$/, /testing\.ts$/, /fixtures/]) assert.ok(all.some((f) => kind.test(f) && testOnly(f)), `tsconfig.json compiles ${kind}`)
+  for (const kind of [/\.test\.ts$/, /^bench\//, /^src\/testing\/helpers\.ts$/, /testing\.ts$/, /fixtures/]) assert.ok(all.some((f) => kind.test(f) && testOnly(f)), `tsconfig.json compiles ${kind}`)
   // tsc compiles what the inputs import even when excluded: production code must import none of it.
   assert.deepEqual(production.filter(testOnly), [], 'the production build compiles no tests, test support or bench')
   assert.ok(production.includes('src/main.ts'))

@@ -3,8 +3,8 @@
 // concurrent misses across both.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startCluster, startRedis } from '../test-helpers.ts'
-import { startOrigin } from '../test-origin.ts'
+import { startCluster, startRedis } from '../testing/helpers.ts'
+import { startOrigin } from '../testing/origin.ts'
 
 test('two instances on one Redis share cache, rate limits and single-flight', async (t) => {
   const redis = await startRedis()

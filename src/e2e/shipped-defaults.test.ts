@@ -29,7 +29,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { Agent, fetch as undiciFetch } from 'undici'
-import { MAIN_JS, childPids, freePort, sleep } from '../test-helpers.ts'
+import { MAIN_JS, childPids, freePort, sleep } from '../testing/helpers.ts'
 import { cleanupStack, makeMedia, startOrigin } from '../downloads/testing.ts'
 import { PROJECT_YTDLP } from '../extract/executables.ts'
 import { WARM_SCRIPT } from '../../workers/ytdlp/ytdlp-warm-script.ts'

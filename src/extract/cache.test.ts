@@ -4,7 +4,7 @@ import { createInfoCache, cacheKey } from './cache.ts'
 import { createSingleFlight } from './single-flight.ts'
 import { createRedis, connectRedis } from '../redis.ts'
 import { createLogger } from '../log.ts'
-import { startRedis } from '../test-helpers.ts'
+import { startRedis } from '../testing/helpers.ts'
 
 const codec = { encode: (v: { n: number }) => JSON.stringify(v), decode: (t: string) => JSON.parse(t) as { n: number } }
 

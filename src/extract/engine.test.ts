@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Agent, request } from 'undici'
-import { startApp, startRedis } from '../test-helpers.ts'
-import { startOrigin } from '../test-origin.ts'
+import { startApp, startRedis } from '../testing/helpers.ts'
+import { startOrigin } from '../testing/origin.ts'
 
 // '' is the shipped default (the project's current yt-dlp); startApp's base env points at the fake
 const YTDLP = process.env.VIDGATE_TEST_YTDLP ?? ''

@@ -11,7 +11,7 @@ import { createYtDlpSettings, proxyFor } from './settings.ts'
 import { resolveExecutables, resolveYtDlp } from './executables.ts'
 import { createExtractionPool } from './pool.ts'
 import { settingsArgs, settingsParams } from '../../workers/ytdlp/ytdlp.ts'
-import { startForwardProxy, startOrigin } from '../test-origin.ts'
+import { startForwardProxy, startOrigin } from '../testing/origin.ts'
 import type { MediaInfo } from '../../workers/protocol.ts'
 
 test('config parses extractor args in yt-dlp\'s own syntax and refuses what is not', () => {

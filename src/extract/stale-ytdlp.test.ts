@@ -3,8 +3,8 @@
 // and options the old yt-dlp does not know (--js-runtimes) are never passed to it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { json, startApp } from '../test-helpers.ts'
-import { startOrigin } from '../test-origin.ts'
+import { json, startApp } from '../testing/helpers.ts'
+import { startOrigin } from '../testing/origin.ts'
 
 // The point of this file is the old yt-dlp: the path is set on purpose.
 const DEBIAN_YTDLP = '/usr/bin/yt-dlp'

@@ -2,7 +2,7 @@
 // through Redis when configured, and through per-worker shares without it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startApp, startCluster, startRedis } from '../test-helpers.ts'
+import { startApp, startCluster, startRedis } from '../testing/helpers.ts'
 
 const LIMITED = '/api/v2/system/version'
 

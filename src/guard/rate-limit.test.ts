@@ -9,8 +9,8 @@ import type { RateLimiter } from './rate-limit.ts'
 import { createRedis, connectRedis } from '../redis.ts'
 import type { Redis } from '../redis.ts'
 import { createLogger } from '../log.ts'
-import { startRedis, sleep } from '../test-helpers.ts'
-import type { StartedRedis } from '../test-helpers.ts'
+import { startRedis, sleep } from '../testing/helpers.ts'
+import type { StartedRedis } from '../testing/helpers.ts'
 
 const T0 = 1_700_000_040_000 // a multiple of every window below (60 s)
 

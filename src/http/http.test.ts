@@ -5,8 +5,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { PLATFORM_NAMES } from '../app.ts'
-import { startApp, raw, json, assertCommonHeaders, assertErrorBody } from '../test-helpers.ts'
-import type { StartedApp } from '../test-helpers.ts'
+import { startApp, raw, json, assertCommonHeaders, assertErrorBody } from '../testing/helpers.ts'
+import type { StartedApp } from '../testing/helpers.ts'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { name: string, version: string }
 let s: StartedApp

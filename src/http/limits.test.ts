@@ -2,7 +2,7 @@
 // and health turning 503 when yt-dlp cannot run.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startApp, raw, json, assertCommonHeaders, assertErrorBody } from '../test-helpers.ts'
+import { startApp, raw, json, assertCommonHeaders, assertErrorBody } from '../testing/helpers.ts'
 
 const COOKIE_LINE = '.youtube.com\tTRUE\t/\tTRUE\t1893456000\tSID\t'
 

@@ -3,8 +3,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
-import { assertErrorBody, json, startApp } from '../test-helpers.ts'
-import { startMediaOrigin } from '../test-origin.ts'
+import { assertErrorBody, json, startApp } from '../testing/helpers.ts'
+import { startMediaOrigin } from '../testing/origin.ts'
 import { writeLocalFixtures } from '../testing/fixtures.ts'
 
 const YT = '/api/v2/stream/youtube/dQw4w9WgXcQ'

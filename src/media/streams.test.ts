@@ -5,9 +5,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startApp } from '../test-helpers.ts'
-import type { StartedApp } from '../test-helpers.ts'
-import { startMediaOrigin } from '../test-origin.ts'
+import { startApp } from '../testing/helpers.ts'
+import type { StartedApp } from '../testing/helpers.ts'
+import { startMediaOrigin } from '../testing/origin.ts'
 import { writeLocalFixtures } from '../testing/fixtures.ts'
 
 const sha = (b: Buffer | Uint8Array): string => createHash('sha256').update(b).digest('hex')

@@ -7,7 +7,7 @@ import { createHealthMonitor } from './health.ts'
 import type { HealthDeps } from './health.ts'
 import type { YtDlpProbe } from '../../workers/protocol.ts'
 import type { WarmState } from '../extract/pool.ts'
-import { findExecutable } from '../test-helpers.ts'
+import { findExecutable } from '../testing/helpers.ts'
 
 const TODAY = new Date().toISOString().slice(0, 10).replaceAll('-', '.')
 const FFMPEG = findExecutable('ffmpeg')

@@ -9,7 +9,7 @@ import { createServer as createTcpServer, connect } from 'node:net'
 import type { AddressInfo, Server as TcpServer, Socket } from 'node:net'
 import { createEgress, redactRefused } from './egress.ts'
 import type { Egress, EgressOptions } from './egress.ts'
-import { startForwardProxy } from '../test-origin.ts'
+import { startForwardProxy } from '../testing/origin.ts'
 
 interface Site { server: Server, host: string, port: number, hits: string[], close: () => Promise<void> }
 

@@ -3,8 +3,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
-import { startApp } from '../test-helpers.ts'
-import { startForwardProxy, startMediaOrigin } from '../test-origin.ts'
+import { startApp } from '../testing/helpers.ts'
+import { startForwardProxy, startMediaOrigin } from '../testing/origin.ts'
 import { writeLocalFixtures } from '../testing/fixtures.ts'
 
 const YT = '/api/v2/stream/youtube/dQw4w9WgXcQ'

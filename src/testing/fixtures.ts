@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPO_ROOT } from '../test-helpers.ts'
+import { REPO_ROOT } from './helpers.ts'
 
 interface RawFormat { format_id: string, ext?: string, vcodec?: string, acodec?: string, protocol?: string, url: string, manifest_url?: string }
 

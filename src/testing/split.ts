@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { findBox } from '../../workers/mp4/sidx.ts'
-import type { MediaSet } from '../test-origin.ts'
+import type { MediaSet } from './origin.ts'
 
 const run = promisify(execFile)
 

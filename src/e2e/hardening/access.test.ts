@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { Server, ServerResponse } from 'node:http'
-import { startApp, raw } from '../../test-helpers.ts'
+import { startApp, raw } from '../../testing/helpers.ts'
 import { createClientIpResolver } from '../../guard/client-ip.ts'
 import { createLinkSigner } from '../../proxy/signer.ts'
 

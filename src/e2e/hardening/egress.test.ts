@@ -9,9 +9,9 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { startApp } from '../../test-helpers.ts'
-import type { StartedApp } from '../../test-helpers.ts'
-import { makeMediaSet, startForwardProxy, startOrigin } from '../../test-origin.ts'
+import { startApp } from '../../testing/helpers.ts'
+import type { StartedApp } from '../../testing/helpers.ts'
+import { makeMediaSet, startForwardProxy, startOrigin } from '../../testing/origin.ts'
 import { resolveYtDlp } from '../../extract/executables.ts'
 
 interface Canary { host: string, url: string, connections: () => number, requests: string[], close: () => Promise<void> }

@@ -8,7 +8,7 @@ import { connect } from 'node:net'
 import type { Socket } from 'node:net'
 import { rmSync } from 'node:fs'
 import autocannon from 'autocannon'
-import { startApp, startRedis, sleep } from '../../test-helpers.ts'
+import { startApp, startRedis, sleep } from '../../testing/helpers.ts'
 import { writeLocalFixtures } from '../../testing/fixtures.ts'
 import { createLinkSigner } from '../../proxy/signer.ts'
 

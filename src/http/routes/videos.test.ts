@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startApp } from '../../test-helpers.ts'
+import { startApp } from '../../testing/helpers.ts'
 
 type Json = Record<string, unknown>
 

@@ -9,16 +9,16 @@ import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { loadConfig } from './config.ts'
-import { createLogger } from './log.ts'
-import { createRedis, connectRedis } from './redis.ts'
-import { createApp } from './app.ts'
-import type { App } from './app.ts'
-import type { Config } from './config.ts'
-import type { Redis } from './redis.ts'
+import { loadConfig } from '../config.ts'
+import { createLogger } from '../log.ts'
+import { createRedis, connectRedis } from '../redis.ts'
+import { createApp } from '../app.ts'
+import type { App } from '../app.ts'
+import type { Config } from '../config.ts'
+import type { Redis } from '../redis.ts'
 
-// dist/src/test-helpers.js → the repository root, two levels up.
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+// dist/src/testing/helpers.js → the repository root, three levels up.
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const FAKE_YTDLP = join(REPO_ROOT, 'workers', 'fixtures', 'fake-yt-dlp')
 export const MAIN_JS = join(REPO_ROOT, 'dist', 'src', 'main.js')
 
