@@ -1,6 +1,6 @@
 // What the byte proxy and the media services need of one request and its
 // response, as plain values and calls. src/http/ fills it from its own request
-// and response objects (http/exchange.ts); nothing here knows the server.
+// and response objects (http/hyper-exchange.ts); nothing here knows the server.
 
 export interface BodySink {
   // Sends the status and every header set so far; length null → chunked.

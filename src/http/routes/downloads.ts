@@ -4,7 +4,7 @@ import { AppError, toErrorBody } from '../../errors.ts'
 import { jsonRoute } from '../route.ts'
 import type { JsonInput, Route } from '../route.ts'
 import type { CleanupCounts } from '../../downloads/cleanup.ts'
-import { parseBatchRequest, parseDownloadRequest, parseJsonBody, parseListQuery } from '../../downloads/input.ts'
+import { parseBatchRequest, parseDownloadRequest, parseJsonBody, parseListQuery } from '../../downloads/request.ts'
 import { TASK_ID } from '../../downloads/names.ts'
 import { TASKS_PATH, toView } from '../../downloads/record.ts'
 import {

@@ -1,6 +1,6 @@
 // GET/HEAD /api/v2/proxy/:token — relays a URL that an extraction produced and
 // the server signed; a client can never make us fetch a URL of its own.
-import { mediaExchange } from '../exchange.ts'
+import { mediaExchange } from '../hyper-exchange.ts'
 import type { Route } from '../route.ts'
 import { proxyMedia } from '../../proxy/stream.ts'
 import type { MediaSource, MediaTarget } from '../../proxy/stream.ts'
