@@ -2,7 +2,7 @@
 // root calls it, and in-process tests call it with port 0 and their own deps.
 import { createRequire } from 'node:module'
 import { createHttpServer } from './http/server.ts'
-import { createPipeline } from './http/pipeline.ts'
+import { createPolicy } from './http/policy.ts'
 import { systemRoutes } from './http/routes/system.ts'
 import { docsRoutes } from './http/routes/docs.ts'
 import { buildOpenApi } from './http/openapi.ts'
@@ -149,7 +149,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   const playlistCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isPlaylistInfo) })
   metrics.watchCache('info', infoCache.stats)
   metrics.watchCache('playlist', playlistCache.stats)
-  const flights = createSingleFlight({ redis, lockTtlMs: Math.round(config.EXTRACT_TIMEOUT * 1000) + 5000, waitTimeoutMs: Math.round(config.EXTRACT_TIMEOUT * 1000) + 5000 })
+  const flights = createSingleFlight({ redis, lockTtlMs: config.extractTimeoutMs + 5000, waitTimeoutMs: config.extractTimeoutMs + 5000 })
   const ttlByPlatform = new Map(registry.list.map((p) => [p.name, ttlSetting(config, p.cacheTtlEnv)]))
   const extractor = createExtractor({
     pool,
@@ -214,7 +214,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   const reloadHere = createLocalReload({ pool, health, log })
 
   const clientIp = createClientIpResolver(config.TRUSTED_PROXIES, config.IPV6_PREFIX)
-  const pipeline = createPipeline({
+  const policy = createPolicy(config.policy, {
     log,
     metrics,
     access,
@@ -222,14 +222,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     limiters: {
       default: buildLimiter(config, redis, config.RATE_LIMIT_MAX_REQUESTS, 'vg:rl:d:'),
       extract: buildLimiter(config, redis, config.RATE_LIMIT_EXTRACT_MAX_REQUESTS, 'vg:rl:x:')
-    },
-    corsOrigins: config.CORS_ORIGINS,
-    corsCredentials: config.CORS_ALLOW_CREDENTIALS,
-    maxUrlLength: config.MAX_URL_LENGTH,
-    maxBodyBytes: config.MAX_REQUEST_BODY_SIZE,
-    slowRequestMs: config.SLOW_REQUEST_MS,
-    accessLog: config.ACCESS_LOG,
-    streamCap: config.STREAM_MAX_PER_CLIENT === 0 ? 0 : Math.max(1, Math.floor(config.STREAM_MAX_PER_CLIENT / config.WORKERS))
+    }
   })
 
   const versionInfo = {
@@ -274,8 +267,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
       ytdlpPath,
       ffmpegPath: tools.ffmpeg,
       ffmpegRequired: true,
-      downloadTimeoutMs: config.DOWNLOAD_TIMEOUT * 1000,
-      stallTimeoutMs: config.DOWNLOAD_STALL_TIMEOUT * 1000,
+      downloadTimeoutMs: config.downloadTimeoutMs,
+      stallTimeoutMs: config.downloadStallTimeoutMs,
       batchMax: config.BATCH_DOWNLOAD_MAX
     }
   })
@@ -314,7 +307,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref) => await streams.resolveRef(ref), proxyBytes: metrics.proxyBytes }))
   routes.push(...docsRoutes(() => JSON.stringify(buildOpenApi(routes, { title: own.name, version: own.version, description: own.description }))))
 
-  const server = createHttpServer({ routes, pipeline, maxBodyBytes: config.MAX_REQUEST_BODY_SIZE })
+  const server = createHttpServer({ routes, policy })
 
   return {
     link,
@@ -337,7 +330,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
       return listenPort
     },
     async close () {
-      await server.shutdown(config.SHUTDOWN_TIMEOUT * 1000)
+      await server.shutdown(config.shutdownTimeoutMs)
       await downloads.close()
       loopDelay.stop()
       health.close()

@@ -224,11 +224,28 @@ export type ConfigKey = keyof Table
 type ValueOf<K extends ConfigKey> = Table[K] extends Entry<infer T> ? T : never
 export type Settings = { readonly [K in ConfigKey]: ValueOf<K> }
 
+// The request policy's settings (src/http/policy.ts), in their units.
+export interface PolicySettings {
+  readonly maxUrlBytes: number
+  readonly maxBodyBytes: number
+  // 0: no slow-request log
+  readonly slowRequestMs: number
+  readonly accessLog: boolean
+  readonly corsOrigins: readonly string[]
+  readonly corsCredentials: boolean
+  // concurrent streams per API key (or client IP) in one worker: its share of STREAM_MAX_PER_CLIENT; 0 = no cap
+  readonly streamsPerClient: number
+}
+
 export interface Config extends Settings {
   readonly redisUrl: string | null
   readonly cookiesDirectory: string
   readonly jsRuntime: JsRuntimeSetting
   readonly extractTimeoutMs: number
+  readonly shutdownTimeoutMs: number
+  readonly downloadTimeoutMs: number
+  readonly downloadStallTimeoutMs: number
+  readonly policy: PolicySettings
 }
 
 export function isConfigKey (name: string): name is ConfigKey {
@@ -288,7 +305,20 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>, a
     redisUrl: deriveRedisUrl(settings),
     cookiesDirectory: settings.COOKIES_DIRECTORY,
     jsRuntime: parseJsRuntime(settings.YTDLP_JS_RUNTIME),
-    extractTimeoutMs: Math.round(settings.EXTRACT_TIMEOUT * 1000)
+    extractTimeoutMs: Math.round(settings.EXTRACT_TIMEOUT * 1000),
+    shutdownTimeoutMs: Math.round(settings.SHUTDOWN_TIMEOUT * 1000),
+    downloadTimeoutMs: settings.DOWNLOAD_TIMEOUT * 1000,
+    downloadStallTimeoutMs: settings.DOWNLOAD_STALL_TIMEOUT * 1000,
+    policy: Object.freeze({
+      maxUrlBytes: settings.MAX_URL_LENGTH,
+      maxBodyBytes: settings.MAX_REQUEST_BODY_SIZE,
+      slowRequestMs: settings.SLOW_REQUEST_MS,
+      accessLog: settings.ACCESS_LOG,
+      corsOrigins: settings.CORS_ORIGINS,
+      corsCredentials: settings.CORS_ALLOW_CREDENTIALS,
+      // without a shared store each worker enforces its share, at least 1
+      streamsPerClient: settings.STREAM_MAX_PER_CLIENT === 0 ? 0 : Math.max(1, Math.floor(settings.STREAM_MAX_PER_CLIENT / settings.WORKERS))
+    })
   })
 }
 

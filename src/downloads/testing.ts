@@ -1,6 +1,6 @@
 // Test fixtures for downloads (tests and bench/downloads.ts only): media made by
 // ffmpeg, a loopback origin for real yt-dlp, the downloads routes on a real
-// pipeline + hyper-express server, and small HTTP/SSE clients.
+// server (the default policy, both lanes), and small HTTP/SSE clients.
 import { execFileSync } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
@@ -8,12 +8,11 @@ import { createServer, request as httpRequest } from 'node:http'
 import type { IncomingHttpHeaders, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, normalize } from 'node:path'
-import { createAccess } from '../guard/access.ts'
+import { loadConfig } from '../config.ts'
 import { createClientIpResolver } from '../guard/client-ip.ts'
-import { createPipeline } from '../http/pipeline.ts'
+import { createPolicy } from '../http/policy.ts'
 import { createHttpServer } from '../http/server.ts'
 import { createLogger } from '../log.ts'
-import { createRequestMetrics } from '../ops/metrics.ts'
 import { createPlatformRegistry } from '../platforms/index.ts'
 import type { Redis } from '../redis.ts'
 import type { ErrorCode } from '../errors.ts'
@@ -151,20 +150,12 @@ export async function startDownloadsServer (setup: ServerSetup): Promise<Downloa
     classify: classifyYtDlpError,
     options: { heartbeatMs: 500, leaseMs: 2000, tickMs: 100, ssePollMs: 500, ...setup.options }
   })
-  const pipeline = createPipeline({
+  // the default policy, with a longer URL bound and no slow-request log or stream cap
+  const policy = createPolicy(loadConfig({ MAX_URL_LENGTH: '4096', MAX_REQUEST_BODY_SIZE: '65536', SLOW_REQUEST_MS: '0', STREAM_MAX_PER_CLIENT: '0' }).policy, {
     log,
-    metrics: createRequestMetrics(),
-    access: createAccess([], false),
-    clientIp: createClientIpResolver(setup.trustedProxies ?? []),
-    limiters: {},
-    corsOrigins: ['*'],
-    corsCredentials: false,
-    maxUrlLength: 4096,
-    maxBodyBytes: 64 * 1024,
-    slowRequestMs: 0,
-    accessLog: false
+    clientIp: createClientIpResolver(setup.trustedProxies ?? [])
   })
-  const server = createHttpServer({ routes: downloadRoutes(downloads), pipeline, maxBodyBytes: 64 * 1024 })
+  const server = createHttpServer({ routes: downloadRoutes(downloads), policy })
   await downloads.start()
   const port = await server.listen(0, '127.0.0.1')
   return {

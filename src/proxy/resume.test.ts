@@ -30,7 +30,7 @@ describe('proxy resume, refresh and backpressure', () => {
     assert.equal(r.error, 'aborted by test')
     await waitFor(() => fx.lastRequest('/media/abort').closedEarly)
     assert.ok(fx.lastRequest('/media/abort').sent < SIZE / 2)
-    await waitFor(() => fx.proxy.pipeline.inflight() === 0)
+    await waitFor(() => fx.proxy.inflight() === 0)
   })
 
   test('client abort before the upstream answered ends quietly', async () => {
@@ -38,7 +38,7 @@ describe('proxy resume, refresh and backpressure', () => {
     const r = await get(fx.proxy.port, fx.link({ url: `${fx.origin.base}/hang` }), { abortAfterMs: 200 })
     assert.equal(r.error, 'aborted by test')
     await waitFor(() => fx.origin.requests.length > before && fx.lastRequest('/hang').closedEarly)
-    await waitFor(() => fx.proxy.pipeline.inflight() === 0)
+    await waitFor(() => fx.proxy.inflight() === 0)
     assert.equal(fx.errors().length, 0)
   })
 
@@ -99,7 +99,7 @@ describe('proxy resume, refresh and backpressure', () => {
     const gone = await get(fx.proxy.port, fx.link({ url: fx.media('gone', 1) }))
     assert.notEqual(gone.error, null)
     assert.equal(sha256(gone.body), sha256(fx.data.subarray(0, gone.body.length)))
-    await waitFor(() => fx.proxy.pipeline.inflight() === 0)
+    await waitFor(() => fx.proxy.inflight() === 0)
   })
 
   test('a paused reader does not make the server buffer the file', async () => {

@@ -25,7 +25,7 @@ describe('proxy streaming', () => {
     assert.equal(r.headers['x-origin-private'], undefined)
     assert.equal(r.headers['transfer-encoding'], undefined)
     assert.equal(sha256(r.body), sha256(fx.data))
-    assert.equal(fx.proxy.pipeline.inflight(), 0)
+    assert.equal(fx.proxy.inflight(), 0)
   })
 
   test('ranges: 206 with exact Content-Range and bytes', async () => {

@@ -1,17 +1,14 @@
 // Test fixtures for the proxy (imported by tests and bench/proxy.ts only): a
 // deterministic media file, a node:http origin with scripted misbehaviour,
-// the real pipeline + hyper-express server, and a plain node:http client.
+// the real server (the default policy, both lanes), and a plain node:http client.
 import { createCipheriv, createHash } from 'node:crypto'
 import { createServer, request as httpRequest } from 'node:http'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createPipeline } from '../http/pipeline.ts'
+import { loadConfig } from '../config.ts'
+import { createPolicy } from '../http/policy.ts'
 import { createHttpServer } from '../http/server.ts'
-import type { Pipeline } from '../http/pipeline.ts'
 import type { Route } from '../http/route.ts'
-import { createAccess } from '../guard/access.ts'
-import { createClientIpResolver } from '../guard/client-ip.ts'
-import { createRequestMetrics } from '../ops/metrics.ts'
 import { pino } from 'pino'
 import { parseRange, resolveRange } from './range.ts'
 import { proxyRoutes } from '../http/routes/proxy.ts'
@@ -130,27 +127,17 @@ export async function startOrigin (data: Buffer, extra?: Extra): Promise<Origin>
   }
 }
 
-// errors(): what the pipeline logged at error level (unhandled errors).
-export interface ProxyServer { port: number, pipeline: Pipeline, errors: () => string[], close: () => Promise<void> }
+// errors(): what the policy logged at error level (unhandled errors); inflight(): requests not yet settled.
+export interface ProxyServer { port: number, inflight: () => number, errors: () => string[], close: () => Promise<void> }
 
 export async function startProxyServer (routes: readonly Route[], maxUrlLength = 2048, port = 0): Promise<ProxyServer> {
   const errors: string[] = []
-  const pipeline = createPipeline({
-    log: pino({ level: 'error' }, { write: (line: string) => { errors.push(line) } }),
-    metrics: createRequestMetrics(),
-    access: createAccess([], false),
-    clientIp: createClientIpResolver([]),
-    limiters: {},
-    corsOrigins: ['*'],
-    corsCredentials: false,
-    maxUrlLength,
-    maxBodyBytes: 1024,
-    slowRequestMs: 0,
-    accessLog: false
-  })
-  const server = createHttpServer({ routes, pipeline, maxBodyBytes: 1024 })
+  // the default policy, with these tests' bounds and no slow-request log or stream cap
+  const settings = loadConfig({ MAX_URL_LENGTH: String(maxUrlLength), MAX_REQUEST_BODY_SIZE: '1024', SLOW_REQUEST_MS: '0', STREAM_MAX_PER_CLIENT: '0' }).policy
+  const policy = createPolicy(settings, { log: pino({ level: 'error' }, { write: (line: string) => { errors.push(line) } }) })
+  const server = createHttpServer({ routes, policy })
   const bound = await server.listen(port, '127.0.0.1')
-  return { port: bound, pipeline, errors: () => errors, close: async () => await server.shutdown(1000) }
+  return { port: bound, inflight: policy.inflight, errors: () => errors, close: async () => await server.shutdown(1000) }
 }
 
 export interface Reply { status: number, headers: IncomingHttpHeaders, body: Buffer, error: string | null }
