@@ -12,7 +12,7 @@ import { connectRedis, createRedis } from '../src/redis.ts'
 import type { Redis } from '../src/redis.ts'
 import { startRedis } from '../src/testing/helpers.ts'
 import type { StartedRedis } from '../src/testing/helpers.ts'
-import { makeBigFile, postJson, readSse, sha256, sha256File, startDownloadsServer } from '../src/downloads/testing.ts'
+import { makeBigFile, postJson, readSse, sha256, sha256File, startDownloadsServer } from '../src/testing/downloads.ts'
 
 function arg (name: string, def: number): number {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`))
@@ -20,7 +20,7 @@ function arg (name: string, def: number): number {
 }
 
 async function originProcess (dir: string): Promise<{ host: string, base: string, close: () => Promise<void> }> {
-  const testing = new URL('../src/downloads/testing.js', import.meta.url).href
+  const testing = new URL('../src/testing/downloads.js', import.meta.url).href
   const code = `import(${JSON.stringify(testing)}).then((m) => m.startOrigin(${JSON.stringify(dir)})).then((o) => console.log(o.port))`
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await new Promise<number>((resolve, reject) => {

@@ -22,7 +22,7 @@ import { createLinkSigner } from '../src/proxy/signer.ts'
 import { createUpstream } from '../src/proxy/upstream.ts'
 import { proxyRoutes } from '../src/http/routes/proxy.ts'
 import { parseRange, resolveRange } from '../src/proxy/range.ts'
-import { mediaBytes, startProxyServer } from '../src/proxy/testing.ts'
+import { mediaBytes, startProxyServer } from '../src/testing/proxy.ts'
 import { ROOT } from './servers.ts'
 
 const FILE_MB = 200

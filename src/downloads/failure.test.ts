@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cleanupStack, makeMedia, postJson, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
+import { cleanupStack, makeMedia, postJson, startDownloadsServer, startOrigin, waitForTask } from '../testing/downloads.ts'
 
 test('downloads that need a missing ffmpeg fail with FFMPEG_MISSING and name the remedy', async (t) => {
   const later = cleanupStack(t)

@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cleanupStack, makeBigFile, makeMedia, postJson, readSse, sha256, sha256File, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
-import type { DownloadsServer, Origin } from './testing.ts'
+import { cleanupStack, makeBigFile, makeMedia, postJson, readSse, sha256, sha256File, startDownloadsServer, startOrigin, waitForTask } from '../testing/downloads.ts'
+import type { DownloadsServer, Origin } from '../testing/downloads.ts'
 
 
 function streamsOf (path: string): string[] {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runDownload } from './ytdlp-download.ts'
 import type { DownloadOutcome } from './ytdlp-download.ts'
-import { testClassify } from './testing.ts'
+import { testClassify } from '../testing/downloads.ts'
 
 const FAKE = fileURLToPath(new URL('../../../src/downloads/fixtures/fake-yt-dlp', import.meta.url))
 

@@ -15,8 +15,8 @@ import type { Redis } from '../redis.ts'
 import { startRedis } from '../testing/helpers.ts'
 import { writeAtomic } from './store-files.ts'
 import { newRecord, revise } from './record.ts'
-import { cleanupStack, makeBigFile, makeMedia, postJson, readSse, sha256, sha256File, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
-import type { DownloadsServer, Origin } from './testing.ts'
+import { cleanupStack, makeBigFile, makeMedia, postJson, readSse, sha256, sha256File, startDownloadsServer, startOrigin, waitForTask } from '../testing/downloads.ts'
+import type { DownloadsServer, Origin } from '../testing/downloads.ts'
 
 const SERVE = fileURLToPath(new URL('./fixtures/serve.js', import.meta.url))
 

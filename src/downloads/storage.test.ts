@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, w
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { downloadRoutes } from '../http/routes/downloads.ts'
-import { cleanupStack, makeBigFile, postJson, rawRequest, startDownloadsServer, startOrigin, waitForTask } from './testing.ts'
+import { cleanupStack, makeBigFile, postJson, rawRequest, startDownloadsServer, startOrigin, waitForTask } from '../testing/downloads.ts'
 
 test('file names cannot reach anything outside the storage folder', async (t) => {
   const later = cleanupStack(t)

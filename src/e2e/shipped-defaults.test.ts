@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { Agent, fetch as undiciFetch } from 'undici'
 import { MAIN_JS, childPids, freePort, sleep } from '../testing/helpers.ts'
-import { cleanupStack, makeMedia, startOrigin } from '../downloads/testing.ts'
+import { cleanupStack, makeMedia, startOrigin } from '../testing/downloads.ts'
 import { PROJECT_YTDLP } from '../extract/executables.ts'
 import { WARM_SCRIPT } from '../../workers/ytdlp/ytdlp-warm-script.ts'
 

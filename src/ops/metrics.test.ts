@@ -12,7 +12,7 @@ import { aggregateMetrics, createRequestMetrics } from './metrics.ts'
 import { proxyRoutes } from '../http/routes/proxy.ts'
 import { createLinkSigner } from '../proxy/signer.ts'
 import { createUpstream } from '../proxy/upstream.ts'
-import { get, mediaBytes, sha256, startOrigin, startProxyServer } from '../proxy/testing.ts'
+import { get, mediaBytes, sha256, startOrigin, startProxyServer } from '../testing/proxy.ts'
 
 interface Sample { name: string, labels: Record<string, string>, value: number }
 

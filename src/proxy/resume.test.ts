@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { get, sha256, startProxyFixture, waitFor } from './testing.ts'
-import type { ProxyFixture } from './testing.ts'
+import { get, sha256, startProxyFixture, waitFor } from '../testing/proxy.ts'
+import type { ProxyFixture } from '../testing/proxy.ts'
 
 const SIZE = 32 * 1024 * 1024
 let fx: ProxyFixture

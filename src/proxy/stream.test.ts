@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { get, sha256, startProxyFixture } from './testing.ts'
-import type { ProxyFixture } from './testing.ts'
+import { get, sha256, startProxyFixture } from '../testing/proxy.ts'
+import type { ProxyFixture } from '../testing/proxy.ts'
 
 const SIZE = 32 * 1024 * 1024
 let fx: ProxyFixture

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import { AppError } from '../errors.ts'
 import { createUpstream } from './upstream.ts'
 import type { UpstreamRequest } from './upstream.ts'
-import { mediaBytes, startOrigin } from './testing.ts'
-import type { Origin } from './testing.ts'
+import { mediaBytes, startOrigin } from '../testing/proxy.ts'
+import type { Origin } from '../testing/proxy.ts'
 
 const data = mediaBytes(1024)
 const origins: Origin[] = []

@@ -10,12 +10,12 @@ import { createPolicy } from '../http/policy.ts'
 import { createHttpServer } from '../http/server.ts'
 import type { Route } from '../http/route.ts'
 import { pino } from 'pino'
-import { parseRange, resolveRange } from './range.ts'
+import { parseRange, resolveRange } from '../proxy/range.ts'
 import { proxyRoutes } from '../http/routes/proxy.ts'
-import { createLinkSigner } from './signer.ts'
-import type { LinkInput, LinkSigner, ReextractRef } from './signer.ts'
-import type { MediaTarget } from './stream.ts'
-import { createUpstream } from './upstream.ts'
+import { createLinkSigner } from '../proxy/signer.ts'
+import type { LinkInput, LinkSigner, ReextractRef } from '../proxy/signer.ts'
+import type { MediaTarget } from '../proxy/stream.ts'
+import { createUpstream } from '../proxy/upstream.ts'
 
 // AES-CTR keystream: fast, deterministic, incompressible.
 export function mediaBytes (size: number, seed = 'vidgate'): Buffer {

@@ -17,10 +17,10 @@ import { createPlatformRegistry } from '../platforms/index.ts'
 import type { Redis } from '../redis.ts'
 import type { ErrorCode } from '../errors.ts'
 import { resolveYtDlp } from '../extract/executables.ts'
-import { createDownloads } from './index.ts'
+import { createDownloads } from '../downloads/index.ts'
 import { downloadRoutes } from '../http/routes/downloads.ts'
 import { classifyYtDlpError } from '../../workers/ytdlp/ytdlp.ts'
-import type { Downloads, DownloadsConfig, DownloadsOptions } from './index.ts'
+import type { Downloads, DownloadsConfig, DownloadsOptions } from '../downloads/index.ts'
 
 // The yt-dlp the server runs by default: the project's current one (.tools/yt-dlp, npm test provisions it).
 export const YTDLP = resolveYtDlp('') ?? 'yt-dlp'
