@@ -29,8 +29,12 @@ const OUTPUT_TAIL_CHARS = 4000
 const DETAIL_TAIL_CHARS = 600
 const MAX_TIMER_MS = 2 ** 31 - 1
 
-export function createLocalReload (deps: { pool: Pick<ExtractionPool, 'reload' | 'lastProbe'>, health: Pick<HealthMonitor, 'reprobe' | 'refresh' | 'ytdlp'>, log: Logger }): () => Promise<YtDlpWorkerReload> {
-  let last: Promise<unknown> = Promise.resolve()
+// Concurrent calls share work: one reload runs at a time, and every call that arrives
+// meanwhile shares the single one queued behind it (yt-dlp may have changed after the
+// running one began), so a burst of reload requests costs at most two reloads.
+export function createLocalReload (deps: { pool: Pick<ExtractionPool, 'reload' | 'lastProbe'>, health: Pick<HealthMonitor, 'reprobe' | 'refresh' | 'ytdlp' | 'adopt'>, log: Logger }): () => Promise<YtDlpWorkerReload> {
+  let current: Promise<YtDlpWorkerReload> | null = null
+  let next: Promise<YtDlpWorkerReload> | null = null
   async function once (): Promise<YtDlpWorkerReload> {
     let replaced = 0
     let failed: string | null
@@ -41,17 +45,27 @@ export function createLocalReload (deps: { pool: Pick<ExtractionPool, 'reload' |
     } catch (err) {
       failed = `the reload did not run: ${err instanceof Error ? err.message : String(err)}`
     }
-    deps.health.reprobe()
-    await deps.health.refresh().catch(() => {})
+    // the pool probed the yt-dlp after its reload: health takes that answer
+    const probed = deps.pool.lastProbe()
+    if (probed !== null) deps.health.adopt(probed)
+    else {
+      deps.health.reprobe()
+      await deps.health.refresh().catch(() => {})
+    }
     const version = deps.pool.lastProbe()?.version ?? deps.health.ytdlp()?.version ?? null
     if (failed === null) deps.log.info({ replaced, version }, 'yt-dlp reloaded: warm processes replaced')
     else deps.log.error({ replaced, failed, version }, 'yt-dlp reload failed: the old warm processes keep serving')
     return { pid: process.pid, replaced, failed, version }
   }
+  const start = (): Promise<YtDlpWorkerReload> => {
+    const run: Promise<YtDlpWorkerReload> = once().finally(() => { if (current === run) current = null })
+    current = run
+    return run
+  }
   return async () => {
-    const run = last.then(once, once)
-    last = run.catch(() => {})
-    return await run
+    if (current === null) return await start()
+    next ??= current.catch(() => {}).then(() => { next = null; return start() })
+    return await next
   }
 }
 

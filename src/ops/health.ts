@@ -40,6 +40,8 @@ export interface HealthMonitor {
   ffmpegVersion: () => string | null
   // probe yt-dlp again on the next refresh (after a reload or an update)
   reprobe: () => void
+  // a probe the caller just ran (a reload probes): taken as is instead of probing again
+  adopt: (probe: YtDlpProbe) => void
   refresh: () => Promise<void>
   close: () => void
 }
@@ -135,6 +137,7 @@ export function createHealthMonitor (deps: HealthDeps): HealthMonitor {
     ytdlp: () => probe === false ? null : probe,
     ffmpegVersion: () => ffmpegVersion,
     reprobe: () => { probe = null; ytdlpNextProbe = 0 },
+    adopt: (p) => { probe = p },
     refresh,
     close: () => clearInterval(timer)
   }
