@@ -24,19 +24,26 @@ import type { Broadcast, Subscription } from './remux-share.ts'
 export interface Remuxer {
   // key: what the output depends on (the pair of formats); requests with the same key
   // while the output is young share one ffmpeg (remux-share.ts)
-  serve: (ex: MediaExchange, inputs: { video: string, audio: string }, opts: { filename?: string | null, download?: boolean, key?: string }) => Promise<void>
+  // audioCodec: the audio format's codec as extracted (mp4a.* for AAC), when known
+  serve: (ex: MediaExchange, inputs: { video: string, audio: string, audioCodec?: string | null }, opts: { filename?: string | null, download?: boolean, key?: string }) => Promise<void>
   active: () => number
 }
 
 export const REMUX_INPUT_PROTOCOLS = 'http,tcp,crypto'
 
+// AAC from MPEG-TS (HLS audio) comes with ADTS headers, which an MP4 may not
+// hold; ffmpeg 5.1 does not strip them by itself. The filter passes AAC that
+// has none (from MP4) through untouched, and refuses every other codec.
+const isAac = (codec: string | null | undefined): boolean => codec !== null && codec !== undefined && /^(mp4a|aac)\b/i.test(codec)
+
 // httpProxy: the egress's local route (null: ffmpeg connects itself; tests only)
-export function remuxArgs (video: string, audio: string, output = 'pipe:1', httpProxy: string | null = null): string[] {
+export function remuxArgs (video: string, audio: string, output = 'pipe:1', httpProxy: string | null = null, audioCodec: string | null = null): string[] {
   const input = (url: string): string[] => ['-protocol_whitelist', REMUX_INPUT_PROTOCOLS, ...(httpProxy === null ? [] : ['-http_proxy', httpProxy]), '-i', url]
   return [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     ...input(video), ...input(audio),
     '-map', '0:v:0', '-map', '1:a:0', '-c', 'copy',
+    ...(isAac(audioCodec) ? ['-bsf:a', 'aac_adtstoasc'] : []),
     '-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
     output
   ]
@@ -92,7 +99,7 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
 
   // Registers the job and joins the caller before the first await, so requests
   // arriving meanwhile share it; then starts ffmpeg.
-  function start (inputs: { video: string, audio: string }, key: string | null): { job: Job, sub: Subscription } {
+  function start (inputs: { video: string, audio: string, audioCodec?: string | null }, key: string | null): { job: Job, sub: Subscription } {
     if (launcher === null) {
       throw new AppError('FFMPEG_MISSING', undefined, { detail: 'no ffmpeg on this server (FFMPEG_PATH): merging separate video and audio needs it. Install ffmpeg or set FFMPEG_PATH, then restart.' })
     }
@@ -114,7 +121,7 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
         output = await listenOnce(join(await dir, `${++seq}.sock`))
         if (abandoned) return { code: null, stderr: 'every client left' }
         const o = output
-        const p = launcher.start(remuxArgs(inputs.video, inputs.audio, `unix:${o.path}`, opts.httpProxy?.() ?? null), FFMPEG_NICE)
+        const p = launcher.start(remuxArgs(inputs.video, inputs.audio, `unix:${o.path}`, opts.httpProxy?.() ?? null, inputs.audioCodec ?? null), FFMPEG_NICE)
         proc = p
         stop = () => { p.kill(); o.close() }
         await broadcast.pump(await Promise.race([o.connection, p.exited.then(() => null)]))

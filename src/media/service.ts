@@ -6,7 +6,7 @@ import { proxyMedia } from '../proxy/stream.ts'
 import type { MediaExchange } from '../proxy/exchange.ts'
 import type { MediaTarget } from '../proxy/stream.ts'
 import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
-import type { UpstreamClient } from '../proxy/upstream.ts'
+import type { UpstreamClient, UpstreamResponse } from '../proxy/upstream.ts'
 import { planStream, isHlsFormat, isMp4Member, safeLocation } from './stream-plan.ts'
 import { createMediaIndexer } from './media-index.ts'
 import { createSplitHls } from './split-hls.ts'
@@ -19,12 +19,88 @@ import type { PlatformRegistry, Target } from '../platforms/index.ts'
 import type { ExtractionPool } from '../extract/pool.ts'
 import type { MediaFormat, MediaInfo } from '../../workers/protocol.ts'
 import type { HlsTemplate } from '../../workers/hls/hls-template.ts'
+import type { HlsUriKind } from '../../workers/hls/hls-types.ts'
 import type { StreamInfoOut, StreamTrackOut } from '../schemas/streams.ts'
 
 export const PLAYLIST_PATH = '/api/v2/hls/'
 export const PROXY_PREFIX = '/api/v2/proxy/'
-const MAX_PLAYLIST_BYTES = 16 * 1024 * 1024
 const HLS_TYPE = 'application/vnd.apple.mpegurl'
+
+// An upstream playlist is read only this far, and only while it still looks
+// like one: the Content-Type is a playlist's (or says nothing), the first
+// bytes are #EXTM3U, and the whole answer arrives within the time below.
+export const MAX_PLAYLIST_BYTES = 2 * 1024 * 1024
+// Bytes of upstream playlists this worker holds at once, all reads together:
+// past it a read is refused (503 STREAM_BUSY) instead of buffered, so many
+// clients at once cannot grow the worker either.
+export const PLAYLIST_BUFFER_BUDGET = 16 * 1024 * 1024
+const PLAYLIST_READ_MS = 30_000
+const PLAYLIST_TYPES: ReadonlySet<string> = new Set(['application/vnd.apple.mpegurl', 'application/x-mpegurl', 'application/mpegurl', 'audio/mpegurl', 'audio/x-mpegurl', 'video/mpegurl', 'video/x-mpegurl'])
+// types that servers give to anything: the first bytes decide
+const VAGUE_TYPES: ReadonlySet<string> = new Set(['', 'text/plain', 'application/octet-stream', 'binary/octet-stream'])
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf])
+const HEADER = Buffer.from('#EXTM3U')
+
+// ffmpeg's HLS reader (5.1 on Debian 12, and later) opens a segment only if its
+// URL ends in an extension it expects for the format it finds there, so the
+// links of segments and init sections end in a file name: .ts does for MPEG-TS
+// and (f)MP4; raw audio and WebVTT keep their own. Keys need none.
+const KEPT_EXTENSIONS: ReadonlySet<string> = new Set(['aac', 'ac3', 'eac3', 'ec3', 'mp3', 'mp2', 'flac', 'vtt', 'webvtt', 'm4s'])
+function proxyPath (token: string, url: string, kind: HlsUriKind): string {
+  if (kind !== 'segment' && kind !== 'map') return PROXY_PREFIX + token
+  const ext = /\.([a-z0-9]{1,6})$/i.exec(new URL(url).pathname)?.[1]?.toLowerCase() ?? ''
+  return `${PROXY_PREFIX}${token}/${kind === 'map' ? 'init' : 'seg'}.${KEPT_EXTENSIONS.has(ext) ? ext : 'ts'}`
+}
+
+function notPlaylist (body: { destroy: () => void }, why: string): AppError {
+  body.destroy()
+  return new AppError('UPSTREAM_ERROR', 'The upstream answer is not an HLS playlist', { detail: why })
+}
+
+interface Budget { left: number }
+
+// Reads a playlist answer: refused by type and by its first bytes before
+// anything else is kept, and never buffered past MAX_PLAYLIST_BYTES or the
+// worker's budget.
+async function readPlaylist (res: UpstreamResponse, budget: Budget): Promise<string> {
+  const type = (res.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+  if (!PLAYLIST_TYPES.has(type) && !VAGUE_TYPES.has(type)) {
+    throw notPlaylist(res.body, /^[a-z0-9.+-]{1,40}\/[a-z0-9.+-]{1,80}$/.test(type) ? `Content-Type ${type}` : 'its Content-Type')
+  }
+  const declared = Number(res.headers['content-length'] ?? '')
+  if (Number.isFinite(declared) && declared > MAX_PLAYLIST_BYTES) throw notPlaylist(res.body, `larger than ${MAX_PLAYLIST_BYTES} bytes`)
+  const chunks: Buffer[] = []
+  let size = 0
+  let checked = false
+  const checkHeader = (all: Buffer): void => {
+    const text = all.subarray(0, UTF8_BOM.length).equals(UTF8_BOM) ? all.subarray(UTF8_BOM.length) : all
+    if (!text.subarray(0, HEADER.length).equals(HEADER)) throw notPlaylist(res.body, 'it does not start with #EXTM3U')
+    checked = true
+  }
+  try {
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer
+      if (size + buf.length > MAX_PLAYLIST_BYTES) throw notPlaylist(res.body, `larger than ${MAX_PLAYLIST_BYTES} bytes`)
+      if (buf.length > budget.left) {
+        res.body.destroy()
+        throw new AppError('STREAM_BUSY', 'Too many playlists are being read; try again shortly', { detail: `${PLAYLIST_BUFFER_BUDGET} bytes of playlists held by this worker`, headers: { 'retry-after': '2' } })
+      }
+      budget.left -= buf.length
+      size += buf.length
+      chunks.push(buf)
+      if (!checked && size >= UTF8_BOM.length + HEADER.length) checkHeader(Buffer.concat(chunks))
+    }
+    const all = Buffer.concat(chunks, size)
+    if (!checked) checkHeader(all)
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(all)
+    } catch {
+      throw new AppError('UPSTREAM_ERROR', 'The upstream playlist could not be read', { detail: 'not valid UTF-8' })
+    }
+  } finally {
+    budget.left += size
+  }
+}
 
 export interface StreamOptions {
   quality: Quality
@@ -123,31 +199,40 @@ export function createStreamService (deps: StreamDeps): StreamService {
   }
 
   // Fetches an upstream playlist and rewrites every URI to a signed link:
-  // nested playlists to /api/v2/hls/, everything else to the byte proxy.
+  // nested playlists to /api/v2/hls/, everything else to the byte proxy. The
+  // thread re-serializes it from its parsed form (workers/hls/hls-rewrite.ts),
+  // so the answer holds no byte of upstream text that could be a URI.
+  const budget: Budget = { left: PLAYLIST_BUFFER_BUDGET }
   async function rewritePlaylist (signal: AbortSignal, url: string, headers: Record<string, string>, ref: ReextractRef | null): Promise<string> {
-    const upstream = await deps.upstream.request({ url, method: 'GET', headers, allow: deps.allowHosts, signal, platform: ref?.platform ?? null })
-    if (upstream.status !== 200) {
-      upstream.body.destroy()
-      throw new AppError('UPSTREAM_ERROR', `The playlist server answered ${upstream.status}`)
+    const deadline = AbortSignal.timeout(PLAYLIST_READ_MS)
+    let text: string
+    let base: string
+    try {
+      const upstream = await deps.upstream.request({ url, method: 'GET', headers, allow: deps.allowHosts, signal: AbortSignal.any([signal, deadline]), platform: ref?.platform ?? null })
+      if (upstream.status !== 200) {
+        upstream.body.destroy()
+        throw new AppError('UPSTREAM_ERROR', `The playlist server answered ${upstream.status}`)
+      }
+      base = upstream.url
+      text = await readPlaylist(upstream, budget)
+    } catch (err) {
+      if (deadline.aborted && !signal.aborted) throw new AppError('UPSTREAM_TIMEOUT', 'The playlist server took too long to answer', { detail: `more than ${PLAYLIST_READ_MS / 1000} s` })
+      throw err
     }
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of upstream.body) {
-      size += (chunk as Buffer).length
-      if (size > MAX_PLAYLIST_BYTES) { upstream.body.destroy(); throw new AppError('UPSTREAM_ERROR', 'The playlist is too large') }
-      chunks.push(chunk as Buffer)
-    }
-    const result = await deps.pool.run<unknown>('hlsTemplate', { text: Buffer.concat(chunks).toString('utf8'), baseUrl: upstream.url })
+    const result = await deps.pool.run<unknown>('hlsTemplate', { text, baseUrl: base })
     if (typeof result !== 'object' || result === null || !('ok' in result) || result.ok !== true || !('value' in result)) {
       const message = typeof result === 'object' && result !== null && 'message' in result && typeof result.message === 'string' ? result.message : 'bad playlist'
       throw new AppError('UPSTREAM_ERROR', 'The upstream playlist could not be read', { detail: message.slice(0, 300) })
     }
     const tpl = result.value as HlsTemplate
     const links = tpl.uris.map(({ url: u, kind }) => {
-      const token = deps.signer.sign({ url: u, headers, ref: kind === 'variant' || kind === 'media' || kind === 'iframe' ? ref : null }, deps.linkTtlSec)
-      return (kind === 'variant' || kind === 'media' || kind === 'iframe' ? PLAYLIST_PATH : PROXY_PREFIX) + token
+      const playlist = kind === 'variant' || kind === 'media' || kind === 'iframe'
+      const token = deps.signer.sign({ url: u, headers, ref: playlist ? ref : null }, deps.linkTtlSec)
+      return playlist ? PLAYLIST_PATH + token : proxyPath(token, u, kind)
     })
-    return tpl.template.replace(/__VGURI_(\d+)__/g, (_, i: string) => links[Number(i)] ?? '')
+    let out = tpl.parts[0] ?? ''
+    for (let i = 0; i < tpl.slots.length; i++) out += (links[tpl.slots[i] ?? -1] ?? '') + (tpl.parts[i + 1] ?? '')
+    return out
   }
 
   function sendPlaylist (ex: MediaExchange, text: string, mode: string, reason: string): void {
@@ -204,7 +289,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     if (p.audio === null) throw new AppError('INTERNAL', 'no audio track for a split stream')
     const base = deps.selfBase()
     ex.header('x-stream-mode', 'remux')
-    await deps.remuxer.serve(ex, { video: base + remuxInput(target, p.primary), audio: base + remuxInput(target, p.audio) }, {
+    await deps.remuxer.serve(ex, { video: base + remuxInput(target, p.primary), audio: base + remuxInput(target, p.audio), audioCodec: p.audio.acodec }, {
       filename,
       download: opts.download,
       key: `${target.platform.name}/${target.id}/${p.primary.format_id}+${p.audio.format_id}`

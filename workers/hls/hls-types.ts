@@ -110,4 +110,3 @@ export type HlsUriKind =
   | 'iframe'
   | 'session-key'
   | 'session-data'
-  | 'steering'

@@ -26,11 +26,16 @@ function flag (value: unknown): boolean {
   return value === 'true' || value === '1' || value === 'yes'
 }
 
+// The same link with a file name after it (/api/v2/proxy/<token>/seg.ts): the
+// segments of rewritten playlists, since ffmpeg's HLS reader opens a segment
+// only if its URL ends in an extension it expects. The name is not read.
+export const PROXY_NAMED_PATH = `${PROXY_PATH}/:name`
+
 export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
   const { signer, upstream, allowHosts, resolveRef, proxyBytes } = deps
-  return [{
+  return [PROXY_PATH, PROXY_NAMED_PATH].map((path): Route => ({
     method: 'get',
-    path: PROXY_PATH,
+    path,
     limit: 'default',
     admin: false,
     stream: true,
@@ -40,6 +45,7 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
       tags: ['streams'],
       params: [
         { name: 'token', in: 'path', required: true, description: 'signed, expiring link handed out by the stream endpoints' },
+        ...(path === PROXY_NAMED_PATH ? [{ name: 'name', in: 'path' as const, required: true, description: 'a file name for players and ffmpeg (seg.ts, init.ts, …); not read' }] : []),
         { name: 'download', in: 'query', description: 'true: Content-Disposition attachment' },
         { name: 'filename', in: 'query', description: 'file name for Content-Disposition (UTF-8 allowed); defaults to the one in the link' },
         { name: 'Range', in: 'header', description: 'a single byte range, e.g. bytes=0- (several ranges get the whole file)' }
@@ -69,5 +75,5 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
       }
       await proxyMedia(ex, source, { upstream, allow: allowHosts, platform: ref?.platform ?? null, download: flag(query.download), filename, countBytes: proxyBytes?.(ref?.platform ?? 'unknown') })
     }
-  }]
+  }))
 }

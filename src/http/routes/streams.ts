@@ -119,11 +119,13 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     }
   })
 
+  // a playlist read from upstream holds buffered bytes while it runs: it takes a stream slot (STREAM_MAX_PER_CLIENT)
   const relay = (path: string, summary: string, serve: (ex: MediaExchange, token: string) => Promise<void>): Route => ({
     method: 'get',
     path,
     limit: 'default',
     admin: false,
+    stream: true,
     maxUrlLength: PROXY_MAX_URL_LENGTH,
     doc: { summary, tags: ['streams'], responses: { 200: { description: 'HLS playlist', contentType: 'application/vnd.apple.mpegurl' } } },
     handle: async (req, res, ctx) => { await serve(mediaExchange(req, res, ctx), req.path_parameters?.token ?? '') }
