@@ -29,7 +29,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { Agent, fetch as undiciFetch } from 'undici'
-import { MAIN_JS, childPids, freePort, sleep } from '../testing/helpers.ts'
+import { MAIN_JS, childPids, cmdline, descendants, freePort, sleep } from '../testing/helpers.ts'
 import { cleanupStack, makeMedia, startOrigin } from '../testing/downloads.ts'
 import { PROJECT_YTDLP } from '../extract/executables.ts'
 import { WARM_SCRIPT } from '../../workers/ytdlp/ytdlp-warm-script.ts'
@@ -37,18 +37,6 @@ import { WARM_SCRIPT } from '../../workers/ytdlp/ytdlp-warm-script.ts'
 const EXTRACTIONS = 10
 // the release the project provisions (scripts/ensure.js); a newer one is fine
 const CURRENT_YTDLP = [2026, 11, 23]
-
-function descendants (pid: number): number[] {
-  return childPids(pid).flatMap((c) => [c, ...descendants(c)])
-}
-
-function cmdline (pid: number): string[] | null {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1)
-  } catch {
-    return null
-  }
-}
 
 interface WarmProcess { pid: number, worker: number, ytdlp: string }
 
@@ -183,7 +171,7 @@ test('the shipped defaults, started as the README says', { timeout: 170_000 }, a
       // a new connection each time: the kernel spreads connections, not requests, over the workers
       const res = await undiciFetch(`${server.base}/api/v2/system/health`, { dispatcher: new Agent({ pipelining: 0 }) })
       const health = await res.json() as { checks: { ytdlp: { version: string | null } } }
-      // request ids start with the answering worker's pid in base 36 (src/http/pipeline.ts)
+      // request ids start with the answering worker's pid in base 36 (src/http/policy.ts)
       const id = res.headers.get('x-request-id') ?? ''
       const worker = workers.filter((w) => id.startsWith(w.toString(36))).sort((a, b) => b.toString(36).length - a.toString(36).length)[0]
       if (health.checks.ytdlp.version !== null && worker !== undefined) answered.add(worker)

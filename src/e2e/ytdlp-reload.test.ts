@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, openSync, closeSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
-import { assertErrorBody, childPids, json, sleep, startApp, startCluster } from '../testing/helpers.ts'
+import { assertErrorBody, cmdline, descendants, json, sleep, startApp, startCluster } from '../testing/helpers.ts'
 import type { StartedCluster } from '../testing/helpers.ts'
 import { startOrigin } from '../testing/origin.ts'
 import type { Origin } from '../testing/origin.ts'
@@ -20,18 +20,6 @@ import { WARM_SCRIPT } from '../../workers/ytdlp/ytdlp-warm-script.ts'
 
 const RELOAD = '/api/v2/system/ytdlp/reload'
 const WARM = { YTDLP_PATH: '', YTDLP_MODE: 'warm', RATE_LIMIT_ENABLED: 'false' }
-
-function descendants (pid: number): number[] {
-  return childPids(pid).flatMap((c) => [c, ...descendants(c)])
-}
-
-function cmdline (pid: number): string[] | null {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1)
-  } catch {
-    return null
-  }
-}
 
 // pid → the HTTP worker it runs under
 function warmProcesses (c: StartedCluster): Map<number, number> {

@@ -176,6 +176,20 @@ export function childPids (pid: number): number[] {
   return out.sort((a, b) => a - b)
 }
 
+// Every process below pid (children, their children, ...).
+export function descendants (pid: number): number[] {
+  return childPids(pid).flatMap((c) => [c, ...descendants(c)])
+}
+
+// A process's argv from /proc, or null once it is gone.
+export function cmdline (pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1)
+  } catch {
+    return null
+  }
+}
+
 export interface ClusterOptions { workers?: number, env?: Record<string, string>, args?: string[], execArgv?: string[], waitReady?: boolean, timeoutMs?: number }
 
 // Spawns the compiled entry; resolves once the primary logs "ready" (or at once with waitReady: false).
