@@ -30,7 +30,8 @@ for (const mode of ['warm', 'spawn'] as const) {
     assert.equal(version.body.js_runtime, null)
     assert.equal(version.body.yt_dlp_ejs, false)
 
-    const info = await json(`${app.url}/api/v2/videos?url=${encodeURIComponent(`${origin.url}/page.html`)}`)
+    // a cold extraction (a warm process may still be starting on a loaded machine): the helper's 5 s is too short
+    const info = await json(`${app.url}/api/v2/videos?url=${encodeURIComponent(`${origin.url}/page.html`)}`, { signal: AbortSignal.timeout(60_000) })
     assert.equal(info.res.status, 200, JSON.stringify(info.body))
     assert.match(String(info.body.title), /Local Test Clip/)
   })
