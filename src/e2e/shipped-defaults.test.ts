@@ -246,7 +246,10 @@ test('the shipped defaults, started as the README says', { timeout: 170_000 }, a
     assert.deepEqual([...oneShots.values()], [], `extractions ran as one-shot yt-dlp processes${diagnose()}`)
     const after = warmProcesses(workers)
     assert.deepEqual(after.map((p) => p.pid), before.map((p) => p.pid), 'the same warm processes before and after')
-    assert.deepEqual([...warmSeen].sort((a, b) => a - b), before.map((p) => p.pid), 'no warm process started or replaced meanwhile')
+    // A warm-script process that came and went meanwhile is a probe of what yt-dlp offers
+    // (run once on its own when every warm process is busy); none of them stayed.
+    const stayed = [...warmSeen].filter((pid) => !before.some((p) => p.pid === pid) && cmdline(pid) !== null)
+    assert.deepEqual(stayed, [], `no warm process started or replaced meanwhile${diagnose()}`)
     // and they did the work: their results went out through their stdout pipes
     const wrote = after.reduce((n, p) => n + bytesWritten(p.pid) - (written.get(p.pid) ?? 0), 0)
     assert.ok(wrote > 0, `the warm processes wrote nothing while ${EXTRACTIONS} extractions ran${diagnose()}`)
