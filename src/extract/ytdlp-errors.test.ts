@@ -156,7 +156,7 @@ test('real yt-dlp messages → code, status and a detail that names the remedy',
   }
 })
 
-test('the detail names the platform yt-dlp reported, or leaves the placeholder', () => {
+test('the detail names the platform yt-dlp reported, or leaves the {platform} slot as written', () => {
   const bili = taskFailure({ code: 'UPSTREAM_RATE_LIMITED', message: cleanYtDlpMessage('ERROR: [BiliBili] BV1bK411W797: Request is blocked by server (412), please wait and try later.') })
   assert.match(bili.detail ?? '', /BILIBILI_PROXY/)
   assert.match(bili.detail ?? '', /PUT \/api\/v2\/auth\/cookies\/bilibili\b/)
