@@ -11,9 +11,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
-import { createServer } from 'node:http'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { ServerResponse } from 'node:http'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,33 +19,10 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { REPO_ROOT, sleep, startApp } from '../testing/helpers.ts'
 import type { StartedApp } from '../testing/helpers.ts'
-import { makeMediaSet } from '../testing/origin.ts'
+import { makeMediaSet, startCountingServer } from '../testing/origin.ts'
 import { probeBytes } from '../testing/split.ts'
 
-interface Site { host: string, url: string, port: number, connections: () => number, paths: string[], close: () => Promise<void> }
-type Handler = (req: IncomingMessage, res: ServerResponse, path: string) => void
-
-async function serve (handler: Handler): Promise<Site> {
-  let connections = 0
-  const paths: string[] = []
-  const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname
-    paths.push(path)
-    res.on('error', () => {})
-    handler(req, res, path)
-  })
-  server.on('connection', (s: Socket) => { connections++; s.on('error', () => {}) })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  return {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
-    port,
-    connections: () => connections,
-    paths,
-    close: async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
-  }
-}
+const serve = startCountingServer
 
 // A generic-platform page whose extraction (fake yt-dlp, /fixture/<name>) gives these formats.
 function writeFixture (dir: string, name: string, formats: unknown[]): void {

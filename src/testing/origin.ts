@@ -2,7 +2,8 @@
 // MP4 made with ffmpeg's lavfi sources, with Range support, and HTML pages that
 // yt-dlp's generic extractor understands. Counts every request per path.
 import { createServer, request } from 'node:http'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -160,6 +161,32 @@ export async function startForwardProxy (): Promise<{ url: string, seen: string[
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    close: async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
+  }
+}
+
+// A server on 127.0.0.1 that counts connections (a canary: any connection at all is a
+// breach, even one that sends nothing) and records every request's path.
+export interface CountingServer { host: string, url: string, port: number, connections: () => number, paths: string[], close: () => Promise<void> }
+
+export async function startCountingServer (handler: (req: IncomingMessage, res: ServerResponse, path: string) => void): Promise<CountingServer> {
+  let connections = 0
+  const paths: string[] = []
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname
+    paths.push(path)
+    res.on('error', () => {})
+    handler(req, res, path)
+  })
+  server.on('connection', (s: Socket) => { connections++; s.on('error', () => {}) })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    connections: () => connections,
+    paths,
     close: async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
   }
 }

@@ -8,34 +8,22 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { startApp } from '../../testing/helpers.ts'
 import type { StartedApp } from '../../testing/helpers.ts'
-import { makeMediaSet, startForwardProxy, startOrigin } from '../../testing/origin.ts'
+import { makeMediaSet, startCountingServer, startForwardProxy, startOrigin } from '../../testing/origin.ts'
+import type { CountingServer } from '../../testing/origin.ts'
 import { resolveYtDlp } from '../../extract/executables.ts'
 
-interface Canary { host: string, url: string, connections: () => number, requests: string[], close: () => Promise<void> }
+type Canary = CountingServer
 
 // The internal server: would serve a page and media if anyone got there.
 async function startCanary (clip: Buffer): Promise<Canary> {
-  let connections = 0
-  const requests: string[] = []
-  const server: Server = createServer((req, res) => {
-    requests.push(req.url ?? '')
+  return await startCountingServer((req, res) => {
     if ((req.url ?? '').endsWith('.html')) { res.setHeader('content-type', 'text/html'); res.end('<html><head><title>INTERNAL</title></head><body><video src="/clip.mp4"></video></body></html>'); return }
     res.setHeader('content-type', 'video/mp4')
     res.end(clip)
   })
-  server.on('connection', (s: Socket) => { connections++; s.on('error', () => {}) })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  return {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
-    connections: () => connections,
-    requests,
-    close: async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
-  }
 }
 
 interface Hostile { host: string, url: string, requests: string[], close: () => Promise<void> }
@@ -122,7 +110,7 @@ for (const mode of ['spawn', 'warm'] as const) {
     assert.ok(info.status >= 400, `${info.status} ${info.text}`)
     assertNoCanary('the info error', info.text, canary)
     assert.ok(hostile.requests.includes('/redirect.html'), 'yt-dlp fetched the hostile page')
-    assert.equal(canary.connections(), 0, `the canary was reached: ${JSON.stringify(canary.requests)}`)
+    assert.equal(canary.connections(), 0, `the canary was reached: ${JSON.stringify(canary.paths)}`)
   })
 }
 
@@ -171,7 +159,7 @@ test('stream and download routes: redirects, embedded media and HLS segments and
     assertNoCanary(`the download task of ${path}`, JSON.stringify(task), canary)
   }
 
-  assert.equal(canary.connections(), 0, `the canary was reached: ${JSON.stringify(canary.requests)}`)
+  assert.equal(canary.connections(), 0, `the canary was reached: ${JSON.stringify(canary.paths)}`)
 })
 
 test('behind the egress, yt-dlp still leaves through the operator\'s proxy (YTDLP_PROXY), and the canary stays out of it', async (t) => {
