@@ -3,11 +3,12 @@
 // tracked so that an aborted run still kills what it started (by pid).
 import { spawn, execFileSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { get, request } from 'node:http'
 import autocannon from 'autocannon'
+import { childPids } from '../src/testing/helpers.ts'
 
 export const CLOCK_TICKS_PER_SEC = 100
 
@@ -94,17 +95,7 @@ export async function startNode (args: string[], opts: StartOptions): Promise<St
 }
 
 // Direct children of a process (cluster workers of the primary), from /proc.
-export function childrenOf (pid: number): number[] {
-  const out: number[] = []
-  let tasks: string[] = []
-  try { tasks = readdirSync(`/proc/${pid}/task`) } catch { return out }
-  for (const t of tasks) {
-    let text = ''
-    try { text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8') } catch {}
-    for (const c of text.split(/\s+/)) if (c !== '') out.push(Number(c))
-  }
-  return out
-}
+export const childrenOf = childPids
 
 // The pid and all its descendants.
 export function processTree (pid: number): number[] {

@@ -23,13 +23,13 @@ export async function runSingleFlight (ctx: BenchContext): Promise<ScenarioResul
   const workers = Math.max(2, ctx.cpus)
   ctx.log(`single-flight: ${BURST} concurrent requests for one uncached video, ${workers} workers sharing Redis`)
   const shared = await using(startRedis, async (redis) => await singleFlight(ctx, workers, redis.url))
-  ctx.log(`single-flight: the same without Redis`)
+  ctx.log('single-flight: the same without Redis')
   const alone = await singleFlight(ctx, workers, null)
   return {
     rows: [shared.row, alone.row],
     metrics: [
       metric('single_flight.redis_origin_fetches', shared.fetches, 'count', { op: '==', value: 1 }, `${BURST} concurrent requests, ${workers} workers, one Redis`),
-      metric('single_flight.memory_origin_fetches', alone.fetches, 'count', { op: '<=', value: workers }, `without Redis: at most one per worker`)
+      metric('single_flight.memory_origin_fetches', alone.fetches, 'count', { op: '<=', value: workers }, 'without Redis: at most one per worker')
     ]
   }
 }

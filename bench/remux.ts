@@ -117,7 +117,11 @@ async function main (): Promise<void> {
   // distinct ids, so each of those remuxes runs its own ffmpeg.
   for (const name of ['remux', ...Array.from({ length: concurrency }, (_, i) => `remux-${i}`)]) {
     writeFileSync(join(dir, `${name}.json`), JSON.stringify({
-      id: name, title: 'remux bench', extractor: 'generic', duration: 10, webpage_url: `http://${host}/fixture/${name}`,
+      id: name,
+      title: 'remux bench',
+      extractor: 'generic',
+      duration: 10,
+      webpage_url: `http://${host}/fixture/${name}`,
       formats: [
         { format_id: 'v720', ext: 'mp4', protocol: 'https', vcodec: 'avc1.64001f', acodec: 'none', width: 1280, height: 720, tbr: 2500, url: `http://${host}/video.mp4` },
         { format_id: 'a128', ext: 'm4a', protocol: 'https', vcodec: 'none', acodec: 'mp4a.40.2', tbr: 128, url: `http://${host}/audio.m4a` }

@@ -65,6 +65,7 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
 
 // Debian packages (by name) not installed; [] where there is no dpkg.
 function missingDebs (names) {
+  // eslint-disable-next-line no-template-curly-in-string -- dpkg-query's own format syntax
   const r = spawnSync('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\\n', ...names], { encoding: 'utf8' })
   if (r.error !== undefined) return []
   const installed = new Set(r.stdout.split('\n').filter((l) => l.endsWith(' installed')).map((l) => l.split(' ')[0]))
@@ -111,7 +112,7 @@ function step (what, cmd, args, options = {}, shown = undefined) {
   try {
     run(cmd, args, options, shown)
   } catch (err) {
-    throw new Error(`${what} failed (${why(err)})`)
+    throw new Error(`${what} failed (${why(err)})`, { cause: err })
   }
 }
 
@@ -201,7 +202,7 @@ function provisionYtDlp (channel) {
     try {
       version = execFileSync(tmp, ['--version'], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim()
     } catch (err) {
-      throw new Error(`the new yt-dlp does not run: ${String(err.stderr ?? err.message).trim().split('\n').slice(-3).join(' | ')}`)
+      throw new Error(`the new yt-dlp does not run: ${String(err.stderr ?? err.message).trim().split('\n').slice(-3).join(' | ')}`, { cause: err })
     }
     if (version !== upstream) throw new Error(`the new yt-dlp says ${JSON.stringify(version)}, its package ${debVersion}`)
     const same = isExecutable(PROJECT_YTDLP) && readFileSync(PROJECT_YTDLP).equals(readFileSync(tmp))

@@ -15,6 +15,7 @@ export function createLocalQueue (opts: LocalQueueOptions): DownloadQueue {
   let closed = false
 
   function pump (): void {
+    // eslint-disable-next-line no-unmodified-loop-condition -- close() sets it; pump runs again after
     while (!closed && active.size < opts.concurrency && waiting.length > 0) {
       const id = waiting.shift()
       if (id === undefined) break

@@ -9,7 +9,6 @@ import { join } from 'node:path'
 import { cleanupStack, makeBigFile, makeMedia, postJson, readSse, sha256, sha256File, startDownloadsServer, startOrigin, waitForTask } from '../testing/downloads.ts'
 import type { DownloadsServer, Origin } from '../testing/downloads.ts'
 
-
 function streamsOf (path: string): string[] {
   const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name', '-of', 'csv=p=0', path], { encoding: 'utf8' })
   return out.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '').sort()

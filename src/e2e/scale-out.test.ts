@@ -49,5 +49,4 @@ test('two instances on one Redis share cache, rate limits and single-flight', as
   for (let i = 0; i < 12; i++) statuses.push((await fetch(`${i % 2 === 0 ? a.url : b.url}/api/v2/videos?url=${page}`)).status)
   assert.equal(statuses.filter((s) => s === 200).length, 8, statuses.join(','))
   assert.equal(statuses.filter((s) => s === 429).length, 4)
-
 })

@@ -22,7 +22,7 @@ export interface SingleFlightOptions {
 }
 
 const CHANNEL = 'vg:v1:single-flight'
-const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`
+const UNLOCK = 'if redis.call(\'GET\', KEYS[1]) == ARGV[1] then return redis.call(\'DEL\', KEYS[1]) else return 0 end'
 
 export function createSingleFlight (opts: SingleFlightOptions): SingleFlight {
   const inflight = new Map<string, Promise<unknown>>()

@@ -43,7 +43,6 @@ export interface Route {
 // What a peek may read of the request: the route's path parameters and the raw query string.
 export interface PeekInput { params: Readonly<Record<string, string>>, query: string }
 
-
 export interface JsonInput {
   req: Request
   res: Response

@@ -53,7 +53,7 @@ function firstThen (server: HyperExpress.Server, method: 'get' | 'head', first: 
   try {
     register()
   } finally {
-    if (own === undefined) delete (app as Partial<typeof app>)[method]
+    if (own === undefined) Reflect.deleteProperty(app, method)
     else Object.defineProperty(app, method, own)
   }
 }

@@ -111,7 +111,7 @@ test('hostile playlists: every URI in every rewritten playlist is our signed lin
       `#EXT-X-DATERANGE:ID="ad",CLASS="com.apple.hls.interstitial",START-DATE="2024-01-01T00:00:00Z",X-ASSET-URI="${c}/ad.m3u8"`,
       `#EXTINF:2,${c}/title.ts`,
       'seg0.ts',
-      `#EXTINF:2,`,
+      '#EXTINF:2,',
       `${c}/seg1.ts`,
       `#EXT-X-PART:DURATION=1.0,URI="${c}/part.ts"`,
       `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${c}/hint.ts"`,

@@ -73,6 +73,7 @@ export function createBroadcast (): Broadcast {
       let left = false
       return {
         async next () {
+          // eslint-disable-next-line no-unmodified-loop-condition -- return() sets it between awaits
           while (!left) {
             const chunk = sub.pos < dropped + chunks.length ? chunks[sub.pos - dropped] : undefined
             if (chunk !== undefined) {

@@ -38,7 +38,7 @@ const ROUTES: ReadonlyArray<{ path: string, fixedFormat?: boolean }> = [
   { path: `/api/vrchat/stream?url=${PAGE}&{q}&player=avpro`, fixedFormat: true },
   { path: `/api/vrchat/stream?url=${PAGE}&{q}&player=unity`, fixedFormat: true },
   { path: `/api/vrchat/stream?url=${PAGE}&{q}&player=avpro&format=json`, fixedFormat: true },
-  { path: `/api/v2/stream/bilibili/BV1GJ411x7h7?{q}` },
+  { path: '/api/v2/stream/bilibili/BV1GJ411x7h7?{q}' },
   { path: `/api/vrchat/stream?url=${BILI}&{q}&player=avpro`, fixedFormat: true },
   { path: `/api/vrchat/stream?url=${BILI}&{q}&player=unity`, fixedFormat: true }
 ]

@@ -45,9 +45,19 @@ const MAX_RESUMES = 64
 const noCount = (_bytes: number): void => {}
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const EXTENSIONS: Readonly<Record<string, string>> = {
-  'video/mp4': 'mp4', 'video/webm': 'webm', 'video/x-matroska': 'mkv', 'video/mp2t': 'ts', 'video/x-flv': 'flv',
-  'audio/mp4': 'm4a', 'audio/mpeg': 'mp3', 'audio/webm': 'weba', 'audio/ogg': 'ogg', 'audio/aac': 'aac',
-  'application/vnd.apple.mpegurl': 'm3u8', 'application/x-mpegurl': 'm3u8', 'application/dash+xml': 'mpd'
+  'video/mp4': 'mp4',
+  'video/webm': 'webm',
+  'video/x-matroska': 'mkv',
+  'video/mp2t': 'ts',
+  'video/x-flv': 'flv',
+  'audio/mp4': 'm4a',
+  'audio/mpeg': 'mp3',
+  'audio/webm': 'weba',
+  'audio/ogg': 'ogg',
+  'audio/aac': 'aac',
+  'application/vnd.apple.mpegurl': 'm3u8',
+  'application/x-mpegurl': 'm3u8',
+  'application/dash+xml': 'mpd'
 }
 
 function discard (body: Readable): void {

@@ -34,7 +34,6 @@ export function cleanupStack (t: { after: (fn: () => unknown) => void }): (fn: (
   return (fn) => { fns.push(fn) }
 }
 
-
 export const sha256File = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 

@@ -166,7 +166,7 @@ export interface StartedCluster {
 // Children of a process from /proc (cluster workers are the primary's children).
 export function childPids (pid: number): number[] {
   const out: number[] = []
-  let tasks: string[] = []
+  let tasks: string[]
   try { tasks = readdirSync(`/proc/${pid}/task`) } catch { return out }
   for (const task of tasks) {
     let text = ''

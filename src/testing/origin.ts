@@ -60,7 +60,7 @@ export async function startOrigin (opts: { title?: string, pageDelayMs?: number 
     if (url.pathname === '/clip.mp4') { sendRange(req, res, media, 'video/mp4'); return }
     if (url.pathname === '/page.html') {
       const html = `<!doctype html><html><head><meta property="og:title" content="${title}"><title>${title}</title></head>` +
-        `<body><video src="/clip.mp4" controls></video></body></html>`
+        '<body><video src="/clip.mp4" controls></video></body></html>'
       const send = (): void => { res.setHeader('content-type', 'text/html; charset=utf-8'); res.end(html) }
       if ((opts.pageDelayMs ?? 0) > 0) setTimeout(send, opts.pageDelayMs); else send()
       return

@@ -16,7 +16,6 @@ import { closeWarmProcesses, listWarmProcesses, runYtDlpTask } from './ytdlp-tas
 const YTDLP = fileURLToPath(new URL('../../../.tools/yt-dlp', import.meta.url))
 const TYPES: Record<string, string> = { mp4: 'video/mp4', m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t', html: 'text/html; charset=utf-8' }
 
-
 function makeMedia (dir: string): void {
   const ff = (args: string[]): void => { execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...args], { stdio: 'ignore' }) }
   ff(['-f', 'lavfi', '-i', 'testsrc=duration=2:size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=duration=2',

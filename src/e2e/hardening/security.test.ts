@@ -166,8 +166,18 @@ test('cookie values, API keys and auth headers never show up in responses or log
   const sink = new Writable({ write (chunk: Buffer, _enc, cb) { logText += chunk.toString(); cb() } })
   const KEY = 'adminkey-SECRET-0001'
   const config = loadConfig({
-    HOST: '127.0.0.1', PORT: '0', WORKERS: '1', LOG_LEVEL: 'debug', ACCESS_LOG: 'true', YTDLP_PATH: FAKE_YTDLP,
-    YTDLP_MODE: 'spawn', DOWNLOAD_DIRECTORY: join(dir, 'dl'), COOKIES_DIRECTORY: join(dir, 'cookies'), SHUTDOWN_TIMEOUT: '2', API_KEYS: `${KEY}:admin`, RATE_LIMIT_ENABLED: 'false'
+    HOST: '127.0.0.1',
+    PORT: '0',
+    WORKERS: '1',
+    LOG_LEVEL: 'debug',
+    ACCESS_LOG: 'true',
+    YTDLP_PATH: FAKE_YTDLP,
+    YTDLP_MODE: 'spawn',
+    DOWNLOAD_DIRECTORY: join(dir, 'dl'),
+    COOKIES_DIRECTORY: join(dir, 'cookies'),
+    SHUTDOWN_TIMEOUT: '2',
+    API_KEYS: `${KEY}:admin`,
+    RATE_LIMIT_ENABLED: 'false'
   })
   const log = createLogger(config.LOG_LEVEL, { role: 'test' }, sink)
   const app = createApp({ config, log, redis: null })

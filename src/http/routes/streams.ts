@@ -28,7 +28,7 @@ export interface StreamRouteDeps {
 }
 
 const STREAM_PARAMS: readonly ParamDoc[] = [
-  { name: 'quality', in: 'query', description: `best|worst|2160p…144p|audio|auto (default best)`, schema: { type: 'string', enum: [...QUALITY_VALUES] } },
+  { name: 'quality', in: 'query', description: 'best|worst|2160p…144p|audio|auto (default best)', schema: { type: 'string', enum: [...QUALITY_VALUES] } },
   { name: 'mode', in: 'query', description: 'redirect | proxy | json | auto (default): redirect when the media needs no headers and is not bound to our IP, else proxy; X-Stream-Mode says which and X-Stream-Reason why', schema: { type: 'string', enum: ['redirect', 'proxy', 'json', 'auto'] } },
   { name: 'video_only', in: 'query', description: 'true: a silent video-only stream is acceptable' },
   { name: 'format', in: 'query', description: 'hls | mp4: how separate video and audio are combined (default: hls for HLS players, else an MP4 remux)' },
