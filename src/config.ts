@@ -245,6 +245,8 @@ export interface Config extends Settings {
   readonly shutdownTimeoutMs: number
   readonly downloadTimeoutMs: number
   readonly downloadStallTimeoutMs: number
+  readonly cleanupIntervalMs: number
+  readonly ytdlpUpdateIntervalMs: number
   readonly policy: PolicySettings
 }
 
@@ -309,6 +311,8 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>, a
     shutdownTimeoutMs: Math.round(settings.SHUTDOWN_TIMEOUT * 1000),
     downloadTimeoutMs: settings.DOWNLOAD_TIMEOUT * 1000,
     downloadStallTimeoutMs: settings.DOWNLOAD_STALL_TIMEOUT * 1000,
+    cleanupIntervalMs: settings.CLEANUP_INTERVAL * 1000,
+    ytdlpUpdateIntervalMs: settings.YTDLP_UPDATE_INTERVAL * 1000,
     policy: Object.freeze({
       maxUrlBytes: settings.MAX_URL_LENGTH,
       maxBodyBytes: settings.MAX_REQUEST_BODY_SIZE,

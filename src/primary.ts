@@ -140,7 +140,7 @@ export function runPrimary (): void {
     : createYtDlpUpdater({
       channel: config.YTDLP_AUTO_UPDATE,
       command: updateCommand(config.YTDLP_UPDATE_COMMAND, ENSURE_SCRIPT),
-      intervalMs: config.YTDLP_UPDATE_INTERVAL * 1000,
+      intervalMs: config.ytdlpUpdateIntervalMs,
       env: process.env,
       log,
       reload: async () => await new Promise<Gathered>((resolve) => gather('ytdlp-reload', collectTimeout(RELOAD_TIMEOUT_MS), resolve)),
@@ -186,7 +186,7 @@ export function runPrimary (): void {
       for (const s of slots.values()) s.worker.process.kill('SIGKILL')
       log.warn('shutdown deadline passed; killed remaining workers')
       process.exit(exitCode)
-    }, config.SHUTDOWN_TIMEOUT * 1000 + 500)
+    }, config.shutdownTimeoutMs + 500)
     const check = (): void => {
       if (slots.size > 0) return
       clearTimeout(deadline)
@@ -222,7 +222,7 @@ export function runPrimary (): void {
       old.retiring = true
       broadcast()
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { old.worker.process.kill('SIGKILL'); resolve() }, config.SHUTDOWN_TIMEOUT * 1000 + 500)
+        const timer = setTimeout(() => { old.worker.process.kill('SIGKILL'); resolve() }, config.shutdownTimeoutMs + 500)
         old.worker.once('exit', () => { clearTimeout(timer); resolve() })
         send(old.worker, { type: 'vidgate:shutdown' })
       })

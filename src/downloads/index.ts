@@ -27,7 +27,7 @@ import type { Classify } from './ytdlp-download.ts'
 
 export type { Classify } from './ytdlp-download.ts'
 
-export type DownloadsConfig = Pick<Config, 'DOWNLOAD_DIRECTORY' | 'MAX_STORAGE_GB' | 'TEMP_FILE_RETENTION_HOURS' | 'CLEANUP_INTERVAL' |
+export type DownloadsConfig = Pick<Config, 'DOWNLOAD_DIRECTORY' | 'MAX_STORAGE_GB' | 'TEMP_FILE_RETENTION_HOURS' | 'CLEANUP_INTERVAL' | 'cleanupIntervalMs' |
 'MAX_CONCURRENT_DOWNLOADS' | 'WORKERS' | 'YTDLP_PATH'>
 
 // Timings with defaults for production; tests shorten them.
@@ -172,7 +172,7 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
     })
     await manager.start()
     const cleanupDeps = { storage, store, manager, retentionMs, tempGraceMs: opts.tempGraceMs }
-    const stopCleanup = startCleanupTimer(cleanupDeps, config.CLEANUP_INTERVAL * 1000, log)
+    const stopCleanup = startCleanupTimer(cleanupDeps, config.cleanupIntervalMs, log)
     parts = { store, queue, manager, stopCleanup }
   }
 

@@ -4,6 +4,7 @@
 // Only types come from workers/: the thread file is referenced by URL.
 import { Piscina } from 'piscina'
 import { AppError } from '../errors.ts'
+import type { ErrorCode } from '../errors.ts'
 import { taskFailure } from './failure.ts'
 import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpProbe, YtDlpProbeTask, YtDlpReloadResult, YtDlpReloadTask, YtDlpSettings, YtDlpTask } from '../../workers/protocol.ts'
 import { WARM_COUNTER, WARM_COUNTERS_LENGTH } from '../../workers/protocol.ts'
@@ -46,12 +47,26 @@ export interface ExtractionPool {
   // replaces the warm processes one at a time (after yt-dlp changed on disk), then probes again
   reload: () => Promise<YtDlpReloadResult>
   warm: () => WarmState
-  run: <T>(name: string, input: unknown) => Promise<T>
+  run: <K extends TaskName>(name: K, input: TaskInput<K>) => Promise<TaskOutput<K>>
   stats: () => PoolStats
   close: () => Promise<void>
 }
 
 const TASK_FILE = new URL('../../workers/index.js', import.meta.url)
+
+// Task names and their input/output types come from the piscina entry's own exports.
+type Tasks = typeof import('../../workers/index.ts')
+export type TaskName = keyof Tasks
+export type TaskInput<K extends TaskName> = Parameters<Tasks[K]>[0]
+export type TaskOutput<K extends TaskName> = Awaited<ReturnType<Tasks[K]>>
+// What a task that answers a TaskResult gives when it succeeds.
+export type TaskValue<K extends TaskName> = TaskOutput<K> extends TaskResult<infer T> ? T : never
+
+// The one place a thread's TaskResult becomes a value or an AppError with the caller's code.
+export function unwrapTask<T> (result: TaskResult<T>, code: ErrorCode, message: string): T {
+  if (result.ok) return result.value
+  throw new AppError(code, message, { detail: result.message.slice(0, 300) })
+}
 
 function isTaskResult (x: unknown): x is TaskResult<unknown> {
   return typeof x === 'object' && x !== null && 'ok' in x && typeof x.ok === 'boolean'
@@ -98,11 +113,11 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
     }
   }
 
-  async function run<T> (name: string, input: unknown): Promise<T> {
+  async function run<K extends TaskName> (name: K, input: TaskInput<K>): Promise<TaskOutput<K>> {
     checkCapacity()
     active++
     try {
-      return await pool.run(input, { name }) as T
+      return await pool.run(input, { name }) as TaskOutput<K>
     } catch (err) {
       throw new AppError('INTERNAL', 'The extraction thread failed', { cause: err })
     } finally {
@@ -134,7 +149,7 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
       const previous = generation
       generation++
       const task: YtDlpReloadTask = { ...probeTask(), generation, count: opts.mode === 'warm' ? opts.concurrency : 0 }
-      const result = opts.mode === 'warm' ? await run<YtDlpReloadResult>('ytdlpReload', task) : { replaced: 0, failed: null }
+      const result = opts.mode === 'warm' ? await run('ytdlpReload', task) : { replaced: 0, failed: null }
       // the old processes stay the current generation
       if (result.failed !== null) generation = previous
       await this.probe()

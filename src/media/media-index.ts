@@ -8,12 +8,12 @@ import { AppError } from '../errors.ts'
 import { buildUpstreamHeaders } from '../proxy/headers.ts'
 import { isExpiredStatus } from '../proxy/plan.ts'
 import type { UpstreamClient, UpstreamResponse } from '../proxy/upstream.ts'
-import type { ExtractionPool } from '../extract/pool.ts'
+import { unwrapTask } from '../extract/pool.ts'
+import type { ExtractionPool, TaskInput, TaskValue } from '../extract/pool.ts'
 import { isHlsFormat } from './stream-plan.ts'
-import type { MediaFormat } from '../../workers/protocol.ts'
+import type { MediaFormat, TaskResult } from '../../workers/protocol.ts'
 import type { ByteRange } from '../../workers/hls/hls-types.ts'
 import type { ByteRangeInclusive } from '../../workers/dash/dash-types.ts'
-import type { DashRepresentationResult, Fmp4Index } from '../../workers/mp4/split-tasks.ts'
 
 export interface IndexPart { url: string, range: ByteRange | null }
 export interface IndexSegment extends IndexPart { duration: number }
@@ -44,14 +44,12 @@ type Source = MediaFormat & { platform?: string | null }
 
 const toRange = (r: ByteRangeInclusive | null): ByteRange | null => r === null ? null : { offset: r.start, length: r.end - r.start + 1 }
 
-export async function runTask<T> (pool: ExtractionPool, name: string, input: unknown): Promise<T> {
-  const r = await pool.run<unknown>(name, input)
-  if (typeof r !== 'object' || r === null || !('ok' in r)) throw new AppError('INTERNAL', 'The parsing thread returned nothing usable')
-  if (r.ok !== true || !('value' in r)) {
-    const message = 'message' in r && typeof r.message === 'string' ? r.message : 'unreadable'
-    throw new AppError('UPSTREAM_ERROR', 'The media\'s segment index could not be read', { detail: message.slice(0, 300) })
-  }
-  return r.value as T
+type IndexTask = 'fmp4Index' | 'dashRepresentation' | 'buildHls'
+
+// A parsing task whose failure means the media's index could not be read.
+export async function runTask<K extends IndexTask> (pool: ExtractionPool, name: K, input: TaskInput<K>): Promise<TaskValue<K>> {
+  const r = await pool.run(name, input) as TaskResult<TaskValue<K>>
+  return unwrapTask(r, 'UPSTREAM_ERROR', 'The media\'s segment index could not be read')
 }
 
 function isDashFormat (f: MediaFormat): boolean {
@@ -112,7 +110,7 @@ export function createMediaIndexer (deps: MediaIndexDeps): MediaIndexer {
     const offset = base?.offset ?? 0
     let bytes = await fetchBytes(t, offset, base?.end ?? HEAD_BYTES - 1, signal)
     for (;;) {
-      const idx = await runTask<Fmp4Index>(deps.pool, 'fmp4Index', { bytes, offset })
+      const idx = await runTask(deps.pool, 'fmp4Index', { bytes, offset })
       if (idx.kind === 'index') return { init: idx.init, segments: idx.segments.map((s) => ({ url: t.url, duration: s.duration, range: s.byterange })) }
       const have = offset + bytes.length
       if (idx.end - offset > MAX_INDEX_BYTES) throw new AppError('UPSTREAM_ERROR', 'The media has no segment index near its start', { detail: `the index would end past byte ${MAX_INDEX_BYTES}` })
@@ -124,7 +122,7 @@ export function createMediaIndexer (deps: MediaIndexDeps): MediaIndexer {
 
   async function fromDash (f: Source, signal: AbortSignal): Promise<MediaIndex> {
     const manifest = await fetchText({ url: f.manifest_url ?? f.url, headers: f.headers, platform: f.platform ?? null }, signal)
-    const rep = await runTask<DashRepresentationResult>(deps.pool, 'dashRepresentation', { text: manifest.text, baseUrl: manifest.url, formatId: f.format_id, url: f.url })
+    const rep = await runTask(deps.pool, 'dashRepresentation', { text: manifest.text, baseUrl: manifest.url, formatId: f.format_id, url: f.url })
     const init = rep.init === null ? null : { url: rep.init.url, range: toRange(rep.init.range) }
     if (rep.segments !== null) {
       return { source: 'dash', init, segments: rep.segments.map((s) => ({ url: s.url, duration: s.duration, range: toRange(s.range) })) }

@@ -2,21 +2,11 @@
 // A format's "p" label is its shorter side (as yt-dlp's `res` and YouTube's
 // labels): a 1080×1920 Short is 1080p. A height quality means "the best at or below".
 import { AppError } from '../errors.ts'
+import type { MediaFormat } from '../../workers/protocol.ts'
 
-export interface SelectableFormat {
-  format_id: string
-  ext: string
-  protocol: string
-  width: number | null
-  height: number | null
-  fps: number | null
-  vcodec: string | null
-  acodec: string | null
-  has_audio: boolean
-  has_video: boolean
-  bitrate: number | null
-  filesize: number | null
-}
+// What selection reads of a format: a view of the one format shape (workers/protocol.ts).
+export type SelectableFormat = Pick<MediaFormat, 'format_id' | 'ext' | 'protocol' | 'width' | 'height' | 'fps' |
+'vcodec' | 'acodec' | 'has_audio' | 'has_video' | 'bitrate' | 'filesize'>
 
 export type Quality =
   | { kind: 'best' }

@@ -16,9 +16,9 @@ import type { Quality, AutoInput } from './quality.ts'
 import { formatQuality } from './quality.ts'
 import type { Extractor } from '../extract/engine.ts'
 import type { PlatformRegistry, Target } from '../platforms/index.ts'
+import { unwrapTask } from '../extract/pool.ts'
 import type { ExtractionPool } from '../extract/pool.ts'
 import type { MediaFormat, MediaInfo } from '../../workers/protocol.ts'
-import type { HlsTemplate } from '../../workers/hls/hls-template.ts'
 import type { HlsUriKind } from '../../workers/hls/hls-types.ts'
 import type { StreamInfoOut, StreamTrackOut } from '../schemas/streams.ts'
 
@@ -219,12 +219,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
       if (deadline.aborted && !signal.aborted) throw new AppError('UPSTREAM_TIMEOUT', 'The playlist server took too long to answer', { detail: `more than ${PLAYLIST_READ_MS / 1000} s` })
       throw err
     }
-    const result = await deps.pool.run<unknown>('hlsTemplate', { text, baseUrl: base })
-    if (typeof result !== 'object' || result === null || !('ok' in result) || result.ok !== true || !('value' in result)) {
-      const message = typeof result === 'object' && result !== null && 'message' in result && typeof result.message === 'string' ? result.message : 'bad playlist'
-      throw new AppError('UPSTREAM_ERROR', 'The upstream playlist could not be read', { detail: message.slice(0, 300) })
-    }
-    const tpl = result.value as HlsTemplate
+    const tpl = unwrapTask(await deps.pool.run('hlsTemplate', { text, baseUrl: base }), 'UPSTREAM_ERROR', 'The upstream playlist could not be read')
     const links = tpl.uris.map(({ url: u, kind }) => {
       const playlist = kind === 'variant' || kind === 'media' || kind === 'iframe'
       const token = deps.signer.sign({ url: u, headers, ref: playlist ? ref : null }, deps.linkTtlSec)

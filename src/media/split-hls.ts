@@ -91,7 +91,7 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
   async function master (target: Target, video: MediaFormat, audio: MediaFormat): Promise<string> {
     await Promise.all([video, audio].filter((f) => !isHlsFormat(f)).map(async (f) => await deps.indexer.index(f, refresher(target, f.format_id), target.platform.name)))
     const language = audio.language !== null && LANGUAGE.test(audio.language) ? audio.language : undefined
-    return await runTask<string>(deps.pool, 'buildHls', {
+    return await runTask(deps.pool, 'buildHls', {
       master: {
         audio: [{ groupId: AUDIO_GROUP, name: language ?? 'Audio', ...(language === undefined ? {} : { language }), default: true, uri: mediaLink(target, audio) }],
         variants: [variant(video, audio, mediaLink(target, video))]
@@ -107,7 +107,7 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
       segments: idx.segments.map((s, i) => ({ uri: name(s, `${i}.m4s`), duration: s.duration, ...(s.range === null ? {} : { byterange: s.range }) }))
     }
     if (idx.init !== null) input.map = { uri: name(idx.init, 'init.mp4'), ...(idx.init.range === null ? {} : { byterange: idx.init.range }) }
-    return await runTask<string>(deps.pool, 'buildHls', { media: input })
+    return await runTask(deps.pool, 'buildHls', { media: input })
   }
 
   async function partUrl (f: MediaFormat, name: string, platform: string): Promise<string> {

@@ -1,22 +1,12 @@
 import { batchResults, compile, nullable, object } from './compile.ts'
 import type { ItemError } from './compile.ts'
 import type { JsonSchema } from './compile.ts'
+import type { MediaFormat } from '../../workers/protocol.ts'
 
-export interface FormatOut {
-  format_id: string
-  ext: string
-  protocol: string
-  width: number | null
-  height: number | null
-  fps: number | null
-  vcodec: string | null
-  acodec: string | null
-  has_audio: boolean
-  has_video: boolean
-  bitrate: number | null
-  filesize: number | null
-  format_note: string | null
-  language: string | null
+// A format as clients see it: a view of the one format shape (workers/protocol.ts),
+// without URLs and headers (those stay server-side), plus whether it needs our headers.
+export type FormatOut = Pick<MediaFormat, 'format_id' | 'ext' | 'protocol' | 'width' | 'height' | 'fps' | 'vcodec' |
+'acodec' | 'has_audio' | 'has_video' | 'bitrate' | 'filesize' | 'format_note' | 'language'> & {
   needs_headers: boolean
 }
 

@@ -137,6 +137,7 @@ export async function startDownloadsServer (setup: ServerSetup): Promise<Downloa
       MAX_STORAGE_GB: 1,
       TEMP_FILE_RETENTION_HOURS: 24,
       CLEANUP_INTERVAL: 3600,
+      cleanupIntervalMs: 3_600_000,
       MAX_CONCURRENT_DOWNLOADS: 4,
       WORKERS: 1,
       YTDLP_PATH: YTDLP,
