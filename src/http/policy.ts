@@ -11,6 +11,7 @@ import { AppError, toErrorBody } from '../errors.ts'
 import { serializeError } from '../schemas/error.ts'
 import { createAccess, isLoopback } from '../guard/access.ts'
 import { createClientIpResolver, forwardedFor } from '../guard/client-ip.ts'
+import { createStreamSlots } from '../guard/stream-slots.ts'
 import { createRequestMetrics } from '../ops/metrics.ts'
 import type { Access } from '../guard/access.ts'
 import type { ClientIpResolver } from '../guard/client-ip.ts'
@@ -139,7 +140,7 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
   let inflight = 0
   let seen = 0
   let draining = false
-  const streams = new Map<string, number>()
+  const streams = createStreamSlots()
 
   const origins = corsOrigins(settings.corsOrigins)
   const fixedLines = lines([...SECURITY_HEADERS, ...(origins.any ? [] : [['vary', 'Origin'] as const])])
@@ -180,17 +181,14 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
     // Loopback peers are exempt: ffmpeg remuxes read their inputs through our own proxy.
     if (isLoopback(a.peer) && !clientIp.isTrusted(a.peer)) return
     const who = a.keyId === null ? `ip:${a.ip}` : `key:${a.keyId}`
-    const n = streams.get(who) ?? 0
-    if (n >= cap) {
-      a.refusal = new AppError('RATE_LIMITED', 'Too many concurrent streams', { detail: `at most ${cap} streams at once per client`, headers: { 'retry-after': '5' } })
+    const release = streams.take(who, cap)
+    if (release === null) {
+      a.refusal = new AppError('RATE_LIMITED', 'Too many concurrent streams', {
+        detail: `at most ${cap} streams at once per client`, headers: { 'retry-after': '5' }
+      })
       return
     }
-    streams.set(who, n + 1)
-    a.release = () => {
-      const left = (streams.get(who) ?? 1) - 1
-      if (left <= 0) streams.delete(who)
-      else streams.set(who, left)
-    }
+    a.release = release
   }
 
   function route (rules: RouteRules, lane: Lane): RoutePolicy {
