@@ -20,8 +20,9 @@ import { videoRoutes } from './http/routes/videos.ts'
 import { authRoutes } from './http/routes/auth.ts'
 import { createPlatformRegistry, PLATFORMS } from './platforms/index.ts'
 import { createExtractionPool } from './extract/pool.ts'
-import { createInfoCache } from './extract/cache.ts'
-import { createSingleFlight } from './extract/single-flight.ts'
+import { createInfoCache, createRedisStore } from './extract/cache.ts'
+import { createRedisLocks, createSingleFlight } from './extract/single-flight.ts'
+import { createHostLocks, createHostStore } from './cluster/host-backends.ts'
 import { createExtractor } from './extract/engine.ts'
 import { isMediaInfo, isPlaylistInfo } from './extract/media-guards.ts'
 import { randomBytes } from 'node:crypto'
@@ -144,19 +145,24 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   })
   // exits of ready warm processes: each is replaced on demand (job limit, crash, timeout, reload)
   metrics.setWarmRestarts(() => pool.warm().exits)
-  const cacheOpts = { redis, l1MaxEntries: config.CACHE_L1_SIZE, l1TtlSec: config.CACHE_L1_TTL, encode: JSON.stringify }
+  // The L2 and the single-flight locks: Redis's, else (REDIS_URL empty) the primary's for its
+  // workers, over the link; in a single process (no primary) this process's alone.
+  const link = createClusterLink(async (what) => await collectLocal(what))
+  const l2 = redis !== null ? createRedisStore(redis) : link.shared === null ? null : createHostStore(link.shared)
+  const locks = redis !== null ? createRedisLocks(redis) : link.shared === null ? null : createHostLocks(link.shared)
+  const cacheOpts = { l2, l1MaxEntries: config.CACHE_L1_SIZE, l1TtlSec: config.CACHE_L1_TTL, encode: JSON.stringify }
   const infoCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isMediaInfo) })
   const playlistCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isPlaylistInfo) })
   metrics.watchCache('info', infoCache.stats)
   metrics.watchCache('playlist', playlistCache.stats)
-  const flights = createSingleFlight({ redis, lockTtlMs: config.extractTimeoutMs + 5000, waitTimeoutMs: config.extractTimeoutMs + 5000 })
+  const flights = createSingleFlight({ locks, lockTtlMs: config.extractTimeoutMs + 5000, waitTimeoutMs: config.extractTimeoutMs + 5000 })
   const ttlByPlatform = new Map(registry.list.map((p) => [p.name, ttlSetting(config, p.cacheTtlEnv)]))
   const extractor = createExtractor({
     pool,
     cache: infoCache,
     playlists: playlistCache,
     flights,
-    redis,
+    shared: l2,
     cookieFile: (platform) => cookies.fileFor(platform),
     ttlSec: (platform) => ttlByPlatform.get(platform) ?? config.CACHE_TTL,
     observe: metrics.extraction
@@ -191,7 +197,6 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     loopDelay.reset()
     return stats
   }
-  const link = createClusterLink(collectLocal)
 
   const health = createHealthMonitor({
     version: own.version,

@@ -1,6 +1,8 @@
 // The cluster primary: validates config, forks the HTTP workers, restarts dead
 // ones (within 1 s, with a crash-loop limit), relays collect requests between
-// workers, drains on SIGTERM/SIGINT and rolls the workers on SIGHUP. With
+// workers, drains on SIGTERM/SIGINT and rolls the workers on SIGHUP. Without
+// Redis it keeps the host's info L2 and single-flight locks for its workers
+// (cluster/host-state.ts), so a video is extracted once per host. With
 // YTDLP_AUTO_UPDATE it is the one process per host that updates yt-dlp (then
 // has every worker reload it) and tells the workers how the last update went.
 // It never accepts connections: each worker binds the port (SO_REUSEPORT).
@@ -14,6 +16,7 @@ import type { Config } from './config.ts'
 import { createLogger } from './log.ts'
 import { collectTimeout, parseWorkerMessage } from './cluster/link.ts'
 import type { CollectKind, Gathered, PrimaryMessage } from './cluster/link.ts'
+import { createHostState } from './cluster/host-state.ts'
 import { createYtDlpUpdater, FIRST_UPDATE_DELAY_MS, RELOAD_TIMEOUT_MS, updateCommand } from './extract/ytdlp-update.ts'
 import type { UpdateStatus } from './extract/ytdlp-status.ts'
 
@@ -66,6 +69,8 @@ export function runPrimary (): void {
   // waiting: worker id → pid of the workers asked that have not answered yet
   const pendingCollect = new Map<string, { waiting: Map<number, number>, results: unknown[], missing: number[], timer: NodeJS.Timeout, done: (g: Gathered) => void }>()
   let ytdlpUpdate: UpdateStatus | null = null
+  // with Redis the workers share it instead (and never ask)
+  const host = config.redisUrl === null ? createHostState({ maxBytes: config.CACHE_L2_MB * 1024 * 1024 }) : null
 
   // A worker that just died can still look connected: the write fails with EPIPE, which
   // goes to the callback (without one it is an 'error' event that would end the primary).
@@ -123,6 +128,9 @@ export function runPrimary (): void {
       // a request id comes from a worker: a duplicate must not orphan the pending one
       if (pendingCollect.has(id)) return
       gather(m.what, m.timeoutMs, (g) => send(worker, { type: 'vidgate:response', id, results: g.results, missing: g.missing }), id)
+    } else if (m.type === 'vidgate:shared') {
+      const id = m.id
+      host?.handle(worker.id, m.req, (reply) => send(worker, { type: 'vidgate:shared-reply', id, reply }))
     } else if (m.type === 'vidgate:collected') {
       const p = pendingCollect.get(m.id)
       const pid = p?.waiting.get(worker.id)
@@ -150,6 +158,8 @@ export function runPrimary (): void {
   cluster.on('exit', (worker, code, signal) => {
     const slot = slots.get(worker.id)
     slots.delete(worker.id)
+    // its locks go free at once: the other workers' waiters take over instead of waiting out the expiry
+    host?.workerGone(worker.id)
     for (const [id, p] of pendingCollect) {
       const pid = p.waiting.get(worker.id)
       if (pid === undefined) continue

@@ -1,12 +1,51 @@
 // The info cache: a small per-worker L1 (LRU, short TTL) in front of an optional
-// shared L2 in Redis. Keys carry a version prefix so a schema change invalidates
-// old entries. Redis failures are cache misses, never errors.
+// shared L2: Redis when there is one, else the store the primary keeps for its
+// workers (cluster/host-state.ts, asked through cluster/host-backends.ts). Keys carry a version prefix so a schema change
+// invalidates old entries. L2 failures are cache misses, never errors.
 import type { Redis } from '../redis.ts'
 
 export const CACHE_VERSION = 'v1'
 
-// hits and misses: of the whole cache; l1*/l2*: per layer (an L1 miss goes on to L2 when there is Redis)
-export interface CacheStats { hits: number, misses: number, l1Hits: number, l1Misses: number, l2Hits: number, l2Misses: number, l1Size: number, backend: 'memory' | 'redis' }
+// A shared store of text values with a TTL, one per process: the L2 of every cache and the
+// extraction errors waiters share. Every failure is a miss (get) or nothing (set, delete).
+export interface SharedStore {
+  // redis: shared by every worker and host; primary: by this host's workers (no Redis)
+  readonly kind: 'redis' | 'primary'
+  get: (key: string) => Promise<{ text: string, ttlMs: number } | null>
+  set: (key: string, text: string, ttlSec: number) => Promise<void>
+  delete: (key: string) => Promise<void>
+}
+
+export function createRedisStore (redis: Redis): SharedStore {
+  return {
+    kind: 'redis',
+    async get (key) {
+      try {
+        const [text, pttl] = await Promise.all([redis.get(key), redis.pttl(key)])
+        return text === null ? null : { text, ttlMs: pttl }
+      } catch { return null }
+    },
+    async set (key, text, ttlSec) {
+      try { await redis.set(key, text, 'EX', Math.ceil(ttlSec)) } catch {}
+    },
+    async delete (key) {
+      try { await redis.del(key) } catch {}
+    }
+  }
+}
+
+// hits and misses: of the whole cache; l1*/l2*: per layer (an L1 miss goes on to the L2 when there is one)
+export interface CacheStats {
+  hits: number
+  misses: number
+  l1Hits: number
+  l1Misses: number
+  l2Hits: number
+  l2Misses: number
+  l1Size: number
+  backend: 'memory' | 'redis'
+  l2: SharedStore['kind'] | null
+}
 
 // extra: what callers derive from the value once (e.g. its serialized body), dropped with it
 export interface L1Entry<V> { value: V, expiresAt: number, extra: Map<string, Buffer> }
@@ -21,7 +60,7 @@ export interface InfoCache<V> {
 }
 
 export interface CacheOptions<V> {
-  redis: Redis | null
+  l2: SharedStore | null
   l1MaxEntries: number
   l1TtlSec: number
   encode: (value: V) => string
@@ -63,24 +102,23 @@ export function createInfoCache<V> (opts: CacheOptions<V>): InfoCache<V> {
     return entry
   }
 
+  const backend = opts.l2?.kind === 'redis' ? 'redis' : 'memory'
   return {
-    backend: opts.redis === null ? 'memory' : 'redis',
+    backend,
     peek,
     async get (key) {
       const entry = peek(key)
       if (entry !== null) return entry.value
       l1Misses++
-      const redis = opts.redis
-      if (redis !== null) {
-        try {
-          const [text, pttl] = await Promise.all([redis.get(key), redis.pttl(key)])
-          const value = text === null ? null : opts.decode(text)
-          if (value !== null) {
-            l2Hits++
-            remember(key, value, Math.max(1, Math.floor(pttl / 1000)))
-            return value
-          }
-        } catch {}
+      const l2 = opts.l2
+      if (l2 !== null) {
+        const stored = await l2.get(key)
+        const value = stored === null ? null : opts.decode(stored.text)
+        if (stored !== null && value !== null) {
+          l2Hits++
+          remember(key, value, Math.max(1, Math.floor(stored.ttlMs / 1000)))
+          return value
+        }
         l2Misses++
       }
       return null
@@ -88,23 +126,22 @@ export function createInfoCache<V> (opts: CacheOptions<V>): InfoCache<V> {
     async set (key, value, ttlSec) {
       if (ttlSec <= 0) return
       remember(key, value, ttlSec)
-      const redis = opts.redis
-      if (redis === null) return
-      try { await redis.set(key, opts.encode(value), 'EX', Math.ceil(ttlSec)) } catch {}
+      await opts.l2?.set(key, opts.encode(value), ttlSec)
     },
     async delete (key) {
       l1.delete(key)
-      try { await opts.redis?.del(key) } catch {}
+      await opts.l2?.delete(key)
     },
     stats: () => ({
       hits: l1Hits + l2Hits,
-      misses: opts.redis === null ? l1Misses : l2Misses,
+      misses: opts.l2 === null ? l1Misses : l2Misses,
       l1Hits,
       l1Misses,
       l2Hits,
       l2Misses,
       l1Size: l1.size,
-      backend: opts.redis === null ? 'memory' : 'redis'
+      backend,
+      l2: opts.l2?.kind ?? null
     })
   }
 }

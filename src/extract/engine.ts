@@ -2,11 +2,10 @@
 // pool → cache. Media URLs expire, so a cached info never outlives its URLs.
 import { AppError, isErrorCode } from '../errors.ts'
 import { cacheKey } from './cache.ts'
-import type { InfoCache, L1Entry } from './cache.ts'
+import type { InfoCache, L1Entry, SharedStore } from './cache.ts'
 import type { ExtractionPool } from './pool.ts'
 import type { SingleFlight } from './single-flight.ts'
 import type { Target } from '../platforms/index.ts'
-import type { Redis } from '../redis.ts'
 import type { ExtractionKind, ExtractionObserver } from '../ops/metrics.ts'
 import type { MediaInfo, PlaylistInfo } from '../../workers/protocol.ts'
 
@@ -22,7 +21,8 @@ export interface ExtractorDeps {
   cache: InfoCache<MediaInfo>
   playlists: InfoCache<PlaylistInfo>
   flights: SingleFlight
-  redis: Redis | null
+  // where deterministic failures are shared with the processes waiting on one (the caches' L2)
+  shared: SharedStore | null
   cookieFile: (platform: string) => string | null
   ttlSec: (platform: string) => number
   now?: () => number
@@ -49,11 +49,10 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
   const errorKey = (key: string): string => `${key}:error`
 
   async function sharedError (key: string): Promise<never | null> {
-    if (deps.redis === null) return null
-    const text = await deps.redis.get(errorKey(key)).catch(() => null)
-    if (text === null) return null
+    const stored = await deps.shared?.get(errorKey(key)) ?? null
+    if (stored === null) return null
     let parsed: unknown
-    try { parsed = JSON.parse(text) } catch { return null }
+    try { parsed = JSON.parse(stored.text) } catch { return null }
     if (typeof parsed === 'object' && parsed !== null && 'code' in parsed && isErrorCode(parsed.code)) {
       const detail = 'detail' in parsed && typeof parsed.detail === 'string' ? parsed.detail : null
       throw new AppError(parsed.code, undefined, { detail })
@@ -83,8 +82,8 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
       await deps.cache.set(key, value, ttlFor(value, deps.ttlSec(target.platform.name), now()))
       return value
     } catch (err) {
-      if (err instanceof AppError && SHARED_ERRORS.has(err.code) && deps.redis !== null) {
-        await deps.redis.set(errorKey(key), JSON.stringify({ code: err.code, detail: err.detail }), 'EX', ERROR_TTL_SEC).catch(() => {})
+      if (err instanceof AppError && SHARED_ERRORS.has(err.code)) {
+        await deps.shared?.set(errorKey(key), JSON.stringify({ code: err.code, detail: err.detail }), ERROR_TTL_SEC)
       }
       throw err
     }

@@ -67,7 +67,8 @@ async function listenOnce (path: string): Promise<Output> {
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(path, () => { server.off('error', reject); resolve() })
+    // exclusive: not accepted by the cluster primary and handed over (see proxy/egress.ts)
+    server.listen({ path, exclusive: true }, () => { server.off('error', reject); resolve() })
   })
   return {
     path,

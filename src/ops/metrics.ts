@@ -15,7 +15,8 @@ export type ExtractionObserver = (platform: string, kind: ExtractionKind, outcom
 export type ExtractionKind = 'video' | 'playlist'
 
 // Lookups of one cache by layer, counted by the cache itself (extract/cache.ts).
-export interface CacheLayerCounts { l1Hits: number, l1Misses: number, l2Hits: number, l2Misses: number, backend: 'memory' | 'redis' }
+// l2: the shared layer behind this worker's, if any (Redis, or the primary without it)
+export interface CacheLayerCounts { l1Hits: number, l1Misses: number, l2Hits: number, l2Misses: number, l2: 'redis' | 'primary' | null }
 
 export interface MetricsOptions {
   // warm yt-dlp processes restarted in this process so far (monotonic); 0 until set
@@ -102,13 +103,13 @@ export function createRequestMetrics (opts: MetricsOptions = {}): RequestMetrics
     () => [...proxied.values()].map((p) => ({ labels: p.labels, value: p.bytes }))))
 
   const caches: Array<{ name: string, counts: () => CacheLayerCounts }> = []
-  registry.registerMetric(customMetric('vidgate_cache_requests_total', 'Cache lookups by cache, layer (l1: this worker, l2: Redis) and result (hit, miss)', 'counter', () => {
+  registry.registerMetric(customMetric('vidgate_cache_requests_total', 'Cache lookups by cache, layer (l1: this worker, l2: Redis, or the primary without it) and result (hit, miss)', 'counter', () => {
     const out: MetricValue[] = []
     for (const { name, counts } of caches) {
       const c = counts()
       out.push({ labels: { cache: name, layer: 'l1', result: 'hit' }, value: c.l1Hits })
       out.push({ labels: { cache: name, layer: 'l1', result: 'miss' }, value: c.l1Misses })
-      if (c.backend === 'redis') {
+      if (c.l2 !== null) {
         out.push({ labels: { cache: name, layer: 'l2', result: 'hit' }, value: c.l2Hits })
         out.push({ labels: { cache: name, layer: 'l2', result: 'miss' }, value: c.l2Misses })
       }

@@ -376,7 +376,9 @@ export function createEgress (options: EgressOptions): Egress {
     server.on('clientError', (_err, socket: Socket) => { socket.destroy() })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve() })
+      // exclusive: in a cluster worker a shared listen is accepted by the primary and handed over
+      // (round-robin), so every yt-dlp connection would pass through it and stop when it stalls
+      server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => { server.off('error', reject); resolve() })
     })
     const addr = server.address()
     lane.port = typeof addr === 'object' && addr !== null ? addr.port : 0
