@@ -20,9 +20,9 @@ import { videoRoutes } from './http/routes/videos.ts'
 import { authRoutes } from './http/routes/auth.ts'
 import { createPlatformRegistry, PLATFORMS } from './platforms/index.ts'
 import { createExtractionPool } from './extract/pool.ts'
-import { createInfoCache, createRedisStore } from './extract/cache.ts'
-import { createRedisLocks, createSingleFlight } from './extract/single-flight.ts'
-import { createHostLocks, createHostStore } from './cluster/host-backends.ts'
+import { createInfoCache, redisL2 } from './extract/cache.ts'
+import { redisLocks, createSingleFlight } from './extract/single-flight.ts'
+import { hostLocks, hostL2 } from './cluster/host-backends.ts'
 import { createExtractor } from './extract/engine.ts'
 import { isMediaInfo, isPlaylistInfo } from './extract/media-guards.ts'
 import { randomBytes } from 'node:crypto'
@@ -148,8 +148,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   // The L2 and the single-flight locks: Redis's, else (REDIS_URL empty) the primary's for its
   // workers, over the link; in a single process (no primary) this process's alone.
   const link = createClusterLink(async (what) => await collectLocal(what))
-  const l2 = redis !== null ? createRedisStore(redis) : link.shared === null ? null : createHostStore(link.shared)
-  const locks = redis !== null ? createRedisLocks(redis) : link.shared === null ? null : createHostLocks(link.shared)
+  const l2 = redis !== null ? redisL2(redis) : link.shared === null ? null : hostL2(link.shared)
+  const locks = redis !== null ? redisLocks(redis) : link.shared === null ? null : hostLocks(link.shared)
   const cacheOpts = { l2, l1MaxEntries: config.CACHE_L1_SIZE, l1TtlSec: config.CACHE_L1_TTL, encode: JSON.stringify }
   const infoCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isMediaInfo) })
   const playlistCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isPlaylistInfo) })

@@ -1,15 +1,15 @@
 // The worker side of the state the primary keeps without Redis (cluster/host-state.ts):
 // the caches' L2 and the single-flight locks as backends of the interfaces the Redis
-// ones implement (extract/cache.ts SharedStore, extract/single-flight.ts FlightLocks).
+// ones implement (extract/cache.ts CacheL2, extract/single-flight.ts FlightLocks).
 // A primary that does not answer in time is a miss, or no lock: the worker works alone.
 import { SHARED_TIMEOUT_MS } from './link.ts'
 import type { SharedChannel } from './link.ts'
-import type { SharedStore } from '../extract/cache.ts'
+import type { CacheL2 } from '../extract/cache.ts'
 import type { FlightLocks } from '../extract/single-flight.ts'
 
-type Stored = Awaited<ReturnType<SharedStore['get']>>
+type Stored = Awaited<ReturnType<CacheL2['get']>>
 
-export function createHostStore (channel: SharedChannel): SharedStore {
+export function hostL2 (channel: SharedChannel): CacheL2 {
   // one question per key at a time: a burst of misses in this worker asks once
   const reading = new Map<string, Promise<Stored>>()
   return {
@@ -28,7 +28,7 @@ export function createHostStore (channel: SharedChannel): SharedStore {
   }
 }
 
-export function createHostLocks (channel: SharedChannel): FlightLocks {
+export function hostLocks (channel: SharedChannel): FlightLocks {
   return {
     async acquire (key, ttlMs) {
       const r = await channel.ask({ op: 'lock', key, ttlMs }, SHARED_TIMEOUT_MS)

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createInfoCache, createRedisStore, cacheKey } from './cache.ts'
-import { createRedisLocks, createSingleFlight } from './single-flight.ts'
+import { createInfoCache, redisL2, cacheKey } from './cache.ts'
+import { redisLocks, createSingleFlight } from './single-flight.ts'
 import { createRedis, connectRedis } from '../redis.ts'
 import { createLogger } from '../log.ts'
 import { startRedis } from '../testing/helpers.ts'
@@ -32,18 +32,18 @@ test('Redis L2: shared between caches, TTL kept, and a stopped Redis is a miss',
   await connectRedis(r1, 2000)
   await connectRedis(r2, 2000)
   t.after(async () => { r1.disconnect(); r2.disconnect(); await server.stop() })
-  const a = createInfoCache({ l2: createRedisStore(r1), l1MaxEntries: 10, l1TtlSec: 5, ...codec })
-  const b = createInfoCache({ l2: createRedisStore(r2), l1MaxEntries: 10, l1TtlSec: 5, ...codec })
+  const a = createInfoCache({ l2: redisL2(r1), l1MaxEntries: 10, l1TtlSec: 5, ...codec })
+  const b = createInfoCache({ l2: redisL2(r2), l1MaxEntries: 10, l1TtlSec: 5, ...codec })
   await a.set('k', { n: 7 }, 30)
   assert.deepEqual(await b.get('k'), { n: 7 })
   const ttl = await r1.ttl('k')
   assert.ok(ttl > 25 && ttl <= 30)
   await r1.set('bad', 'not json{')
-  const strict = createInfoCache({ l2: createRedisStore(r1), l1MaxEntries: 10, l1TtlSec: 5, encode: codec.encode, decode: (t) => { try { return JSON.parse(t) as { n: number } } catch { return null } } })
+  const strict = createInfoCache({ l2: redisL2(r1), l1MaxEntries: 10, l1TtlSec: 5, encode: codec.encode, decode: (t) => { try { return JSON.parse(t) as { n: number } } catch { return null } } })
   assert.equal(await strict.get('bad'), null, 'undecodable values are misses')
   await server.stop()
   const started = Date.now()
-  assert.equal(await createInfoCache({ l2: createRedisStore(r2), l1MaxEntries: 10, l1TtlSec: 5, ...codec }).get('k'), null)
+  assert.equal(await createInfoCache({ l2: redisL2(r2), l1MaxEntries: 10, l1TtlSec: 5, ...codec }).get('k'), null)
   await b.set('z', { n: 1 }, 30)
   assert.ok(Date.now() - started < 2000, 'Redis failures are fast misses')
 })
@@ -60,7 +60,7 @@ test('single-flight merges concurrent work in-process and across Redis clients',
   const log = createLogger('silent', {})
   const clients = [createRedis(server.url, log), createRedis(server.url, log)]
   await Promise.all(clients.map(async (c) => await connectRedis(c, 2000)))
-  const flights = clients.map((redis) => createSingleFlight({ locks: createRedisLocks(redis, 100), lockTtlMs: 5000, waitTimeoutMs: 5000 }))
+  const flights = clients.map((redis) => createSingleFlight({ locks: redisLocks(redis, 100), lockTtlMs: 5000, waitTimeoutMs: 5000 }))
   t.after(async () => { for (const f of flights) await f.close(); for (const c of clients) c.disconnect(); await server.stop() })
   await new Promise((resolve) => setTimeout(resolve, 100))
   let shared: number | null = null

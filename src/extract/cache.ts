@@ -1,14 +1,15 @@
 // The info cache: a small per-worker L1 (LRU, short TTL) in front of an optional
 // shared L2: Redis when there is one, else the store the primary keeps for its
-// workers (cluster/host-state.ts, asked through cluster/host-backends.ts). Keys carry a version prefix so a schema change
-// invalidates old entries. L2 failures are cache misses, never errors.
+// workers (cluster/host-state.ts, asked through cluster/host-backends.ts). Keys
+// carry a version prefix so a schema change invalidates old entries. L2 failures
+// are cache misses, never errors.
 import type { Redis } from '../redis.ts'
 
 export const CACHE_VERSION = 'v1'
 
-// A shared store of text values with a TTL, one per process: the L2 of every cache and the
-// extraction errors waiters share. Every failure is a miss (get) or nothing (set, delete).
-export interface SharedStore {
+// The shared layer, one per process: text values under a key, for a TTL; the L2 of every cache, and
+// where waiters find a deterministic extraction error. Every failure is a miss (get) or nothing.
+export interface CacheL2 {
   // redis: shared by every worker and host; primary: by this host's workers (no Redis)
   readonly kind: 'redis' | 'primary'
   get: (key: string) => Promise<{ text: string, ttlMs: number } | null>
@@ -16,7 +17,7 @@ export interface SharedStore {
   delete: (key: string) => Promise<void>
 }
 
-export function createRedisStore (redis: Redis): SharedStore {
+export function redisL2 (redis: Redis): CacheL2 {
   return {
     kind: 'redis',
     async get (key) {
@@ -44,7 +45,7 @@ export interface CacheStats {
   l2Misses: number
   l1Size: number
   backend: 'memory' | 'redis'
-  l2: SharedStore['kind'] | null
+  l2: CacheL2['kind'] | null
 }
 
 // extra: what callers derive from the value once (e.g. its serialized body), dropped with it
@@ -60,7 +61,7 @@ export interface InfoCache<V> {
 }
 
 export interface CacheOptions<V> {
-  l2: SharedStore | null
+  l2: CacheL2 | null
   l1MaxEntries: number
   l1TtlSec: number
   encode: (value: V) => string

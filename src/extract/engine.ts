@@ -2,7 +2,7 @@
 // pool → cache. Media URLs expire, so a cached info never outlives its URLs.
 import { AppError, isErrorCode } from '../errors.ts'
 import { cacheKey } from './cache.ts'
-import type { InfoCache, L1Entry, SharedStore } from './cache.ts'
+import type { InfoCache, L1Entry, CacheL2 } from './cache.ts'
 import type { ExtractionPool } from './pool.ts'
 import type { SingleFlight } from './single-flight.ts'
 import type { Target } from '../platforms/index.ts'
@@ -22,7 +22,7 @@ export interface ExtractorDeps {
   playlists: InfoCache<PlaylistInfo>
   flights: SingleFlight
   // where deterministic failures are shared with the processes waiting on one (the caches' L2)
-  shared: SharedStore | null
+  shared: CacheL2 | null
   cookieFile: (platform: string) => string | null
   ttlSec: (platform: string) => number
   now?: () => number

@@ -88,7 +88,7 @@ const UNLOCK = 'if redis.call(\'GET\', KEYS[1]) == ARGV[1] then return redis.cal
 const lockKey = (key: string): string => `${key}:lock`
 
 // Redis locks: SET NX PX, a compare-and-delete unlock, and a pub/sub notice when one is released.
-export function createRedisLocks (redis: Redis, pollMs = 250): FlightLocks {
+export function redisLocks (redis: Redis, pollMs = 250): FlightLocks {
   const waiters = new Map<string, Set<() => void>>()
   const sub = redis.duplicate({ enableOfflineQueue: true, lazyConnect: false })
   sub.on('error', () => {})
