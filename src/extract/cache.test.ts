@@ -70,3 +70,33 @@ test('single-flight merges concurrent work in-process and across Redis clients',
   assert.deepEqual(results, [7, 7])
   assert.equal(produced, 1, 'one process did the work, the other waited for it')
 })
+
+test('single-flight: a holder that fails without a result hands over to one waiter at a time', async (t) => {
+  const server = await startRedis()
+  const log = createLogger('silent', {})
+  const clients = [createRedis(server.url, log), createRedis(server.url, log), createRedis(server.url, log)]
+  await Promise.all(clients.map(async (c) => await connectRedis(c, 2000)))
+  const flights = clients.map((redis) => createSingleFlight({ locks: redisLocks(redis, 100), lockTtlMs: 5000, waitTimeoutMs: 10_000 }))
+  t.after(async () => { for (const f of flights) await f.close(); for (const c of clients) c.disconnect(); await server.stop() })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  let shared: number | null = null
+  let runs = 0
+  let active = 0
+  let most = 0
+  const produce = async (): Promise<number> => {
+    runs++
+    active++
+    most = Math.max(most, active)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    active--
+    // the first holder fails with nothing to share (a timeout): one waiter takes over, the other waits for it
+    if (runs === 1) throw new Error('timed out')
+    shared = 9
+    return 9
+  }
+  const results = await Promise.allSettled(flights.map(async (f) => await f.run('handover', produce, async () => shared)))
+  assert.equal(results.filter((r) => r.status === 'rejected').length, 1)
+  assert.deepEqual(results.flatMap((r) => r.status === 'fulfilled' ? [r.value] : []), [9, 9])
+  assert.equal(runs, 2, 'the failed run and one more')
+  assert.equal(most, 1, 'never two at once')
+})
