@@ -49,8 +49,12 @@ test('runDownload outcomes', async (t) => {
   assert.deepEqual(err.outcome.ok === false && !err.outcome.aborted ? [err.outcome.code, err.outcome.message] : null,
     ['VIDEO_NOT_FOUND', '[generic] x: Unable to download webpage: HTTP Error 404: Not Found'])
 
+  // exit 0 without a file: a failed extraction, unless yt-dlp said --max-filesize (the quota left) skipped it
   const skip = await run('skip', dir)
-  assert.equal(skip.outcome.ok === false && !skip.outcome.aborted ? skip.outcome.code : null, 'STORAGE_FULL')
+  assert.deepEqual(skip.outcome.ok === false && !skip.outcome.aborted ? [skip.outcome.code, skip.outcome.message] : null,
+    ['EXTRACTION_FAILED', 'yt-dlp finished without writing a file; it printed nothing'])
+  const tooBig = await run('toobig', dir)
+  assert.equal(tooBig.outcome.ok === false && !tooBig.outcome.aborted ? tooBig.outcome.code : null, 'STORAGE_FULL')
 
   const t0 = Date.now()
   const stall = await run('stall', dir, { stallTimeoutMs: 300 })
