@@ -38,6 +38,18 @@ const MAX_CACHED_SCOPES = 2000
 
 interface Cached { mtimeMs: number, names: readonly string[], readAt: number, quiet: boolean }
 
+// position of `entry` in names sorted newest first (descending)
+function position (names: readonly string[], entry: string): number {
+  let lo = 0
+  let hi = names.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((names[mid] ?? '') > entry) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 export function createDirIndex (root: string): DirIndex {
   const cache = new Map<string, Cached>()
   const dirOf = (scope: string): string => join(root, scope)
@@ -76,12 +88,18 @@ export function createDirIndex (root: string): DirIndex {
       for (let i = 0; ; i++) {
         try {
           await writeFile(path, '')
-          return
+          break
         } catch (err) {
           if (!isCode(err, 'ENOENT') || i >= 3) throw err
           await mkdir(dirOf(scope), { recursive: true })
         }
       }
+      // our own changes show at once in a list reused under maxAgeMs (the folder's mtime invalidates it for the rest)
+      const hit = cache.get(scope)
+      if (hit === undefined) return
+      const at = position(hit.names, entry)
+      // copy on write: a listing may still be paging through the old array
+      if (hit.names[at] !== entry) hit.names = hit.names.toSpliced(at, 0, entry)
     },
     async drop (scope, entry) {
       try {
@@ -89,6 +107,10 @@ export function createDirIndex (root: string): DirIndex {
       } catch (err) {
         if (!isCode(err, 'ENOENT')) throw err
       }
+      const hit = cache.get(scope)
+      if (hit === undefined) return
+      const at = position(hit.names, entry)
+      if (hit.names[at] === entry) hit.names = hit.names.toSpliced(at, 1)
     },
     entries: async (scope, maxAgeMs = 0) => await read(scope, maxAgeMs),
     async pruneEmpty () {

@@ -86,6 +86,8 @@ export async function createFileStore (opts: FileStoreOptions): Promise<TaskStor
   const seen = new Map<string, string>()
   // what this process last indexed per unfinished task: progress writes skip the index
   const indexed = new Map<string, string>()
+  // per client: the reservation in progress
+  const reserving = new Map<string, Promise<void>>()
   let polling = false
 
   async function get (id: string): Promise<TaskRecord | null> {
@@ -233,19 +235,28 @@ export async function createFileStore (opts: FileStoreOptions): Promise<TaskStor
       }
       return { tasks, total: entries.length }
     },
+    // Add first, then count: two processes racing for a client's last place may both be
+    // refused, never both let in. Within this process one client's reservations queue.
     async reserve (id, client, createdMs, caps) {
-      const entry = entryName(createdMs, id)
       const quota = quotaScope(client.quota)
-      await index.add(quota, entry)
-      await index.add('all', entry)
-      let verdict: 'ok' | 'client' | 'global' = 'ok'
-      if (caps.perClient > 0 && (await index.entries(quota)).length > caps.perClient && await liveCount(quota) > caps.perClient) verdict = 'client'
-      else if (caps.global > 0 && (await index.entries('all', GLOBAL_COUNT_MAX_AGE_MS)).length > caps.global) verdict = 'global'
-      if (verdict !== 'ok') {
-        await index.drop(quota, entry)
-        await index.drop('all', entry)
-      }
-      return verdict
+      const before = reserving.get(quota) ?? Promise.resolve()
+      const turn = before.then(async () => {
+        const entry = entryName(createdMs, id)
+        await index.add(quota, entry)
+        await index.add('all', entry)
+        let verdict: 'ok' | 'client' | 'global' = 'ok'
+        if (caps.perClient > 0 && (await index.entries(quota)).length > caps.perClient && await liveCount(quota) > caps.perClient) verdict = 'client'
+        else if (caps.global > 0 && (await index.entries('all', GLOBAL_COUNT_MAX_AGE_MS)).length > caps.global) verdict = 'global'
+        if (verdict !== 'ok') {
+          await index.drop(quota, entry)
+          await index.drop('all', entry)
+        }
+        return verdict
+      })
+      const settled = turn.then(() => {}, () => {})
+      reserving.set(quota, settled)
+      void settled.then(() => { if (reserving.get(quota) === settled) reserving.delete(quota) })
+      return await turn
     },
     async release (id, client, createdMs) {
       const entry = entryName(createdMs, id)

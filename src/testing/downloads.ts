@@ -73,7 +73,7 @@ export function makeBigFile (dir: string, name: string, bytes: number): string {
   return path
 }
 
-const TYPES: Readonly<Record<string, string>> = { mp4: 'video/mp4', m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t' }
+const TYPES: Readonly<Record<string, string>> = { mp4: 'video/mp4', m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t', xml: 'application/rss+xml' }
 
 export interface Origin { port: number, host: string, base: string, requests: () => number, close: () => Promise<void> }
 
