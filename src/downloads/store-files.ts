@@ -77,6 +77,8 @@ export async function createFileStore (opts: FileStoreOptions): Promise<TaskStor
     owners: join(opts.stateDir, 'owners'),
     index: join(opts.stateDir, 'index')
   }
+  // state written before the index existed is indexed once, at the first start that finds it missing
+  const unindexed = await ignoreMissing(stat(dirs.index)) === null
   await Promise.all(Object.values(dirs).map(async (d) => await mkdir(d, { recursive: true })))
   const taskPath = (id: string): string => join(dirs.tasks, `${id}.json`)
   const keyPath = (key: string): string => join(dirs.keys, key)
@@ -179,6 +181,13 @@ export async function createFileStore (opts: FileStoreOptions): Promise<TaskStor
       emit(id, s === null ? null : await get(id).catch(() => null))
     }
   }
+  if (unindexed) {
+    for (const name of (await readdir(dirs.tasks)).filter((n) => n.endsWith('.json'))) {
+      const task = await get(name.slice(0, -5)).catch(() => null)
+      if (task !== null) await indexTask(task)
+    }
+  }
+
   const timer = setInterval(() => {
     if (polling || listeners.size === 0) return
     polling = true
