@@ -186,6 +186,8 @@ export const CONFIG_TABLE = {
   DOWNLOAD_TIMEOUT: entry(int(10, 7 * 86400), 21600, 'seconds one download task may take before it is killed'),
   DOWNLOAD_STALL_TIMEOUT: entry(int(5, 86400), 120, 'seconds without download progress before yt-dlp is killed'),
   BATCH_DOWNLOAD_MAX: entry(int(1, 1000), 10, 'items accepted by one batch-download request'),
+  DOWNLOAD_TASKS_PER_CLIENT: entry(int(0, 1_000_000), 100, 'download tasks one client (API key, or client IP without one) may hold, finished ones included, before 429 TOO_MANY_TASKS; admins are exempt; 0 = no cap'),
+  DOWNLOAD_TASKS_MAX: entry(int(0, 10_000_000), 10000, 'download tasks all clients together may hold before 507 TASK_STORE_FULL; 0 = no cap'),
   COOKIES_DIRECTORY: entry(str, 'config/cookies', 'folder of per-platform Netscape cookie files (<platform>_cookies.txt)'),
   API_KEYS: entry(list, [], 'API keys, comma-separated: key[:scope+scope[:limit]] (scope admin; limit = that key\'s requests per window)'),
   API_KEYS_FILE: entry(str, '', 'file of API key entries, one per line; sha256:<hex> may stand for the key'),

@@ -24,6 +24,8 @@ export const ERRORS = Object.freeze({
   // Valid request, content nobody can extract (yt-dlp does not download DRM media); retrying never helps.
   DRM_PROTECTED: { status: 422, message: 'The video is DRM-protected and cannot be extracted' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  // a client's stored download tasks are capped (DOWNLOAD_TASKS_PER_CLIENT); deleting finished ones makes room
+  TOO_MANY_TASKS: { status: 429, message: 'Too many download tasks for this client' },
   UPSTREAM_RATE_LIMITED: { status: 429, message: 'The platform is rate-limiting us; try again later' },
   GEO_BLOCKED: { status: 451, message: 'The video is not available in this server\'s region' },
   INTERNAL: { status: 500, message: 'An unexpected error occurred' },
@@ -43,7 +45,9 @@ export const ERRORS = Object.freeze({
   FFMPEG_MISSING: { status: 503, message: 'ffmpeg is not available on this server' },
   EXTRACTION_TIMEOUT: { status: 504, message: 'The extraction took too long' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The media server took too long to answer' },
-  STORAGE_FULL: { status: 507, message: 'Download storage is full' }
+  STORAGE_FULL: { status: 507, message: 'Download storage is full' },
+  // every client's tasks together are capped (DOWNLOAD_TASKS_MAX)
+  TASK_STORE_FULL: { status: 507, message: 'The server holds as many download tasks as it may' }
 } as const)
 
 export type ErrorCode = keyof typeof ERRORS

@@ -16,7 +16,12 @@ export interface DownloadArgsInput {
   socketTimeoutSec: number
   // the operator's settings (proxy, JavaScript runtime, cache folder, extractor args) as options
   settingsArgs?: readonly string[]
+  // --no-quiet: yt-dlp's messages on stdout (--print implies --quiet), so a run that ends
+  // without a file can say why; yt-dlp before 2023.06 does not take the option
+  messages?: boolean
 }
+
+export const NO_QUIET = '--no-quiet'
 
 // One progress line per update, fields separated by a tab; NA when unknown.
 export const PROGRESS_PREFIX = 'vgp'
@@ -80,6 +85,7 @@ export function buildDownloadArgs (input: DownloadArgsInput): string[] {
   if (input.ffmpegPath !== null) args.push('--ffmpeg-location', input.ffmpegPath)
   if (input.cookiesFile !== null) args.push('--cookies', input.cookiesFile)
   if (input.settingsArgs !== undefined) args.push(...input.settingsArgs)
+  if (input.messages === true) args.push(NO_QUIET)
   // Security: everything after `--` is the URL, never an option (yt-dlp has --exec).
   args.push('--', input.url)
   return args

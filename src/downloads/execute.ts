@@ -7,14 +7,14 @@ import { extname, join, relative } from 'node:path'
 import type { Logger } from '../log.ts'
 import type { ErrorCode } from '../errors.ts'
 import { failureDetail } from '../extract/failure.ts'
-import { buildDownloadArgs } from './args.ts'
+import { buildDownloadArgs, NO_QUIET } from './args.ts'
 import { finalName, stripExtension } from './names.ts'
 import { revise } from './record.ts'
 import type { Storage } from './storage.ts'
 import { isTerminal } from './types.ts'
 import type { AbortReason, RunOutcome, TaskRecord, TaskRunner, TaskStore } from './types.ts'
 import { runDownload } from './ytdlp-download.ts'
-import type { Classify } from './ytdlp-download.ts'
+import type { Classify, DownloadOutcome } from './ytdlp-download.ts'
 
 export interface ExecutorDeps {
   store: TaskStore
@@ -42,8 +42,14 @@ function reasonOf (signal: AbortSignal): AbortReason {
   return r === 'cancel' || r === 'shutdown' || r === 'storage' || r === 'timeout' || r === 'stalled' ? r : 'cancel'
 }
 
+// "yt-dlp: error: no such option: --no-quiet" (optparse's usage error, exit 2)
+const refusesNoQuiet = (outcome: DownloadOutcome): boolean =>
+  !outcome.ok && !outcome.aborted && outcome.stderrTail.includes(`no such option: ${NO_QUIET}`)
+
 export function createExecutor (deps: ExecutorDeps): TaskRunner {
   const { store, storage, log } = deps
+  // whether this yt-dlp takes --no-quiet: asked by trying, once per process
+  let messages = true
   let nextSpawnAt = 0
   const spawnSlot = async (): Promise<void> => {
     const now = Date.now()
@@ -110,8 +116,7 @@ export function createExecutor (deps: ExecutorDeps): TaskRunner {
       const allowance = storage.quotaBytes - usage.usedBytes
       if (allowance <= 0) return await failed('STORAGE_FULL', 'download storage is full')
       const spec = task.spec
-      await spawnSlot()
-      const outcome = await runDownload({
+      const download = async (): Promise<DownloadOutcome> => await runDownload({
         ytdlpPath: deps.ytdlpPath,
         args: buildDownloadArgs({
           url: spec.url,
@@ -123,7 +128,8 @@ export function createExecutor (deps: ExecutorDeps): TaskRunner {
           ffmpegPath: deps.ffmpegPath,
           maxFileBytes: allowance,
           socketTimeoutSec: 20,
-          settingsArgs: deps.settingsArgs?.(spec.platform) ?? ['--no-cache-dir']
+          settingsArgs: deps.settingsArgs?.(spec.platform) ?? ['--no-cache-dir'],
+          messages
         }),
         timeoutMs: deps.timeoutMs,
         stallTimeoutMs: deps.stallTimeoutMs,
@@ -139,6 +145,13 @@ export function createExecutor (deps: ExecutorDeps): TaskRunner {
           }
         }
       })
+      await spawnSlot()
+      let outcome = await download()
+      if (messages && refusesNoQuiet(outcome)) {
+        messages = false
+        await spawnSlot()
+        outcome = await download()
+      }
       await writing
       if (outcome.ok) {
         const inside = relative(attemptDir, outcome.path)
@@ -158,7 +171,8 @@ export function createExecutor (deps: ExecutorDeps): TaskRunner {
         })
       }
       // yt-dlp's failures carry the same remedy as extraction errors (src/extract/failure.ts)
-      if (!outcome.aborted) return await failed(outcome.code, failureDetail(outcome.code, outcome.message, spec.platform))
+      // our folders are nobody's business: yt-dlp's messages name the temp file
+      if (!outcome.aborted) return await failed(outcome.code, failureDetail(outcome.code, outcome.message.replaceAll(attemptDir, '').replaceAll(storage.root, ''), spec.platform))
       const reason = reasonOf(local.signal)
       if (reason === 'cancel') return await settle({ state: 'cancelled' })
       if (reason === 'storage') return await failed('STORAGE_FULL', 'the download outgrew the storage space left')

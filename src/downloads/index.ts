@@ -28,7 +28,7 @@ import type { Classify } from './ytdlp-download.ts'
 export type { Classify } from './ytdlp-download.ts'
 
 export type DownloadsConfig = Pick<Config, 'DOWNLOAD_DIRECTORY' | 'MAX_STORAGE_GB' | 'TEMP_FILE_RETENTION_HOURS' | 'CLEANUP_INTERVAL' | 'cleanupIntervalMs' |
-'MAX_CONCURRENT_DOWNLOADS' | 'WORKERS' | 'YTDLP_PATH'>
+'MAX_CONCURRENT_DOWNLOADS' | 'WORKERS' | 'YTDLP_PATH' | 'DOWNLOAD_TASKS_PER_CLIENT' | 'DOWNLOAD_TASKS_MAX'>
 
 // Timings with defaults for production; tests shorten them.
 export interface DownloadsOptions {
@@ -72,7 +72,8 @@ export interface Downloads {
   // What the routes serve; each call starts downloads if the owner has not yet.
   manager: TaskManager
   watch: TaskStore['watch']
-  report: () => Promise<StorageReport>
+  // full: the folder and file names too (admins); otherwise use and quota only
+  report: (full: boolean) => Promise<StorageReport>
   cleanup: () => Promise<CleanupCounts>
   // the folder finished files are served from
   root: string
@@ -166,6 +167,8 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
       tickMs: opts.tickMs,
       cancelWaitMs: opts.cancelWaitMs,
       enqueueGraceMs: 10_000,
+      caps: { perClient: config.DOWNLOAD_TASKS_PER_CLIENT, global: config.DOWNLOAD_TASKS_MAX },
+      retentionMs,
       unavailable: () => opts.ffmpegRequired && opts.ffmpegPath === null
         ? new AppError('FFMPEG_MISSING', undefined, { detail: 'no ffmpeg on this server (FFMPEG_PATH): downloads convert and merge with it. Install ffmpeg and ffprobe or set FFMPEG_PATH, then restart.' })
         : null
@@ -195,11 +198,12 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
     return need()
   }
   const manager: TaskManager = {
-    submit: async (req) => await (await use()).manager.submit(req),
-    get: async (id) => await (await use()).manager.get(id),
+    submit: async (req, caller) => await (await use()).manager.submit(req, caller),
+    get: async (id, caller) => await (await use()).manager.get(id, caller),
     find: async (id) => await (await use()).manager.find(id),
-    list: async (status) => await (await use()).manager.list(status),
-    cancel: async (id) => await (await use()).manager.cancel(id),
+    list: async (caller, query) => await (await use()).manager.list(caller, query),
+    cancel: async (id, caller) => await (await use()).manager.cancel(id, caller),
+    fileReadable: async (name, caller) => await (await use()).manager.fileReadable(name, caller),
     start,
     close: async () => await need().manager.close()
   }
@@ -208,7 +212,7 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
   return {
     manager,
     watch,
-    report: async () => { await use(); return await storage.report() },
+    report: async (full) => { await use(); return await storage.report(full) },
     cleanup: async () => { const p = await use(); return await runCleanup({ storage, store: p.store, manager: p.manager, retentionMs, tempGraceMs: opts.tempGraceMs }) },
     root: storage.root,
     options: { batchMax: opts.batchMax, sseHeartbeatMs: opts.sseHeartbeatMs, ssePollMs: opts.ssePollMs, progressIntervalMs: opts.progressIntervalMs },

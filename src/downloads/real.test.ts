@@ -34,6 +34,8 @@ test('downloads with real yt-dlp (state files)', async (t) => {
   later(() => rmSync(dir, { recursive: true, force: true }))
   const srv = await startDownloadsServer({ dir, originHost: origin.host })
   later(async () => await srv.close())
+  // the owner token of the first task; later requests send it to be the same client
+  let token = ''
 
   await t.test('progressive MP4: SSE progress in order, then the served file equals the origin bytes', async () => {
     const { status, json } = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.base}/clip.mp4`, filename: 'My Clip.mp4' })
@@ -83,11 +85,14 @@ test('downloads with real yt-dlp (state files)', async (t) => {
     assert.equal(stale.status, 200)
     await stale.arrayBuffer()
 
-    // the same request again reuses the finished file; another quality is a new task
-    const again = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.base}/clip.mp4` })
+    // the same request of the same owner reuses the finished file; another quality is a new task
+    token = String(json.owner_token)
+    const again = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.base}/clip.mp4` }, { 'x-task-token': token })
     assert.equal(again.json.task_id, id)
     assert.equal(again.json.reused, true)
-    const other = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.base}/clip.mp4`, quality: '144p' })
+    assert.equal(again.json.owner_token, token)
+    assert.equal(again.headers.get('x-task-token'), token)
+    const other = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.base}/clip.mp4`, quality: '144p' }, { 'x-task-token': token })
     assert.notEqual(other.json.task_id, id)
     assert.equal(other.json.reused, false)
     await waitForTask(srv.url, String(other.json.task_id), ['completed'])
@@ -177,8 +182,9 @@ test('downloads with real yt-dlp (state files)', async (t) => {
     assert.ok(Number(list.total) >= 4)
     assert.equal((list.tasks as unknown[]).length, 2)
     assert.ok((list.tasks as Array<Record<string, unknown>>).every((x) => x.status === 'completed'))
-    const batch = await postJson(srv.url, '/api/v2/videos/batch-download', { items: [{ url: `${origin.base}/clip.mp4` }, { url: 'https://example.com/x' }, { url: `${origin.base}/clip.mp4`, format: 'gif' }] })
+    const batch = await postJson(srv.url, '/api/v2/videos/batch-download', { items: [{ url: `${origin.base}/clip.mp4` }, { url: 'https://example.com/x' }, { url: `${origin.base}/clip.mp4`, format: 'gif' }] }, { 'x-task-token': token })
     assert.equal(batch.status, 202)
+    assert.equal(batch.json.owner_token, token)
     const results = batch.json.results as Array<Record<string, unknown>>
     assert.deepEqual(results.map((r) => r.ok), [true, false, false])
     assert.equal(results[0]?.reused, true)

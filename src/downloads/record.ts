@@ -2,17 +2,18 @@
 // and the public view (links included).
 import { isErrorCode } from '../errors.ts'
 import { DOWNLOAD_FORMATS, DOWNLOAD_QUALITIES, TASK_STATES } from './types.ts'
-import type { DownloadSpec, TaskRecord } from './types.ts'
+import type { DownloadSpec, TaskClient, TaskRecord } from './types.ts'
 import type { TaskView } from './schemas.ts'
 
 export const TASKS_PATH = '/api/v2/videos/tasks'
 export const FILES_PATH = '/api/v2/files'
 
-export function newRecord (id: string, spec: DownloadSpec, dedupeKey: string, owner: string | null, now = new Date()): TaskRecord {
+export function newRecord (id: string, spec: DownloadSpec, dedupeKey: string, owner: string | null, client: TaskClient | null, now = new Date()): TaskRecord {
   const at = now.toISOString()
   return {
     id,
     spec,
+    client,
     dedupe_key: dedupeKey,
     state: 'queued',
     seq: 1,
@@ -52,9 +53,19 @@ function isSpec (v: unknown): v is DownloadSpec {
     oneOf(DOWNLOAD_FORMATS, s.format) && typeof s.audio_only === 'boolean' && strOrNull(s.filename)
 }
 
+const OWNER_ID = /^[a-z0-9-]{1,80}$/
+
+function isClient (v: unknown): v is TaskClient | null {
+  if (v === null) return true
+  if (typeof v !== 'object') return false
+  const c = v as Record<string, unknown>
+  return typeof c.owner === 'string' && OWNER_ID.test(c.owner) && typeof c.quota === 'string' && OWNER_ID.test(c.quota)
+}
+
 export function isTaskRecord (v: unknown): v is TaskRecord {
   if (typeof v !== 'object' || v === null) return false
   const t = v as Record<string, unknown>
+  if (!isClient(t.client)) return false
   const error = t.error
   const errorOk = error === null || (typeof error === 'object' && isErrorCode((error as Record<string, unknown>).code) && str((error as Record<string, unknown>).message))
   return str(t.id) && isSpec(t.spec) && str(t.dedupe_key) && oneOf(TASK_STATES, t.state) && isNum(t.seq) && isNum(t.attempt) &&
@@ -66,6 +77,8 @@ export function isTaskRecord (v: unknown): v is TaskRecord {
 export function parseRecord (text: string): TaskRecord | null {
   try {
     const value: unknown = JSON.parse(text)
+    // records written before owners were recorded have no client
+    if (typeof value === 'object' && value !== null && !('client' in value)) Object.assign(value, { client: null })
     return isTaskRecord(value) ? value : null
   } catch {
     return null

@@ -64,11 +64,20 @@ const taskProperties: Record<string, JsonSchema> = {
 
 export const taskSchema = object(taskProperties)
 
-export interface SubmitResult extends TaskView {
-  reused: boolean
+// Anonymous clients get the token that makes them the task's owner (also in the
+// X-Task-Token header); clients with an API key own their tasks by the key (null).
+const ownerToken: JsonSchema = {
+  type: ['string', 'null'],
+  description: 'send it as X-Task-Token to read, follow, cancel, delete and download this task and to list your tasks; ' +
+    'send it when creating more tasks to keep them under one token. null with an API key: the key owns the task'
 }
 
-export const submitSchema = object({ ...taskProperties, reused: { type: 'boolean' } })
+export interface SubmitResult extends TaskView {
+  reused: boolean
+  owner_token: string | null
+}
+
+export const submitSchema = object({ ...taskProperties, reused: { type: 'boolean' }, owner_token: ownerToken })
 
 export interface TaskList {
   total: number
@@ -78,7 +87,7 @@ export interface TaskList {
 }
 
 export const taskListSchema = object({
-  total: { type: 'integer' },
+  total: { type: 'integer', description: 'tasks of the caller (an admin: of every client) in this status' },
   limit: { type: 'integer' },
   offset: { type: 'integer' },
   tasks: { type: 'array', items: taskSchema }
@@ -96,6 +105,7 @@ export interface BatchResult {
   total_count: number
   accepted: number
   failed: number
+  owner_token: string | null
   results: BatchItemResult[]
 }
 
@@ -103,6 +113,7 @@ export const batchSchema = object({
   total_count: { type: 'integer' },
   accepted: { type: 'integer' },
   failed: { type: 'integer' },
+  owner_token: ownerToken,
   results: {
     type: 'array',
     items: object({
@@ -128,7 +139,8 @@ export const deleteSchema = object({
 })
 
 export interface StorageReport {
-  directory: string
+  // admins only (null for everyone else), as oldest_file: our paths and other clients' file names
+  directory: string | null
   used_bytes: number
   quota_bytes: number
   available_bytes: number
@@ -146,7 +158,7 @@ export interface StorageReport {
 }
 
 export const storageSchema = object({
-  directory: { type: 'string' },
+  directory: { type: ['string', 'null'], description: 'the storage folder; null unless the caller is an admin' },
   used_bytes: { type: 'integer' },
   quota_bytes: { type: 'integer' },
   available_bytes: { type: 'integer' },
@@ -156,7 +168,7 @@ export const storageSchema = object({
   temp_dirs: { type: 'integer' },
   free_disk_bytes: nullable('integer'),
   total_disk_bytes: nullable('integer'),
-  oldest_file: nullable('string'),
+  oldest_file: { type: ['string', 'null'], description: 'the oldest file\'s name; null unless the caller is an admin' },
   oldest_file_age_seconds: nullable('number'),
   retention_hours: { type: 'number' },
   cleanup_interval_seconds: { type: 'integer' },

@@ -47,7 +47,7 @@ async function sharedScenario (a: DownloadsServer, b: DownloadsServer, origin: O
   const id = String(json.task_id)
   const seen = await (await fetch(`${b.url}/api/v2/videos/tasks/${id}`)).json() as Record<string, unknown>
   assert.equal(seen.task_id, id)
-  const dup = await postJson(b.url, '/api/v2/videos/download', { url: `${origin.base}/clip.mp4` })
+  const dup = await postJson(b.url, '/api/v2/videos/download', { url: `${origin.base}/clip.mp4` }, { 'x-task-token': String(json.owner_token) })
   assert.equal(dup.json.task_id, id)
   assert.equal(dup.json.reused, true)
   const { events } = await readSse(`${b.url}/api/v2/videos/tasks/${id}/events`)
@@ -85,7 +85,7 @@ test('two instances on one folder without Redis share tasks, files and cancels',
   await sharedScenario(a, b, origin, originDir, dir)
 
   // a task whose owner stopped heartbeating is failed with a reason, never left running
-  const ghost = revise(newRecord('GGGGGGGGGGGGGGGG', { url: `${origin.base}/x.mp4`, platform: 'generic', video_id: 'x', quality: 'best', format: 'mp4', audio_only: false, filename: null }, 'ghostkey', 'deadhost-1-00000000'), { state: 'running', percent: 40 })
+  const ghost = revise(newRecord('GGGGGGGGGGGGGGGG', { url: `${origin.base}/x.mp4`, platform: 'generic', video_id: 'x', quality: 'best', format: 'mp4', audio_only: false, filename: null }, 'ghostkey', 'deadhost-1-00000000', null), { state: 'running', percent: 40 })
   await writeAtomic(join(dir, '.vidgate', 'tasks', 'GGGGGGGGGGGGGGGG.json'), JSON.stringify(ghost))
   const read = await (await fetch(`${b.url}/api/v2/videos/tasks/GGGGGGGGGGGGGGGG`)).json() as Record<string, unknown>
   assert.equal(read.status, 'failed')

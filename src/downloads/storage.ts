@@ -30,7 +30,8 @@ export interface Storage {
   init: () => Promise<void>
   tempDir: (taskId: string) => string
   usage: (fresh?: boolean) => Promise<Usage>
-  report: () => Promise<StorageReport>
+  // full: the folder and the oldest file's name too (admins only: other clients' names, our paths)
+  report: (full: boolean) => Promise<StorageReport>
   removeExpiredFiles: (now?: number) => Promise<{ files: number, bytes: number }>
   removeTempDirs: (keep: (taskId: string) => Promise<boolean>, graceMs: number) => Promise<number>
   removeFile: (name: string) => Promise<boolean>
@@ -114,12 +115,12 @@ export function createStorage (opts: StorageOptions): Storage {
     },
     tempDir: (taskId) => join(tmpRoot, taskId),
     usage,
-    async report () {
+    async report (full) {
       const u = await usage(true)
       const disk = await statfs(root).catch(() => null)
       const now = Date.now()
       return {
-        directory: root,
+        directory: full ? root : null,
         used_bytes: u.usedBytes,
         quota_bytes: opts.quotaBytes,
         available_bytes: Math.max(0, opts.quotaBytes - u.usedBytes),
@@ -129,7 +130,7 @@ export function createStorage (opts: StorageOptions): Storage {
         temp_dirs: u.tempDirs,
         free_disk_bytes: disk === null ? null : disk.bavail * disk.bsize,
         total_disk_bytes: disk === null ? null : disk.blocks * disk.bsize,
-        oldest_file: u.oldest?.name ?? null,
+        oldest_file: full ? u.oldest?.name ?? null : null,
         oldest_file_age_seconds: u.oldest === null ? null : Math.max(0, Math.round((now - u.oldest.mtimeMs) / 1000)),
         retention_hours: opts.retentionMs / 3_600_000,
         cleanup_interval_seconds: opts.cleanupIntervalSec,

@@ -1,17 +1,20 @@
-// The download use cases: submit (resolve, dedupe, quota, enqueue), read with
-// reconciliation (a task whose owner died is never left "running"), list, and
-// cancel/remove. Also this process's housekeeping tick: heartbeat, and acting
-// on cancel requests made through other processes.
+// The download use cases: submit (resolve, dedupe, caps, quota, enqueue), read
+// with reconciliation (a task whose owner died is never left "running"), list,
+// and cancel/remove, each for a caller who sees only its own tasks (admins see
+// all; anyone else's task is "not found"). Also this process's housekeeping
+// tick: heartbeat, and acting on cancel requests made through other processes.
 import { createHash } from 'node:crypto'
 import { AppError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { PlatformRegistry } from '../platforms/index.ts'
-import type { DownloadRequest } from './request.ts'
+import type { DownloadRequest, ListQuery } from './request.ts'
 import { newTaskId } from './names.ts'
+import { clientOf, taskIdOfFile, visibleTo } from './owner.ts'
+import type { Caller } from './owner.ts'
 import { newRecord, revise } from './record.ts'
 import type { Storage } from './storage.ts'
 import { isTerminal } from './types.ts'
-import type { DownloadQueue, DownloadSpec, TaskRecord, TaskState, TaskStore } from './types.ts'
+import type { DownloadQueue, DownloadSpec, TaskCaps, TaskClient, TaskPage, TaskRecord, TaskStore } from './types.ts'
 
 export interface TaskManagerDeps {
   store: TaskStore
@@ -28,20 +31,31 @@ export interface TaskManagerDeps {
   enqueueGraceMs: number
   // why no download can run on this host (ffmpeg missing), checked before anything is queued
   unavailable?: () => AppError | null
+  // DOWNLOAD_TASKS_PER_CLIENT (admins are exempt) and DOWNLOAD_TASKS_MAX; 0 = none
+  caps: TaskCaps
+  // how long a finished task is kept (when a client at its cap gets a place back)
+  retentionMs: number
 }
 
+// A caller that owns what it creates (an anonymous one has been given a token).
+export type OwnerCaller = Caller & { owner: string }
+
 export interface TaskManager {
-  submit: (req: DownloadRequest) => Promise<{ task: TaskRecord, reused: boolean }>
-  get: (id: string) => Promise<TaskRecord>
+  submit: (req: DownloadRequest, caller: OwnerCaller) => Promise<{ task: TaskRecord, reused: boolean }>
+  get: (id: string, caller: Caller) => Promise<TaskRecord>
+  // no ownership check: for a caller already shown the task (progress events)
   find: (id: string) => Promise<TaskRecord | null>
-  list: (status: TaskState | null) => Promise<TaskRecord[]>
-  cancel: (id: string) => Promise<{ action: 'cancelled' | 'removed', fileRemoved: boolean, task: TaskRecord }>
+  list: (caller: Caller, query: ListQuery) => Promise<TaskPage>
+  cancel: (id: string, caller: Caller) => Promise<{ action: 'cancelled' | 'removed', fileRemoved: boolean, task: TaskRecord }>
+  // whether a finished file may be served to this caller (it belongs to one of its tasks, or the caller is an admin)
+  fileReadable: (name: string, caller: Caller) => Promise<boolean>
   start: () => Promise<void>
   close: () => Promise<void>
 }
 
-export function dedupeKey (spec: DownloadSpec): string {
-  return createHash('sha256').update(JSON.stringify([spec.url, spec.quality, spec.format, spec.audio_only])).digest('hex').slice(0, 40)
+// Per owner: the same download asked for by two clients is two tasks, neither seeing the other's.
+export function dedupeKey (spec: DownloadSpec, owner: string): string {
+  return createHash('sha256').update(JSON.stringify([owner, spec.url, spec.quality, spec.format, spec.audio_only])).digest('hex').slice(0, 40)
 }
 
 export function createTaskManager (deps: TaskManagerDeps): TaskManager {
@@ -82,10 +96,28 @@ export function createTaskManager (deps: TaskManagerDeps): TaskManager {
     return task === null ? null : await reconcile(task)
   }
 
-  async function get (id: string): Promise<TaskRecord> {
-    const task = await find(id)
-    if (task === null) throw new AppError('TASK_NOT_FOUND', `No download task ${id}`)
-    return task
+  // Someone else's task answers as a missing one, so ids do not reveal what exists.
+  async function get (id: string, caller: Caller): Promise<TaskRecord> {
+    const stored = await store.get(id)
+    if (stored === null || !visibleTo(stored, caller)) throw new AppError('TASK_NOT_FOUND', `No download task ${id}`)
+    return await reconcile(stored)
+  }
+
+  async function capRefusal (verdict: 'client' | 'global', client: TaskClient): Promise<AppError> {
+    if (verdict === 'global') {
+      return new AppError('TASK_STORE_FULL', undefined, {
+        detail: `the server holds its limit of ${deps.caps.global} download tasks (DOWNLOAD_TASKS_MAX); finished tasks expire after the retention period`
+      })
+    }
+    // a place frees when the client's oldest task expires (or when the client deletes a finished one)
+    const oldest = await store.oldest(client.quota)
+    const now = Date.now()
+    const from = oldest?.finished_at == null ? now : Date.parse(oldest.finished_at)
+    const retryAfter = Math.max(1, Math.ceil((from + deps.retentionMs - now) / 1000))
+    return new AppError('TOO_MANY_TASKS', `At most ${deps.caps.perClient} download tasks per client`, {
+      detail: `finished tasks count until they expire: delete them (DELETE /api/v2/videos/tasks/{id}) to make room, or retry in ${retryAfter} s`,
+      headers: { 'retry-after': String(retryAfter) }
+    })
   }
 
   async function reusable (task: TaskRecord | null): Promise<boolean> {
@@ -94,7 +126,7 @@ export function createTaskManager (deps: TaskManagerDeps): TaskManager {
     return task.state === 'completed' && task.file !== null && await storage.fileSize(task.file) !== null
   }
 
-  async function submit (req: DownloadRequest): Promise<{ task: TaskRecord, reused: boolean }> {
+  async function submit (req: DownloadRequest, caller: OwnerCaller): Promise<{ task: TaskRecord, reused: boolean }> {
     const refusal = deps.unavailable?.() ?? null
     if (refusal !== null) throw refusal
     const target = deps.registry.resolve({ url: req.url, platform: req.platform, id: req.id, kind: 'video' })
@@ -107,23 +139,37 @@ export function createTaskManager (deps: TaskManagerDeps): TaskManager {
       audio_only: req.audio_only,
       filename: req.filename
     }
-    const key = dedupeKey(spec)
+    const key = dedupeKey(spec, caller.owner)
     const id = newTaskId()
     for (let i = 0; ; i++) {
       const holder = await store.claim(key, id)
       if (holder === null) break
       const existing = await find(holder)
-      if (await reusable(existing) && existing !== null) return { task: existing, reused: true }
+      if (await reusable(existing) && existing !== null && visibleTo(existing, caller)) return { task: existing, reused: true }
       if (await store.replace(key, holder, id)) break
       if (i >= 3) throw new AppError('SERVICE_UNAVAILABLE', 'The download could not be registered; try again')
     }
+    const client = clientOf(caller)
+    const now = new Date()
+    const verdict = await store.reserve(id, client, now.getTime(), { perClient: caller.admin ? 0 : deps.caps.perClient, global: deps.caps.global })
+    if (verdict !== 'ok') {
+      await store.unclaim(key, id)
+      throw await capRefusal(verdict, client)
+    }
     const usage = await storage.usage()
     if (usage.usedBytes >= storage.quotaBytes) {
+      await store.release(id, client, now.getTime())
       await store.unclaim(key, id)
       throw new AppError('STORAGE_FULL', 'Download storage is full', { detail: `${usage.usedBytes} of ${storage.quotaBytes} bytes used; files expire after the retention period` })
     }
-    const task = newRecord(id, spec, key, shared ? null : deps.owner)
-    await store.save(task)
+    const task = newRecord(id, spec, key, shared ? null : deps.owner, client, now)
+    try {
+      await store.save(task)
+    } catch (err) {
+      await store.release(id, client, now.getTime()).catch(() => {})
+      await store.unclaim(key, id).catch(() => {})
+      throw err
+    }
     try {
       await queue.enqueue(id)
     } catch (err) {
@@ -146,11 +192,11 @@ export function createTaskManager (deps: TaskManagerDeps): TaskManager {
   async function markCancelled (task: TaskRecord): Promise<TaskRecord> {
     const cancelled = revise(task, { state: 'cancelled', speed: null, eta: null, finished_at: new Date().toISOString() })
     if (await store.saveIf(cancelled, task.seq)) return cancelled
-    return await get(task.id)
+    return await find(task.id) ?? cancelled
   }
 
-  async function cancel (id: string): Promise<{ action: 'cancelled' | 'removed', fileRemoved: boolean, task: TaskRecord }> {
-    const task = await get(id)
+  async function cancel (id: string, caller: Caller): Promise<{ action: 'cancelled' | 'removed', fileRemoved: boolean, task: TaskRecord }> {
+    const task = await get(id, caller)
     if (isTerminal(task.state)) {
       const fileRemoved = task.file !== null && await storage.removeFile(task.file)
       await store.remove(id)
@@ -196,15 +242,28 @@ export function createTaskManager (deps: TaskManagerDeps): TaskManager {
     }
   }
 
+  // A page of the caller's tasks (an admin's: everyone's), newest first; costs the page, not the store.
+  async function list (caller: Caller, query: ListQuery): Promise<TaskPage> {
+    if (!caller.admin && caller.owner === null) return { tasks: [], total: 0 }
+    const page = await store.page({ owner: caller.admin ? null : caller.owner, state: query.status }, query.offset, query.limit)
+    const tasks = await Promise.all(page.tasks.map(reconcile))
+    return { tasks: tasks.filter((t) => query.status === null || t.state === query.status), total: page.total }
+  }
+
+  async function fileReadable (name: string, caller: Caller): Promise<boolean> {
+    if (caller.admin) return true
+    const id = taskIdOfFile(name)
+    const task = id === null ? null : await store.get(id)
+    return task !== null && task.file === name && visibleTo(task, caller)
+  }
+
   return {
     submit: guard('submit', submit),
     get: guard('read', get),
     find: guard('read', find),
-    list: guard('list', async (status: TaskState | null) => {
-      const all = await Promise.all((await store.list()).map(reconcile))
-      return all.filter((t) => status === null || t.state === status).sort((a, b) => b.created_at.localeCompare(a.created_at))
-    }),
+    list: guard('list', list),
     cancel: guard('cancel', cancel),
+    fileReadable: guard('read', fileReadable),
     async start () {
       store.onCancel((id) => { queue.abort(id, 'cancel') })
       await store.heartbeat(deps.owner)

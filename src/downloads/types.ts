@@ -32,9 +32,18 @@ export interface TaskError {
   message: string
 }
 
+// Who a task belongs to (owner.ts): its owner sees and cancels it; quota is the
+// client it counts against for the per-client cap.
+export interface TaskClient {
+  owner: string
+  quota: string
+}
+
 export interface TaskRecord {
   id: string
   spec: DownloadSpec
+  // null for tasks from before owners were recorded: only admins see them
+  client: TaskClient | null
   dedupe_key: string
   state: TaskState
   // bumped by every write; watchers drop anything not newer than what they sent
@@ -59,6 +68,30 @@ export interface TaskRecord {
 
 export type TaskListener = (task: TaskRecord | null) => void
 
+// An index entry whose record is missing may be a task being created this long;
+// after it, listings drop the entry (its record expired or a crash lost it).
+export const ENTRY_GRACE_MS = 60_000
+
+// One owner's tasks (all of them: null), optionally in one state, newest first.
+export interface TaskScope {
+  owner: string | null
+  state: TaskState | null
+}
+
+// A page of a scope: `total` counts the scope (entries whose record expired
+// without cleanup may be counted until a listing passes them).
+export interface TaskPage {
+  tasks: TaskRecord[]
+  total: number
+}
+
+// The caps a new task must fit in (0 = none); the first one it would exceed.
+export interface TaskCaps {
+  perClient: number
+  global: number
+}
+export type Reservation = 'ok' | 'client' | 'global'
+
 // Task state shared by every process that serves the API: state files on one
 // host, or Redis across hosts. A running task has exactly one writer, its owner.
 export interface TaskStore {
@@ -68,7 +101,16 @@ export interface TaskStore {
   // writes only if the stored record still has `expectedSeq` (another writer did not get there first)
   saveIf: (task: TaskRecord, expectedSeq: number) => Promise<boolean>
   remove: (id: string) => Promise<void>
+  // every record: housekeeping only (cleanup), never a request path
   list: () => Promise<TaskRecord[]>
+  // a page of a scope: costs the page, not the store (listings)
+  page: (scope: TaskScope, offset: number, limit: number) => Promise<TaskPage>
+  // Counts a new task against its client and the store before its record is
+  // saved; a task that is not saved after all gives its place back (release).
+  reserve: (id: string, client: TaskClient, createdMs: number, caps: TaskCaps) => Promise<Reservation>
+  release: (id: string, client: TaskClient, createdMs: number) => Promise<void>
+  // the oldest task of a client (what frees a place first), for Retry-After
+  oldest: (quota: string) => Promise<TaskRecord | null>
   // Maps a dedupe key to a task id atomically: returns null when `id` now owns
   // the key, otherwise the id that holds it. `replace` swaps out a stale holder.
   claim: (key: string, id: string) => Promise<string | null>

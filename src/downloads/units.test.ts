@@ -118,17 +118,17 @@ test('download input: either url or platform+id, enums named on error', () => {
 })
 
 test('schemas round-trip full fixtures', () => {
-  const base = newRecord('abcdefghijklmnop', spec, 'k', null, new Date('2024-01-02T03:04:05.000Z'))
+  const base = newRecord('abcdefghijklmnop', spec, 'k', null, { owner: 't-0123abcd', quota: 'i-4567ef' }, new Date('2024-01-02T03:04:05.000Z'))
   const done = revise(base, { state: 'completed', percent: 100, downloaded_bytes: 10, total_bytes: 10, file: 'a b_abcdefghijklmnop.mp4', file_size: 10, title: 't', started_at: base.created_at, finished_at: base.created_at }, new Date('2024-01-02T03:04:06.000Z'))
   const failed = revise(base, { state: 'failed', error: { code: 'VIDEO_NOT_FOUND', message: 'gone' }, speed: 1.5, eta: 3 })
   assert.ok(isTaskRecord(done) && isTaskRecord(failed))
   for (const t of [toView(base), toView(done), toView(failed)]) assert.deepEqual(JSON.parse(serializeTask(t)), t)
   assert.equal(toView(done).links.file, '/api/v2/files/a%20b_abcdefghijklmnop.mp4')
-  const submit = { ...toView(base), reused: true }
+  const submit = { ...toView(base), reused: true, owner_token: 'x'.repeat(43) }
   assert.deepEqual(JSON.parse(serializeSubmit(submit)), submit)
   const list = { total: 2, limit: 50, offset: 0, tasks: [toView(done), toView(failed)] }
   assert.deepEqual(JSON.parse(serializeTaskList(list)), list)
-  const batch = { total_count: 2, accepted: 1, failed: 1, results: [{ index: 0, ok: true, reused: false, task: toView(base), error: null }, { index: 1, ok: false, reused: false, task: null, error: { code: 'INVALID_INPUT', message: 'm', detail: null } }] }
+  const batch = { total_count: 2, accepted: 1, failed: 1, owner_token: null, results: [{ index: 0, ok: true, reused: false, task: toView(base), error: null }, { index: 1, ok: false, reused: false, task: null, error: { code: 'INVALID_INPUT', message: 'm', detail: null } }] }
   assert.deepEqual(JSON.parse(serializeBatch(batch)), batch)
   const del = { action: 'removed' as const, file_removed: true, task: toView(done) }
   assert.deepEqual(JSON.parse(serializeDelete(del)), del)

@@ -29,7 +29,25 @@ export type DownloadOutcome =
   | { ok: false, aborted: false, code: ErrorCode, message: string, stderrTail: string }
 
 const STDERR_TAIL_CHARS = 4096
+const OUTPUT_TAIL_CHARS = 4096
 const MAX_LINE_CHARS = 64 * 1024
+// what a run that wrote no file reports of yt-dlp's last words (failureDetail keeps 500 characters)
+const SAID_CHARS = 400
+
+// yt-dlp's last lines, one line of text: "[generic] …: Downloading 0 items | [download] Finished …"
+export function lastWords (text: string, maxChars = SAID_CHARS): string {
+  const said = text.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l !== '').join(' | ')
+  return said.length <= maxChars ? said : `…${said.slice(-maxChars)}`
+}
+
+// Exit 0 without a file: yt-dlp skipped the download. --max-filesize (the quota
+// left) is the one skip we ask for; anything else (an empty playlist or feed, a
+// filter) is a failed extraction, told with what yt-dlp said.
+export function noFileOutcome (output: string, stderr: string): { code: ErrorCode, message: string } {
+  const said = lastWords(`${output}\n${stderr}`)
+  if (/larger than max-filesize/i.test(said)) return { code: 'STORAGE_FULL', message: 'the file is larger than the storage space left' }
+  return { code: 'EXTRACTION_FAILED', message: `yt-dlp finished without writing a file; ${said === '' ? 'it printed nothing' : `its last output: ${said}`}` }
+}
 
 // the same cleaning as extraction errors (the last ERROR line, without yt-dlp's command-line advice)
 export function errorMessage (stderr: string): string {
@@ -50,6 +68,8 @@ export function runDownload (run: DownloadRun): Promise<DownloadOutcome> {
     if (run.signal.aborted) { resolve({ ok: false, aborted: true }); return }
     const tracker = createProgressTracker()
     let stderr = ''
+    // yt-dlp's own messages on stdout (with --no-quiet), for a run that ends without a file
+    let output = ''
     let pending = ''
     let done: { path: string, title: string | null } | null = null
     let stopped: 'abort' | 'timeout' | 'stall' | null = null
@@ -89,6 +109,7 @@ export function runDownload (run: DownloadRun): Promise<DownloadOutcome> {
         run.onProgress(tracker.add(parsed.sample))
       } else if (parsed.kind === 'formats') tracker.setParts(parsed.parts)
       else if (parsed.kind === 'done') done = { path: parsed.path, title: parsed.title }
+      else if (line !== '') output = (output + line.slice(0, 1000) + '\n').slice(-OUTPUT_TAIL_CHARS)
     }
 
     child.stdout?.setEncoding('utf8')
@@ -139,8 +160,7 @@ export function runDownload (run: DownloadRun): Promise<DownloadOutcome> {
         return
       }
       if (exitCode === 0) {
-        // exit 0 without a file: yt-dlp skipped it (--max-filesize is the one skip we cause)
-        settle({ ok: false, aborted: false, code: 'STORAGE_FULL', message: 'the file is larger than the storage space left', stderrTail: stderr })
+        settle({ ok: false, aborted: false, ...noFileOutcome(output, stderr), stderrTail: `${output}${stderr}`.slice(-STDERR_TAIL_CHARS) })
         return
       }
       const errorText = stderr.split('\n').filter((l) => l.startsWith('ERROR:')).join('\n') || stderr

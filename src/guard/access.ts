@@ -13,6 +13,8 @@ export interface Access {
   readonly required: boolean
   identify: (authorization: string | undefined, headerKey: string | undefined) => ApiKey | null
   check: (opts: { key: ApiKey | null, presented: boolean, admin: boolean, loopback: boolean }) => void
+  // whether this caller may use admin endpoints (the same rule check applies to them)
+  isAdmin: (key: ApiKey | null, loopback: boolean) => boolean
 }
 
 const digest = (key: string): Buffer => createHash('sha256').update(key).digest()
@@ -38,6 +40,15 @@ export function isLoopback (ip: string): boolean {
 export function createAccess (keyEntries: readonly string[], requireKey: boolean): Access {
   const keys = keyEntries.map(parseApiKey)
   const keysConfigured = keys.length > 0
+  // null when the caller is an admin, else why not
+  function adminRefusal (key: ApiKey | null, loopback: boolean): AppError | null {
+    if (!keysConfigured) {
+      return loopback ? null : new AppError('FORBIDDEN', 'Admin endpoints are only open to loopback clients until an API key is configured')
+    }
+    if (key === null) return new AppError('UNAUTHORIZED', 'This endpoint needs an API key with the admin scope')
+    if (!key.scopes.includes('admin')) return new AppError('FORBIDDEN', 'This API key does not have the admin scope')
+    return null
+  }
   return {
     keysConfigured,
     required: requireKey && keysConfigured,
@@ -51,15 +62,12 @@ export function createAccess (keyEntries: readonly string[], requireKey: boolean
     check ({ key, presented, admin, loopback }) {
       if (presented && key === null && keysConfigured) throw new AppError('UNAUTHORIZED', 'The API key is not valid')
       if (admin) {
-        if (!keysConfigured) {
-          if (!loopback) throw new AppError('FORBIDDEN', 'Admin endpoints are only open to loopback clients until an API key is configured')
-          return
-        }
-        if (key === null) throw new AppError('UNAUTHORIZED', 'This endpoint needs an API key with the admin scope')
-        if (!key.scopes.includes('admin')) throw new AppError('FORBIDDEN', 'This API key does not have the admin scope')
+        const refusal = adminRefusal(key, loopback)
+        if (refusal !== null) throw refusal
         return
       }
       if (requireKey && keysConfigured && key === null) throw new AppError('UNAUTHORIZED')
-    }
+    },
+    isAdmin: (key, loopback) => adminRefusal(key, loopback) === null
   }
 }

@@ -14,6 +14,8 @@ export interface RequestContext {
   status: number
   scopes: readonly string[]
   keyId: string | null
+  // an admin caller (access.ts decides); worked out only on admin routes and routes with `caller`
+  admin: boolean
   controller: AbortController | null
 }
 

@@ -29,7 +29,7 @@ export const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"]
 ]
 // what a browser script may read of our responses (CORS)
-export const EXPOSED = 'X-Request-Id, X-Process-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Stream-Mode, Content-Range, Content-Length, Accept-Ranges'
+export const EXPOSED = 'X-Request-Id, X-Process-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Stream-Mode, X-Task-Token, Content-Range, Content-Length, Accept-Ranges'
 // a client's X-Request-Id is echoed only when it looks like this
 export const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -66,6 +66,7 @@ export interface RouteRules {
   readonly method: string
   readonly limit: LimitClass
   readonly admin: boolean
+  readonly caller?: boolean
   readonly stream?: boolean
   readonly maxUrlLength?: number
 }
@@ -169,6 +170,7 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
       status: 200,
       scopes: NO_SCOPES,
       keyId: null,
+      admin: false,
       controller: null,
       limit: null,
       refusal: null,
@@ -197,7 +199,8 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
     const observe = metrics.forRoute(path, rules.method.toUpperCase())
     const maxUrlBytes = rules.maxUrlLength ?? settings.maxUrlBytes
     const { maxBodyBytes } = settings
-    const checkKeys = rules.admin || access.keysConfigured
+    const caller = rules.caller === true
+    const checkKeys = rules.admin || caller || access.keysConfigured
     const limiter = limiters[rules.limit]
     const streamCap = rules.stream === true ? settings.streamsPerClient : 0
     const readClient = checkKeys || limiter !== undefined || streamCap > 0 || settings.accessLog
@@ -236,13 +239,15 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
           const authorization = view.header('authorization')
           const apiKey = view.header('x-api-key')
           const key = access.identify(authorization === '' ? undefined : authorization, apiKey === '' ? undefined : apiKey)
+          const loopback = isLoopback(a.peer) && !clientIp.isTrusted(a.peer)
           try {
-            access.check({ key, presented: authorization !== '' || apiKey !== '', admin: rules.admin, loopback: isLoopback(a.peer) && !clientIp.isTrusted(a.peer) })
+            access.check({ key, presented: authorization !== '' || apiKey !== '', admin: rules.admin, loopback })
           } catch (err) {
             a.refusal = fault(a, err)
             return a
           }
           if (key !== null) { a.scopes = key.scopes; a.keyId = key.id; keyLimit = key.limit }
+          a.admin = rules.admin || (caller && access.isAdmin(key, loopback))
         }
         if (limiter === undefined) {
           if (streamCap > 0) takeStream(a, streamCap)

@@ -27,6 +27,8 @@ export interface Route {
   readonly doc: RouteDoc
   readonly limit: LimitClass
   readonly admin: boolean
+  // the handler needs to know who calls (API key id, admin) even without keys configured (owned resources)
+  readonly caller?: boolean
   // a long-lived media response, counted against STREAM_MAX_PER_CLIENT
   readonly stream?: boolean
   // replaces MAX_URL_LENGTH for this route (signed proxy links are long)
@@ -58,6 +60,7 @@ export interface JsonRouteSpec<T> {
   serialize: Serializer<T>
   limit?: LimitClass
   admin?: boolean
+  caller?: boolean
   status?: (value: T) => number
   headers?: (value: T) => Record<string, string>
   // Reuse the serialized body for this long: for system endpoints whose data
@@ -105,6 +108,7 @@ export function jsonRoute<T> (spec: JsonRouteSpec<T>): Route {
     path: spec.path,
     limit: spec.limit ?? 'default',
     admin: spec.admin ?? false,
+    ...(spec.caller === true ? { caller: true } : {}),
     doc: {
       ...spec.doc,
       responses: { 200: { description: spec.doc.description ?? spec.doc.summary, schema: spec.serialize.schema }, ...spec.doc.responses }

@@ -95,7 +95,7 @@ export function createHttpServer (opts: ServerOptions): HttpServer {
   server.options('/*', hyper.bare('OPTIONS', (req, res, ctx) => {
     ctx.status = 204
     res.header('access-control-allow-methods', methods)
-    res.header('access-control-allow-headers', req.headers['access-control-request-headers'] ?? 'Content-Type, Authorization, X-API-Key, X-Request-Id, Range')
+    res.header('access-control-allow-headers', req.headers['access-control-request-headers'] ?? 'Content-Type, Authorization, X-API-Key, X-Request-Id, X-Task-Token, Range')
     res.header('access-control-max-age', '86400')
     res.header('x-process-time', processTime(ctx))
     res.status(204).send()

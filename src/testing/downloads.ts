@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, normalize } from 'node:path'
 import { loadConfig } from '../config.ts'
+import { createAccess } from '../guard/access.ts'
 import { createClientIpResolver } from '../guard/client-ip.ts'
 import { createPolicy } from '../http/policy.ts'
 import { createHttpServer } from '../http/server.ts'
@@ -72,7 +73,7 @@ export function makeBigFile (dir: string, name: string, bytes: number): string {
   return path
 }
 
-const TYPES: Readonly<Record<string, string>> = { mp4: 'video/mp4', m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t' }
+const TYPES: Readonly<Record<string, string>> = { mp4: 'video/mp4', m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t', xml: 'application/rss+xml' }
 
 export interface Origin { port: number, host: string, base: string, requests: () => number, close: () => Promise<void> }
 
@@ -127,6 +128,8 @@ export interface ServerSetup {
   options?: Partial<DownloadsOptions>
   // requests from a trusted proxy do not count as loopback (admin routes then need a key)
   trustedProxies?: string[]
+  // API_KEYS entries (key[:scope+scope[:limit]])
+  apiKeys?: string[]
 }
 
 export async function startDownloadsServer (setup: ServerSetup): Promise<DownloadsServer> {
@@ -141,6 +144,8 @@ export async function startDownloadsServer (setup: ServerSetup): Promise<Downloa
       MAX_CONCURRENT_DOWNLOADS: 4,
       WORKERS: 1,
       YTDLP_PATH: YTDLP,
+      DOWNLOAD_TASKS_PER_CLIENT: 100,
+      DOWNLOAD_TASKS_MAX: 10_000,
       ...setup.config
     },
     log,
@@ -153,7 +158,8 @@ export async function startDownloadsServer (setup: ServerSetup): Promise<Downloa
   // the default policy, with a longer URL bound and no slow-request log or stream cap
   const policy = createPolicy(loadConfig({ MAX_URL_LENGTH: '4096', MAX_REQUEST_BODY_SIZE: '65536', SLOW_REQUEST_MS: '0', STREAM_MAX_PER_CLIENT: '0' }).policy, {
     log,
-    clientIp: createClientIpResolver(setup.trustedProxies ?? [])
+    clientIp: createClientIpResolver(setup.trustedProxies ?? []),
+    access: createAccess(setup.apiKeys ?? [], false)
   })
   const server = createHttpServer({ routes: downloadRoutes(downloads), policy })
   await downloads.start()
@@ -187,16 +193,17 @@ export async function rawRequest (base: string, path: string, opts: { method?: s
   })
 }
 
-export async function postJson (base: string, path: string, body: unknown): Promise<{ status: number, json: Record<string, unknown> }> {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  return { status: res.status, json: await res.json() as Record<string, unknown> }
+// headers: e.g. X-Task-Token or X-API-Key (who the caller is)
+export async function postJson (base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number, json: Record<string, unknown>, headers: Headers }> {
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  return { status: res.status, json: await res.json() as Record<string, unknown>, headers: res.headers }
 }
 
 export interface SseEvent { event: string, id: string | null, data: string }
 
 // Reads an SSE stream to its end; `onEvent` sees each event as it arrives.
-export async function readSse (url: string, onEvent?: (e: SseEvent) => void, signal?: AbortSignal): Promise<{ events: SseEvent[], comments: number, headers: Headers }> {
-  const res = await fetch(url, { signal })
+export async function readSse (url: string, onEvent?: (e: SseEvent) => void, signal?: AbortSignal, headers: Record<string, string> = {}): Promise<{ events: SseEvent[], comments: number, headers: Headers }> {
+  const res = await fetch(url, { signal, headers })
   if (res.body === null) throw new Error('no body')
   const events: SseEvent[] = []
   let comments = 0
@@ -229,10 +236,10 @@ export async function readSse (url: string, onEvent?: (e: SseEvent) => void, sig
   return { events, comments, headers: res.headers }
 }
 
-export async function waitForTask (base: string, id: string, states: readonly string[], timeoutMs = 30_000): Promise<Record<string, unknown>> {
+export async function waitForTask (base: string, id: string, states: readonly string[], timeoutMs = 30_000, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
   const until = Date.now() + timeoutMs
   for (;;) {
-    const res = await fetch(`${base}/api/v2/videos/tasks/${id}`)
+    const res = await fetch(`${base}/api/v2/videos/tasks/${id}`, { headers })
     const json = await res.json() as Record<string, unknown>
     if (states.includes(String(json.status))) return json
     if (Date.now() > until) throw new Error(`task ${id} stayed ${String(json.status)}: ${JSON.stringify(json)}`)

@@ -13,6 +13,7 @@ import { serializeTask } from '../../downloads/schemas.ts'
 import type { TaskManager } from '../../downloads/tasks.ts'
 import { isTerminal } from '../../downloads/types.ts'
 import type { TaskRecord, TaskStore } from '../../downloads/types.ts'
+import { callerFrom } from '../../downloads/owner.ts'
 
 export interface EventsOptions {
   heartbeatMs: number
@@ -28,19 +29,23 @@ export function eventsRoute (manager: TaskManager, watch: TaskStore['watch'], op
     path: '/api/v2/videos/tasks/:id/events',
     limit: 'default',
     admin: false,
+    caller: true,
     doc: {
       summary: 'Live progress of a download task (Server-Sent Events) until it ends',
       tags: ['downloads'],
-      params: [{ name: 'id', in: 'path', required: true, description: 'task id' }],
+      params: [
+        { name: 'id', in: 'path', required: true, description: 'task id' },
+        { name: 'X-Task-Token', in: 'header', description: 'the owner_token the task was created with (anonymous clients)' }
+      ],
       responses: {
         200: { description: '`event: progress` per change with the task JSON, then `event: end`', contentType: 'text/event-stream' },
-        404: { description: 'no such task' }
+        404: { description: 'no such task, or not the caller\'s' }
       }
     },
     async handle (req, res, ctx) {
       const id = req.path_parameters.id ?? ''
       if (!TASK_ID.test(id)) throw new AppError('INVALID_INPUT', 'id is not a valid task id')
-      const first = await manager.get(id)
+      const first = await manager.get(id, callerFrom(ctx, req.headers))
       ctx.status = 200
       res.status(200)
         .header('content-type', 'text/event-stream; charset=utf-8')

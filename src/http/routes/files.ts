@@ -11,6 +11,8 @@ import { AppError } from '../../errors.ts'
 import { processTime } from '../context.ts'
 import type { Route } from '../route.ts'
 import { parseServedName } from '../../downloads/names.ts'
+import { callerFrom } from '../../downloads/owner.ts'
+import type { Caller } from '../../downloads/owner.ts'
 
 const TYPES: Readonly<Record<string, string>> = {
   mp4: 'video/mp4',
@@ -68,30 +70,37 @@ async function openPlain (root: string, name: string): Promise<{ fh: FileHandle,
   return { fh, size: s.size, mtimeMs: s.mtimeMs }
 }
 
-export function fileRoute (root: string): Route {
+// readable: whether the file belongs to one of the caller's tasks (or the caller is an admin)
+export function fileRoute (root: string, readable: (name: string, caller: Caller) => Promise<boolean>): Route {
   return {
     method: 'get',
     path: '/api/v2/files/:name',
     limit: 'none',
     admin: false,
+    caller: true,
     doc: {
-      summary: 'A finished download (Range, HEAD, ETag, Last-Modified)',
+      summary: 'A finished download (Range, HEAD, ETag, Last-Modified); only its task\'s owner and admins may read it',
       tags: ['downloads'],
-      params: [{ name: 'name', in: 'path', required: true, description: 'the file name from a completed task' }],
+      params: [
+        { name: 'name', in: 'path', required: true, description: 'the file name from a completed task' },
+        { name: 'X-Task-Token', in: 'header', description: 'the owner_token of the file\'s task (anonymous clients)' }
+      ],
       responses: {
         200: { description: 'the file', contentType: 'application/octet-stream' },
         206: { description: 'one byte range of the file', contentType: 'application/octet-stream' },
         304: { description: 'not modified' },
         400: { description: 'not a valid file name' },
-        404: { description: 'no such file' },
+        404: { description: 'no such file, or not the caller\'s' },
         416: { description: 'the range is outside the file' }
       }
     },
     async handle (req, res, ctx) {
       const name = parseServedName(req.path_parameters.name ?? '')
       if (name === null) throw new AppError('INVALID_INPUT', 'name is not a valid file name', { detail: 'a file name from a completed task, without path separators' })
+      const notFound = new AppError('FILE_NOT_FOUND', `No file named ${name.slice(0, 200)}`)
+      if (!await readable(name, callerFrom(ctx, req.headers))) throw notFound
       const file = await openPlain(root, name)
-      if (file === null) throw new AppError('FILE_NOT_FOUND', `No file named ${name.slice(0, 200)}`)
+      if (file === null) throw notFound
       let streaming = false
       try {
         const { size, mtimeMs } = file
