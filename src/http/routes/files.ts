@@ -8,7 +8,8 @@ import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError } from '../../errors.ts'
-import { processTime } from '../context.ts'
+import { processTime, requestSignal } from '../context.ts'
+import { createSink } from '../sink.ts'
 import type { Route } from '../route.ts'
 import { parseServedName } from '../../downloads/names.ts'
 import { callerFrom } from '../../downloads/owner.ts'
@@ -138,13 +139,25 @@ export function fileRoute (root: string, readable: (name: string, caller: Caller
         }
         const stream = createReadStream('', { fd: file.fh, start, end, autoClose: true, highWaterMark: 256 * 1024 })
         streaming = true
-        // hyper-express never reports the end of a sized stream; the read stream's close is the signal
-        await new Promise<void>((resolve) => {
-          stream.once('close', resolve)
-          stream.once('error', () => { res.close() })
-          // uWS wants status and headers written inside a cork when the handler has gone async
-          res.atomic(() => res.stream(stream, length))
-        })
+        // Not hyper-express's res.stream(): under backpressure it registers a new uWS
+        // onWritable handler from inside the running one (the next chunk's write comes in
+        // the same callback scope), uWS 20.30 then restores the old handler, and the rest
+        // of that chunk is never sent: a client on a real network got a body short by
+        // tens of KB that never ended. The sink registers its handler once (http/sink.ts).
+        const sink = createSink(res, requestSignal(ctx, res))
+        try {
+          sink.start(status, length)
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            if (!sink.write(chunk)) await sink.drained()
+            if (sink.gone()) break
+          }
+          // a file that shrank meanwhile cannot fill its Content-Length: cut the connection
+          sink.end()
+        } catch {
+          sink.close()
+        } finally {
+          stream.destroy()
+        }
       } finally {
         if (!streaming) await file.fh.close()
       }
