@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { createServer, request as httpRequest } from 'node:http'
-import type { IncomingHttpHeaders, Server } from 'node:http'
+import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, normalize } from 'node:path'
 import { loadConfig } from '../config.ts'
@@ -75,16 +75,43 @@ export function makeBigFile (dir: string, name: string, bytes: number): string {
 
 const TYPES: Readonly<Record<string, string>> = { mp4: 'video/mp4', m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t', xml: 'application/rss+xml' }
 
-export interface Origin { port: number, host: string, base: string, requests: () => number, close: () => Promise<void> }
+export interface Origin {
+  port: number
+  host: string
+  base: string
+  requests: () => number
+  // lets every /held/ response, current and later, send the rest at once
+  release: () => void
+  close: () => Promise<void>
+}
 
-// Serves `dir` with Range support. /slow/<file> drips `slowBytes` every 100 ms.
-export async function startOrigin (dir: string, slowBytes = 16 * 1024): Promise<Origin> {
+// Sends `body` 1 KB every 100 ms until `released()`, then the rest at once.
+function drip (res: ServerResponse, body: Buffer, released: () => boolean): void {
+  let at = 0
+  const step = (): void => {
+    if (res.destroyed) return
+    const next = released() ? body.length : Math.min(body.length, at + 1024)
+    res.write(body.subarray(at, next))
+    at = next
+    if (at >= body.length) res.end()
+    else setTimeout(step, 100)
+  }
+  step()
+}
+
+// Serves `dir` with Range support. /slow/<file> drips `slowBytes` every 100 ms;
+// /held/<file> drips 1 KB every 100 ms until release() (a download that is
+// surely still running when the test acts on it), then sends the rest.
+// listen: the address to listen on (default loopback).
+export async function startOrigin (dir: string, slowBytes = 16 * 1024, listen = '127.0.0.1'): Promise<Origin> {
   let count = 0
+  let released = false
   const server: Server = createServer((req, res) => {
     count++
     const url = new URL(req.url ?? '/', 'http://origin')
     const slow = url.pathname.startsWith('/slow/')
-    const rel = normalize(decodeURIComponent(slow ? url.pathname.slice(5) : url.pathname))
+    const held = url.pathname.startsWith('/held/')
+    const rel = normalize(decodeURIComponent(slow || held ? url.pathname.slice(5) : url.pathname))
     const file = join(dir, rel)
     if (!file.startsWith(dir) || !existsSync(file) || statSync(file).isDirectory()) { res.writeHead(404).end('not found'); return }
     const size = statSync(file).size
@@ -95,6 +122,7 @@ export async function startOrigin (dir: string, slowBytes = 16 * 1024): Promise<
     if (m !== null) res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}` })
     else res.writeHead(200, headers)
     if (req.method === 'HEAD') { res.end(); return }
+    if (held) { drip(res, readFileSync(file).subarray(start, end + 1), () => released); return }
     const stream = createReadStream(file, { start, end, highWaterMark: slow ? slowBytes : 64 * 1024 })
     if (!slow) { stream.pipe(res); return }
     stream.on('data', (chunk) => {
@@ -105,13 +133,14 @@ export async function startOrigin (dir: string, slowBytes = 16 * 1024): Promise<
     stream.on('end', () => res.end())
     res.on('close', () => stream.destroy())
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(0, listen, resolve))
   const port = (server.address() as AddressInfo).port
   return {
     port,
-    host: `127.0.0.1:${port}`,
-    base: `http://127.0.0.1:${port}`,
+    host: `${listen}:${port}`,
+    base: `http://${listen}:${port}`,
     requests: () => count,
+    release: () => { released = true },
     close: async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
   }
 }

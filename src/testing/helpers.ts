@@ -112,9 +112,9 @@ export async function startApp (overrides: Record<string, string> = {}): Promise
 // pid: the running redis-server's (0 while stopped)
 export interface StartedRedis { url: string, port: number, pid: () => number, stop: () => Promise<void>, restart: () => Promise<void> }
 
-async function ping (port: number): Promise<boolean> {
+async function ping (port: number, host = '127.0.0.1'): Promise<boolean> {
   return await new Promise((resolve) => {
-    const sock = connect(port, '127.0.0.1')
+    const sock = connect(port, host)
     let data = ''
     const done = (ok: boolean): void => { sock.destroy(); resolve(ok) }
     sock.setTimeout(500, () => done(false))
@@ -124,19 +124,24 @@ async function ping (port: number): Promise<boolean> {
   })
 }
 
-// wrap: how to run the command (bench/ runs it through taskset on all cores)
-export async function startRedis (wrap: (cmd: string, args: string[]) => [string, string[]] = (cmd, args) => [cmd, args]): Promise<StartedRedis> {
+export type Wrap = (cmd: string, args: string[]) => [string, string[]]
+
+// wrap: how to run the command (bench/ runs it through taskset on all cores, the
+// multi-host tests inside a network namespace); host: the address it listens on
+export async function startRedis (wrap: Wrap = (cmd, args) => [cmd, args], host = '127.0.0.1'): Promise<StartedRedis> {
   const bin = findExecutable('redis-server', ['/usr/bin/redis-server'])
   if (bin === null) throw new Error('redis-server is not installed (apt-get install redis-server)')
   const port = await freePort()
   let child: ChildProcess | null = null
   const start = async (): Promise<void> => {
-    const [cmd, args] = wrap(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
+    // protected mode refuses clients off loopback without a password; a test network exists on this machine only
+    const open = host === '127.0.0.1' ? [] : ['--protected-mode', 'no']
+    const [cmd, args] = wrap(bin, ['--port', String(port), '--bind', host, ...open, '--save', '', '--appendonly', 'no'])
     const proc = spawn(cmd, args, { stdio: 'ignore' })
     track(proc)
     child = proc
     const deadline = Date.now() + 5000
-    while (!(await ping(port))) {
+    while (!(await ping(port, host))) {
       if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`)
       await sleep(25)
     }
@@ -149,7 +154,7 @@ export async function startRedis (wrap: (cmd: string, args: string[]) => [string
   }
   await start()
   const pid = (): number => (child as ChildProcess | null)?.pid ?? 0
-  return { url: `redis://127.0.0.1:${port}`, port, pid, stop, restart: async () => { await stop(); await start() } }
+  return { url: `redis://${host}:${port}`, port, pid, stop, restart: async () => { await stop(); await start() } }
 }
 
 export interface StartedCluster {
@@ -190,7 +195,18 @@ export function cmdline (pid: number): string[] | null {
   }
 }
 
-export interface ClusterOptions { workers?: number, env?: Record<string, string>, args?: string[], execArgv?: string[], waitReady?: boolean, timeoutMs?: number }
+// wrap: how to run `node dist/src/main.js` (inside a network namespace); url: where
+// clients reach it when args choose the address (default: 127.0.0.1 and a free port)
+export interface ClusterOptions {
+  workers?: number
+  env?: Record<string, string>
+  args?: string[]
+  execArgv?: string[]
+  waitReady?: boolean
+  timeoutMs?: number
+  wrap?: Wrap
+  url?: string
+}
 
 // Spawns the compiled entry; resolves once the primary logs "ready" (or at once with waitReady: false).
 export async function startCluster (opts: ClusterOptions = {}): Promise<StartedCluster> {
@@ -199,7 +215,8 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<StartedC
   const { PORT: _unused, ...base } = baseEnv(dir)
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...base, LOG_LEVEL: 'info', ...opts.env }
   const args = opts.args ?? [`--workers=${opts.workers ?? 2}`, `--port=${port}`, '--host=127.0.0.1']
-  const child = spawn(process.execPath, [...(opts.execArgv ?? []), MAIN_JS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const [cmd, argv] = (opts.wrap ?? ((c, a) => [c, a]))(process.execPath, [...(opts.execArgv ?? []), MAIN_JS, ...args])
+  const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   track(child)
   let out = ''
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
@@ -225,9 +242,10 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<StartedC
       exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`cluster exited with ${code}:\n${out.slice(-2000)}`)) }, () => {})
     })
   }
+  const url = opts.url ?? `http://127.0.0.1:${port}`
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url,
+    port: Number(new URL(url).port),
     child,
     pid: child.pid ?? 0,
     output: () => out,

@@ -47,7 +47,8 @@ function sendRange (req: IncomingMessage, res: ServerResponse, body: Buffer, typ
   res.end(req.method === 'HEAD' ? undefined : body.subarray(start, end + 1))
 }
 
-export async function startOrigin (opts: { title?: string, pageDelayMs?: number } = {}): Promise<Origin> {
+// listen: the address to listen on (default loopback; a test network's address for hosts in namespaces)
+export async function startOrigin (opts: { title?: string, pageDelayMs?: number, listen?: string } = {}): Promise<Origin> {
   const media = makeClip()
   const counts = new Map<string, number>()
   const requests: Origin['requests'] = []
@@ -69,12 +70,13 @@ export async function startOrigin (opts: { title?: string, pageDelayMs?: number 
     res.end('not found')
   })
   server.keepAliveTimeout = 1000
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const listen = opts.listen ?? '127.0.0.1'
+  await new Promise<void>((resolve) => server.listen(0, listen, resolve))
   const addr = server.address()
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    url: `http://${listen}:${port}`,
+    host: `${listen}:${port}`,
     hits: (path) => counts.get(path) ?? 0,
     requests,
     media,
