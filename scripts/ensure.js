@@ -33,7 +33,7 @@ const INTERPRETER = '/usr/bin/python3'
 const purpose = process.argv[2] ?? 'start'
 const PACKAGES = {
   start: [['yt-dlp', 'yt-dlp'], ['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg']],
-  test: [['yt-dlp', 'yt-dlp'], ['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg'], ['redis-server', 'redis-server'], ['chromium', 'chromium']]
+  test: [['yt-dlp', 'yt-dlp'], ['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg'], ['redis-server', 'redis-server'], ['chromium', 'chromium'], ['ip', 'iproute2']]
 }
 // What the trixie-backports yt-dlp Depends on (all of them are in bookworm too).
 const PYTHON_PACKAGES = ['python3-certifi', 'python3-mutagen', 'python3-pycryptodome', 'python3-requests', 'python3-urllib3', 'python3-websockets']

@@ -61,7 +61,7 @@ test('a host cut off Redis for 10 s under load: cached info from L1, health degr
   await until('A to report Redis ok again', 90_000, async () => await cacheCheck(a.url), (s) => s === 'ok')
   const rejoinMs = Date.now() - mendedAt
   const result = await load
-  t.diagnostic(`load on A: ${result.requests.total} requests, 2xx ${result['2xx']}, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}; health ok ${rejoinMs} ms after the link returned`)
+  t.diagnostic(`load on A: ${result.requests.total} requests, 2xx ${result['2xx']}, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, latency p50 ${result.latency.p50} ms max ${result.latency.max} ms; health ok ${rejoinMs} ms after the link returned`)
   assert.ok(result.requests.total >= 50, 'the load ran')
   assert.equal(result['5xx'], 0)
   assert.equal(result.non2xx, 0)
