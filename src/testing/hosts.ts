@@ -10,6 +10,9 @@ import { createTestNet } from './netns.ts'
 import type { NetNode, TestNet } from './netns.ts'
 
 export type Json = Record<string, unknown>
+
+// how long a client waits for a cold extraction (the hosts' EXTRACT_TIMEOUT is 10 s less)
+export const EXTRACTION_WAIT_MS = 130_000
 type Later = (fn: () => unknown) => void
 
 export interface HostPair { redis: StartedRedis, a: StartedCluster, b: StartedCluster, node: { a: NetNode, b: NetNode } }
@@ -43,17 +46,36 @@ export async function startHostPair (later: Later, net: TestNet, env: Record<str
       YTDLP_MODE: 'warm',
       // links signed by one host are served by the other
       PROXY_SIGNING_SECRET: 'shared-secret-for-the-multihost-tests',
+      // yt-dlp runs at nice 19: on a machine busy with other work a cold extraction waited
+      // more than the default 60 s for CPU here; these tests are about faults, not latency.
+      // For the same reason one warm yt-dlp per host, not 4: two hosts would start 8 at once.
+      EXTRACT_TIMEOUT: String(EXTRACTION_WAIT_MS / 1000 - 10),
+      EXTRACT_CONCURRENCY: '1',
       ...env
     }
   })
   const [a, b] = await Promise.all([start(nodeA), start(nodeB)])
   later(async () => { await Promise.all([a.stop(), b.stop()]) })
+  // "ready" means listening; the warm yt-dlp loads after it (a minute on a loaded machine).
+  // Health names yt-dlp's version once a warm process has answered its probe.
+  for (const host of [a, b]) {
+    await until('a warm yt-dlp to answer', 120_000, async () => (await get(`${host.url}/api/v2/system/health`, 5000)).body,
+      (h) => typeof (h.checks as Record<string, Json> | undefined)?.ytdlp?.version === 'string')
+  }
   return { redis, a, b, node: { a: nodeA, b: nodeB } }
 }
 
+// A GET whose failure names the URL and how long it waited.
 export async function get (url: string, ms = 15_000): Promise<{ status: number, body: Json }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(ms) })
-  const text = await res.text()
+  const t0 = Date.now()
+  let text: string
+  let res: Response
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(ms) })
+    text = await res.text()
+  } catch (err) {
+    throw new Error(`GET ${url}: ${String(err)} after ${Date.now() - t0} ms`, { cause: err })
+  }
   let body: Json = {}
   try { body = JSON.parse(text) as Json } catch {}
   return { status: res.status, body }

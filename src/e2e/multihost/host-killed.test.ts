@@ -15,7 +15,7 @@ import { createHostNet, get, startHostPair, until } from '../../testing/hosts.ts
 import type { Json } from '../../testing/hosts.ts'
 import type { NetNode } from '../../testing/netns.ts'
 
-test('a host killed during a download: the other host finishes the task and serves the file', { timeout: 170_000 }, async (t) => {
+test('a host killed during a download: the other host finishes the task and serves the file', { timeout: 175_000 }, async (t) => {
   const later = cleanupStack(t)
   const net = createHostNet(later)
   const media = mkdtempSync(join(tmpdir(), 'vg-multihost-'))
@@ -36,7 +36,7 @@ test('a host killed during a download: the other host finishes the task and serv
   assert.equal(submit.status, 202, JSON.stringify(submitted))
   const id = String(submitted.task_id)
   const task = async (url: string): Promise<Json> => (await get(`${url}/api/v2/videos/tasks/${id}`)).body
-  const running = await until('the download to run', 60_000, async () => await task(a.url), (s) => s.status === 'running' && Number(s.downloaded_bytes) > 0)
+  const running = await until('the download to run', 120_000, async () => await task(a.url), (s) => s.status === 'running' && Number(s.downloaded_bytes) > 0)
   assert.equal(running.attempt, 1)
 
   // whichever host's queue worker took the job: its yt-dlp names the task's folder

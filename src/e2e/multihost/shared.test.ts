@@ -5,10 +5,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cleanupStack } from '../../testing/downloads.ts'
-import { createHostNet, get, startHostPair } from '../../testing/hosts.ts'
+import { EXTRACTION_WAIT_MS, createHostNet, get, startHostPair } from '../../testing/hosts.ts'
 import { startOrigin } from '../../testing/origin.ts'
 
-test('both hosts up: one rate-limit count and one extraction across hosts', { timeout: 170_000 }, async (t) => {
+test('both hosts up: one rate-limit count and one extraction across hosts', { timeout: 175_000 }, async (t) => {
   const later = cleanupStack(t)
   const net = createHostNet(later)
   const origin = await startOrigin({ pageDelayMs: 300, listen: net.root.front })
@@ -23,7 +23,7 @@ test('both hosts up: one rate-limit count and one extraction across hosts', { ti
 
   // concurrent requests for one uncached video, half to each host: one fetch of the page
   const info = `/api/v2/videos?url=${encodeURIComponent(`${origin.url}/page.html`)}`
-  const burst = await Promise.all(Array.from({ length: 20 }, async (_, i) => await get(`${i % 2 === 0 ? a.url : b.url}${info}`, 60_000)))
+  const burst = await Promise.all(Array.from({ length: 20 }, async (_, i) => await get(`${i % 2 === 0 ? a.url : b.url}${info}`, EXTRACTION_WAIT_MS)))
   assert.deepEqual([...new Set(burst.map((r) => r.status))], [200], JSON.stringify(burst.find((r) => r.status !== 200)?.body))
   assert.equal(origin.hits('/page.html'), 1, 'one extraction for concurrent misses across both hosts')
   const fromB = await get(b.url + info)
