@@ -66,12 +66,12 @@ export async function startHostPair (later: Later, net: TestNet, env: Record<str
 }
 
 // A GET whose failure names the URL and how long it waited.
-export async function get (url: string, ms = 15_000): Promise<{ status: number, body: Json }> {
+export async function get (url: string, ms = 15_000, headers: Record<string, string> = {}): Promise<{ status: number, body: Json }> {
   const t0 = Date.now()
   let text: string
   let res: Response
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(ms) })
+    res = await fetch(url, { headers, signal: AbortSignal.timeout(ms) })
     text = await res.text()
   } catch (err) {
     throw new Error(`GET ${url}: ${String(err)} after ${Date.now() - t0} ms`, { cause: err })

@@ -35,7 +35,9 @@ test('a host killed during a download: the other host finishes the task and serv
   const submitted = await submit.json() as Json
   assert.equal(submit.status, 202, JSON.stringify(submitted))
   const id = String(submitted.task_id)
-  const task = async (url: string): Promise<Json> => (await get(`${url}/api/v2/videos/tasks/${id}`)).body
+  // the task and its file are this client's: it proves that with the token it was given, on either host
+  const owner = { 'x-task-token': String(submitted.owner_token) }
+  const task = async (url: string): Promise<Json> => (await get(`${url}/api/v2/videos/tasks/${id}`, 15_000, owner)).body
   const running = await until('the download to run', 120_000, async () => await task(a.url), (s) => s.status === 'running' && Number(s.downloaded_bytes) > 0)
   assert.equal(running.attempt, 1)
 
@@ -51,7 +53,7 @@ test('a host killed during a download: the other host finishes the task and serv
 
   const seen: string[] = []
   const done = await until('the survivor to finish the task', 150_000, async () => {
-    const r = await get(`${alive.url}/api/v2/videos/tasks/${id}`)
+    const r = await get(`${alive.url}/api/v2/videos/tasks/${id}`, 15_000, owner)
     const s = r.body
     const step = r.status === 200 ? `${String(s.status)}#${String(s.attempt)}` : `${r.status} ${String(s.code)}`
     if (seen.at(-1)?.startsWith(step) !== true) seen.push(`${step}@${Math.round((Date.now() - killedAt) / 1000)}s`)
@@ -63,7 +65,7 @@ test('a host killed during a download: the other host finishes the task and serv
   // fetched a few times: over a real link the file route once lost the rest of a chunk under backpressure
   const link = (done.links as Record<string, string | null>).file ?? ''
   for (let i = 0; i < 3; i++) {
-    const res = await fetch(alive.url + link, { signal: AbortSignal.timeout(30_000) })
+    const res = await fetch(alive.url + link, { headers: owner, signal: AbortSignal.timeout(30_000) })
     assert.equal(res.status, 200)
     assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256File(file), 'the file is byte-exact')
   }
