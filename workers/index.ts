@@ -6,6 +6,8 @@ import { hlsTemplate as buildHlsTemplate } from './hls/hls-template.ts'
 import type { HlsTemplate, HlsTemplateTask } from './hls/hls-template.ts'
 import { buildHlsTask, fmp4IndexTask, dashRepresentationTask } from './mp4/split-tasks.ts'
 import type { BuildHlsTask, DashRepresentationResult, DashRepresentationTask, Fmp4Index, Fmp4IndexTask } from './mp4/split-tasks.ts'
+import { convertSubtitles } from './subtitles/convert.ts'
+import type { SubtitleTask } from './subtitles/convert.ts'
 import { lowerThisThread } from './nice.ts'
 
 // this file is loaded once per pool thread
@@ -46,4 +48,8 @@ export function dashRepresentation (input: DashRepresentationTask): TaskResult<D
 
 export function buildHls (input: BuildHlsTask): TaskResult<string> {
   return buildHlsTask(input)
+}
+
+export function subtitles (input: SubtitleTask): TaskResult<string> {
+  return convertSubtitles(input)
 }

@@ -135,6 +135,20 @@ export interface MediaFormat {
   dynamic_range: string | null
 }
 
+// A subtitle format the subtitle task reads (workers/subtitles/convert.ts)
+export type SubtitleInput = 'vtt' | 'srt' | 'json3'
+
+// One subtitle track as yt-dlp lists it under subtitles or automatic_captions
+export interface SubtitleTrack {
+  lang: string
+  name: string | null
+  automatic: boolean
+  // every format yt-dlp offers for it (json3, srv3, ttml, vtt, …), in its order
+  formats: string[]
+  // the one the subtitle task converts from (vtt, else srt, else json3); null when none of them is offered
+  source: { ext: SubtitleInput, url: string, headers: Record<string, string> } | null
+}
+
 export interface MediaInfo {
   id: string
   title: string
@@ -154,6 +168,7 @@ export interface MediaInfo {
   formats: MediaFormat[]
   subtitles: string[]
   automatic_captions: string[]
+  subtitle_tracks: SubtitleTrack[]
   // earliest expiry among the format URLs, ISO 8601
   expires_at: string | null
 }

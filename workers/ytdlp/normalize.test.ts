@@ -32,6 +32,13 @@ test('youtube: progressive, split video/audio, headers, expiry, captions', () =>
   assert.deepEqual(info.thumbnails[0], { url: 'https://i.ytimg.com/vi/dQw4w9WgXcQ/3.jpg', width: null, height: null })
   assert.deepEqual(info.subtitles, ['en', 'de-DE'])
   assert.deepEqual(info.automatic_captions, ['en', 'de', 'ja'])
+  // one track per language and kind; the source is the format the subtitle task reads best (vtt here)
+  assert.deepEqual(info.subtitle_tracks.map((t) => [t.lang, t.automatic, t.source?.ext]), [
+    ['en', false, 'vtt'], ['de-DE', false, 'vtt'], ['en', true, 'vtt'], ['de', true, 'vtt'], ['ja', true, 'vtt']])
+  const en = info.subtitle_tracks[0]
+  assert.deepEqual(en?.formats, ['json3', 'srv1', 'srv2', 'srv3', 'ttml', 'vtt'])
+  assert.equal(en?.name, 'English')
+  assert.match(en?.source?.url ?? '', /^https:\/\/www\.youtube\.com\/api\/timedtext\?.*fmt=vtt/)
   assert.equal(info.expires_at, '2024-11-24T15:20:00.000Z')
 
   assert.equal(info.formats.some(f => f.format_id === 'sb0'), false, 'storyboard dropped')
@@ -61,7 +68,9 @@ test('bilibili: DASH split streams keep the Referer and expire at deadline', () 
   const info = normalizeMediaInfo(fixture('bilibili'))
   assert.equal(info.id, 'BV1GJ411x7h7')
   assert.equal(info.upload_date, '2019-12-25')
-  assert.deepEqual(info.subtitles, ['danmaku'])
+  // danmaku is BiliBili's comment stream, not a subtitle track
+  assert.deepEqual(info.subtitles, [])
+  assert.deepEqual(info.subtitle_tracks, [])
   assert.equal(info.expires_at, '2024-11-24T13:30:00.000Z')
   const video = format(info, '100026')
   assert.deepEqual([video.has_video, video.has_audio, video.height], [true, false, 1080])
@@ -113,7 +122,8 @@ test('twitch: HLS variants of a VOD', () => {
   assert.deepEqual([format(info, 'Audio_Only').has_video, format(info, 'Audio_Only').has_audio], [false, true])
   const source = format(info, '1080p60')
   assert.deepEqual([source.height, source.fps, source.has_audio, source.format_note], [1080, 60, true, 'Source'])
-  assert.deepEqual(info.subtitles, ['rechat'])
+  // Twitch's chat replay is not a subtitle track
+  assert.deepEqual(info.subtitles, [])
 })
 
 test('flat playlist', () => {
@@ -173,4 +183,29 @@ test('url expiry parameters', () => {
     ['not a url', null]
   ]
   for (const [url, expected] of cases) assert.equal(parseUrlExpiry(url), expected, url)
+})
+
+test('subtitle tracks: the source prefers vtt, then srt, then json3; unreadable-only tracks have none; odd keys are dropped', () => {
+  const info = normalizeMediaInfo({
+    id: 'x',
+    formats: [],
+    subtitles: {
+      fr: [{ ext: 'json3', url: 'https://s.example/fr.json3' }, { ext: 'srt', url: 'https://s.example/fr.srt', http_headers: { Referer: 'https://r.example/', Cookie: 'no' } }],
+      es: [{ ext: 'ttml', url: 'https://s.example/es.ttml' }],
+      it: [{ url: 'https://s.example/it.VTT?x=1' }],
+      'bad lang': [{ ext: 'vtt', url: 'https://s.example/x.vtt' }],
+      pt: [{ ext: 'vtt', url: 'file:///etc/passwd' }],
+      nl: [{ ext: 'vtt', data: 'WEBVTT' }],
+      live_chat: [{ ext: 'json', url: 'https://s.example/chat' }]
+    },
+    automatic_captions: { en: [{ ext: 'json3', url: 'https://s.example/en.json3' }] }
+  })
+  assert.deepEqual(info.subtitles, ['fr', 'es', 'it'])
+  assert.deepEqual(info.automatic_captions, ['en'])
+  assert.deepEqual(info.subtitle_tracks, [
+    { lang: 'fr', name: null, automatic: false, formats: ['json3', 'srt'], source: { ext: 'srt', url: 'https://s.example/fr.srt', headers: { Referer: 'https://r.example/' } } },
+    { lang: 'es', name: null, automatic: false, formats: ['ttml'], source: null },
+    { lang: 'it', name: null, automatic: false, formats: ['vtt'], source: { ext: 'vtt', url: 'https://s.example/it.VTT?x=1', headers: {} } },
+    { lang: 'en', name: null, automatic: true, formats: ['json3'], source: { ext: 'json3', url: 'https://s.example/en.json3', headers: {} } }
+  ])
 })

@@ -1,6 +1,6 @@
 // yt-dlp info JSON (unknown) → MediaInfo / PlaylistInfo. Pure; runs in the thread so
 // the multi-megabyte JSON never reaches the HTTP event loop.
-import type { MediaFormat, MediaFragment, MediaInfo, MediaThumbnail, PlaylistEntry, PlaylistInfo } from '../protocol.ts'
+import type { MediaFormat, MediaFragment, MediaInfo, MediaThumbnail, PlaylistEntry, PlaylistInfo, SubtitleInput, SubtitleTrack } from '../protocol.ts'
 import { idOrNull, isRecord, numberOrNull, recordsOf, stringOrNull } from './json-guards.ts'
 import { parseUrlExpiry } from './url-expiry.ts'
 
@@ -14,7 +14,13 @@ export class YtDlpOutputError extends Error {
 // Only what the media fetch needs; Cookie is never forwarded.
 const FORWARDED_HEADERS = ['Referer', 'Origin', 'User-Agent'] as const
 const AUDIO_ONLY_EXTS = new Set(['m4a', 'mp3', 'opus', 'aac', 'oga', 'ogg', 'flac', 'wav', 'weba'])
-const IGNORED_SUBTITLE_KEYS = new Set(['live_chat'])
+// comment streams yt-dlp lists beside subtitles (YouTube's live chat, BiliBili's danmaku, Twitch's chat replay)
+const NOT_SUBTITLES = new Set(['live_chat', 'danmaku', 'rechat', 'comments'])
+// a language key as the subtitle routes take it
+const SUBTITLE_LANG = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+const MAX_TRACKS = 300
+// what the subtitle task reads, best first
+const READ_ORDER: readonly SubtitleInput[] = ['vtt', 'srt', 'json3']
 
 function pickHeaders (value: unknown): Record<string, string> {
   const headers: Record<string, string> = {}
@@ -107,11 +113,29 @@ function parseThumbnails (info: Record<string, unknown>): MediaThumbnail[] {
   })
 }
 
-function languages (value: unknown): string[] {
+function subtitleTracks (value: unknown, automatic: boolean): SubtitleTrack[] {
   if (!isRecord(value)) return []
-  return Object.entries(value)
-    .filter(([lang, tracks]) => !IGNORED_SUBTITLE_KEYS.has(lang) && Array.isArray(tracks) && tracks.length > 0)
-    .map(([lang]) => lang)
+  const tracks: SubtitleTrack[] = []
+  for (const [lang, list] of Object.entries(value)) {
+    if (tracks.length >= MAX_TRACKS) break
+    if (NOT_SUBTITLES.has(lang) || !SUBTITLE_LANG.test(lang)) continue
+    const offered = recordsOf(list).flatMap((e) => {
+      const url = stringOrNull(e.url)
+      if (url === null || !/^https?:\/\//i.test(url)) return []
+      const ext = (stringOrNull(e.ext) ?? /\.([a-z0-9]{2,5})(?:[?#]|$)/i.exec(url)?.[1] ?? 'unknown').toLowerCase()
+      return [{ ext, url, headers: pickHeaders(e.http_headers), name: stringOrNull(e.name) }]
+    })
+    if (offered.length === 0) continue
+    const source = READ_ORDER.flatMap((ext) => offered.find((o) => o.ext === ext) ?? [])[0]
+    tracks.push({
+      lang,
+      name: offered.find((o) => o.name !== null)?.name ?? null,
+      automatic,
+      formats: [...new Set(offered.map((o) => o.ext))],
+      source: source === undefined ? null : { ext: source.ext as SubtitleInput, url: source.url, headers: source.headers }
+    })
+  }
+  return tracks
 }
 
 function uploadDate (info: Record<string, unknown>): string | null {
@@ -146,6 +170,8 @@ export function normalizeMediaInfo (raw: unknown): MediaInfo {
   const rawFormats = Array.isArray(info.formats) ? recordsOf(info.formats) : [info]
   const formats = rawFormats.flatMap((f, i) => normalizeFormat(f, i) ?? [])
   const thumbnails = parseThumbnails(info)
+  const manual = subtitleTracks(info.subtitles, false)
+  const automatic = subtitleTracks(info.automatic_captions, true)
   return {
     id,
     title: stringOrNull(info.title) ?? id,
@@ -162,8 +188,9 @@ export function normalizeMediaInfo (raw: unknown): MediaInfo {
     webpage_url: stringOrNull(info.webpage_url),
     extractor: stringOrNull(info.extractor) ?? stringOrNull(info.extractor_key) ?? 'unknown',
     formats,
-    subtitles: languages(info.subtitles),
-    automatic_captions: languages(info.automatic_captions),
+    subtitles: manual.map((t) => t.lang),
+    automatic_captions: automatic.map((t) => t.lang),
+    subtitle_tracks: [...manual, ...automatic],
     expires_at: earliest(formats.map(f => f.expires_at))
   }
 }
