@@ -29,7 +29,6 @@ export const SUBTITLE_LIMITS = Object.freeze({
 })
 
 // C0 controls other than tab and newline, DEL, C1 controls, and the line/paragraph separators.
-// eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
 
 // Text as a cue may hold it: newlines only as line breaks, no controls, no blank lines.

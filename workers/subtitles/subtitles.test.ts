@@ -132,7 +132,6 @@ test('property: any cues written as WebVTT or SubRip read back the same', () => 
     assert.deepEqual(again, first)
     const out = writeCues(first, to)
     // no blank line inside a cue, no control characters
-    // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(out, /[\u0000-\u0008\u000b-\u001f\u007f]/)
   }), { numRuns: 300 })
 })
