@@ -29,12 +29,16 @@ import { randomBytes } from 'node:crypto'
 import { createLinkSigner } from './proxy/signer.ts'
 import { createUpstream } from './proxy/upstream.ts'
 import { proxyRoutes } from './http/routes/proxy.ts'
+import { imageRoutes } from './http/routes/images.ts'
+import { subtitleRoutes } from './http/routes/subtitles.ts'
+import { createImageService } from './proxy/images.ts'
+import { createSubtitleService } from './media/subtitles.ts'
 import { createRemuxer } from './media/remux.ts'
 import { createStreamService, PLAYLIST_PATH, PROXY_PREFIX } from './media/service.ts'
 import { createEgress } from './proxy/egress.ts'
 import { streamRoutes } from './http/routes/streams.ts'
 import { downloadRoutes } from './http/routes/downloads.ts'
-import { createPublicBase } from './http/public-base.ts'
+import { createPeekBase, createPublicBase } from './http/public-base.ts'
 import { createDownloads } from './downloads/index.ts'
 import { resolveExecutables } from './extract/executables.ts'
 import { createYtDlpSettings, proxyFor, DOWNLOAD_FFMPEG_ARGS } from './extract/settings.ts'
@@ -51,6 +55,7 @@ import type { Logger } from './log.ts'
 import type { Redis } from './redis.ts'
 import type { ClusterLink, CollectKind } from './cluster/link.ts'
 import type { Route } from './http/route.ts'
+import type { Target } from './platforms/index.ts'
 import type { WorkerStats } from './schemas/system.ts'
 
 export const PLATFORM_NAMES: readonly string[] = PLATFORMS.map((p) => p.name)
@@ -257,6 +262,10 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     proxyBytes: metrics.proxyBytes
   })
   const publicBase = createPublicBase({ publicUrl: config.PUBLIC_URL, isTrusted: clientIp.isTrusted, fallback: () => `http://127.0.0.1:${listenPort}` })
+  // thumbnails and posters through signed image links, fetched with the platform's media headers (BiliBili's Referer)
+  const images = createImageService({ signer, upstream, allowHosts: config.GENERIC_HOSTS, linkTtlSec: config.PROXY_LINK_TTL })
+  const imageOf = (target: Target, url: string): string => images.link({ platform: target.platform.name, id: target.id, headers: target.platform.mediaHeaders }, url)
+  const subtitles = createSubtitleService({ extractor, upstream, pool, allowHosts: config.GENERIC_HOSTS })
 
   const downloads = createDownloads({
     config,
@@ -305,10 +314,12 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     adminRequiresKey: access.keysConfigured,
     reloadYtDlp: async () => summarizeReload(await link.gather('ytdlp-reload', RELOAD_TIMEOUT_MS), RELOAD_TIMEOUT_MS)
   }))
-  routes.push(...videoRoutes({ registry, extractor, batchMax: config.BATCH_MAX }))
+  routes.push(...videoRoutes({ registry, extractor, batchMax: config.BATCH_MAX, images: { base: publicBase, peekBase: createPeekBase(config.PUBLIC_URL), link: imageOf } }))
+  routes.push(...subtitleRoutes({ registry, subtitles, publicBase }))
+  routes.push(...imageRoutes({ images }))
   routes.push(...authRoutes({ cookies, platforms: PLATFORM_NAMES }))
   routes.push(...downloadRoutes(downloads))
-  routes.push(...streamRoutes({ registry, streams, publicBase, batchMax: config.BATCH_MAX }))
+  routes.push(...streamRoutes({ registry, streams, publicBase, batchMax: config.BATCH_MAX, image: imageOf }))
   routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref) => await streams.resolveRef(ref), proxyBytes: metrics.proxyBytes }))
   routes.push(...docsRoutes(() => JSON.stringify(buildOpenApi(routes, { title: own.name, version: own.version, description: own.description }))))
 

@@ -13,6 +13,7 @@ export const ERRORS = Object.freeze({
   VIDEO_NOT_FOUND: { status: 404, message: 'The video does not exist, is private or was removed' },
   TASK_NOT_FOUND: { status: 404, message: 'No such download task' },
   FILE_NOT_FOUND: { status: 404, message: 'No such file' },
+  SUBTITLE_NOT_FOUND: { status: 404, message: 'The video has no subtitle track in this language' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path' },
   // The video exists but is not playable yet; asking again once it is live succeeds.
   LIVE_NOT_STARTED: { status: 409, message: 'The live stream or premiere has not started yet' },
@@ -21,6 +22,8 @@ export const ERRORS = Object.freeze({
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be JSON' },
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested range cannot be satisfied' },
   UNSUPPORTED_URL: { status: 422, message: 'The URL does not belong to a supported platform' },
+  // The track exists, but only in formats this server does not read (e.g. TTML, srv3).
+  SUBTITLE_UNSUPPORTED: { status: 422, message: 'The subtitle track is offered only in formats this server cannot convert' },
   // Valid request, content nobody can extract (yt-dlp does not download DRM media); retrying never helps.
   DRM_PROTECTED: { status: 422, message: 'The video is DRM-protected and cannot be extracted' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },

@@ -8,7 +8,8 @@ export function isMediaInfo (x: unknown): x is MediaInfo {
     'title' in x && typeof x.title === 'string' &&
     'formats' in x && Array.isArray(x.formats) &&
     'thumbnails' in x && Array.isArray(x.thumbnails) &&
-    'subtitles' in x && Array.isArray(x.subtitles)
+    'subtitles' in x && Array.isArray(x.subtitles) &&
+    'subtitle_tracks' in x && Array.isArray(x.subtitle_tracks)
 }
 
 export function isPlaylistInfo (x: unknown): x is PlaylistInfo {

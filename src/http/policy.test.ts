@@ -222,7 +222,7 @@ function laneOf (app: StartedApp, path: string): { lane: 'uws' | 'hyper', route:
     const m = pattern.exec(path)
     if (m === null) continue
     const params = Object.fromEntries(names.map((name, i) => [name, m[i + 1] ?? '']))
-    const uws = (route.fast !== undefined && names.length === 0) || (route.peek?.({ params, query: '' }) ?? null) !== null
+    const uws = (route.fast !== undefined && names.length === 0) || (route.peek?.({ params, query: '', header: (name) => name === 'host' ? '127.0.0.1' : '' }) ?? null) !== null
     return { lane: uws ? 'uws' : 'hyper', route }
   }
   assert.fail(`no route for ${path}`)

@@ -17,3 +17,16 @@ export function createPublicBase (opts: { publicUrl: string, isTrusted: (ip: str
     return `${fwdProto === 'https' ? 'https' : 'http'}://${host}`
   }
 }
+
+// The same base for the uWS lane's peek, which reads headers only: PUBLIC_URL,
+// else http://<Host> for a request without X-Forwarded-Host/Proto (where the
+// peer's trust changes nothing); null hands the request to the pipeline.
+export function createPeekBase (publicUrl: string): (header: (name: string) => string) => string | null {
+  const fixed = publicUrl.replace(/\/+$/, '')
+  return (header) => {
+    if (fixed !== '') return fixed
+    if (header('x-forwarded-host') !== '' || header('x-forwarded-proto') !== '') return null
+    const host = header('host')
+    return HOST.test(host) ? `http://${host}` : null
+  }
+}

@@ -42,8 +42,10 @@ export interface Route {
   readonly peek?: (input: PeekInput) => string | Buffer | null
 }
 
-// What a peek may read of the request: the route's path parameters and the raw query string.
-export interface PeekInput { params: Readonly<Record<string, string>>, query: string }
+// What a peek may read of the request: the route's path parameters, the raw
+// query string, and a header by its lower-case name ('' when absent), the
+// last only while the peek runs (uWS's request is gone afterwards).
+export interface PeekInput { params: Readonly<Record<string, string>>, query: string, header: (name: string) => string }
 
 export interface JsonInput {
   req: Request

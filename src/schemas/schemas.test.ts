@@ -7,8 +7,9 @@ import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { FIXTURES as BASE, STREAM_FIXTURES } from './fixtures/responses.ts'
+import { SUBTITLE_FIXTURES } from './fixtures/subtitles.ts'
 
-const FIXTURES: Readonly<Record<string, readonly unknown[]>> = { ...BASE, ...STREAM_FIXTURES }
+const FIXTURES: Readonly<Record<string, readonly unknown[]>> = { ...BASE, ...STREAM_FIXTURES, ...SUBTITLE_FIXTURES }
 
 interface Found { file: string, name: string, fn: (value: unknown) => string, schema: Record<string, unknown> }
 

@@ -134,7 +134,7 @@ export function createUwsLane (policy: Policy): UwsLane {
       return (res, req) => {
         // The peek first: it counts nothing, and a miss leaves the request to the route's normal handler.
         const query = rawQuery(req)
-        const input: PeekInput = { params: {}, query }
+        const input: PeekInput = { params: {}, query, header: (name) => req.getHeader(name) }
         if (names.length > 0) {
           const params: Record<string, string> = {}
           for (let i = 0; i < names.length; i++) params[names[i] ?? ''] = req.getParameter(i)

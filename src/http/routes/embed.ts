@@ -2,12 +2,15 @@
 // put the raw title into <title>: an XSS hole), and the page has its own CSP.
 import type { Route } from '../route.ts'
 import { processTime } from '../context.ts'
-import { queryInt, queryBool } from '../input.ts'
+import { AppError } from '../../errors.ts'
+import { queryInt, queryBool, queryString } from '../input.ts'
 import { targetFrom } from './videos.ts'
+import { subtitlePath } from './subtitles.ts'
 import { streamOptions } from './stream-options.ts'
 import { formatQuality } from '../../media/quality.ts'
 import type { StreamService } from '../../media/service.ts'
-import type { PlatformRegistry } from '../../platforms/index.ts'
+import type { PlatformRegistry, Target } from '../../platforms/index.ts'
+import type { SubtitleTrack } from '../../../workers/protocol.ts'
 
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;', '`': '&#96;' }
 
@@ -15,9 +18,33 @@ export function escapeHtml (value: string): string {
   return value.replace(/[&<>"'`]/g, (c) => ESCAPES[c] ?? c)
 }
 
-const EMBED_CSP = "default-src 'none'; media-src 'self' https: http: blob:; img-src 'self' https: http: data:; style-src 'unsafe-inline'; frame-ancestors *; base-uri 'none'; form-action 'none'"
+// The poster and the tracks are this server's links: images come from here only.
+const EMBED_CSP = "default-src 'none'; media-src 'self' https: http: blob:; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors *; base-uri 'none'; form-action 'none'"
 
-export function embedPage (p: { title: string, src: string, poster: string | null, width: number, height: number, autoplay: boolean, controls: boolean }): string {
+// tracks on the page: the uploaded subtitles, or the automatic captions when there are none
+const MAX_TRACKS = 20
+const BCP47 = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$/
+
+export interface EmbedTrack { src: string, lang: string, label: string, isDefault: boolean }
+
+export function pageTracks (target: Target, tracks: readonly SubtitleTrack[], show: string | null): EmbedTrack[] {
+  const readable = tracks.filter((t) => t.source !== null)
+  const manual = readable.filter((t) => !t.automatic)
+  const chosen = (manual.length > 0 ? manual : readable).slice(0, MAX_TRACKS)
+  let shown = false
+  return chosen.map((t) => {
+    const isDefault = !shown && t.lang === show
+    if (isDefault) shown = true
+    return { src: subtitlePath(target, t), lang: t.lang, label: `${t.name ?? t.lang}${t.automatic ? ' (auto)' : ''}`, isDefault }
+  })
+}
+
+function trackTag (t: EmbedTrack): string {
+  const lang = BCP47.test(t.lang) ? ` srclang="${escapeHtml(t.lang)}"` : ''
+  return `<track kind="subtitles" src="${escapeHtml(t.src)}"${lang} label="${escapeHtml(t.label)}"${t.isDefault ? ' default' : ''}>`
+}
+
+export function embedPage (p: { title: string, src: string, poster: string | null, width: number, height: number, autoplay: boolean, controls: boolean, tracks?: readonly EmbedTrack[] }): string {
   const attrs = [
     `width="${p.width}"`, `height="${p.height}"`, 'preload="metadata"', 'playsinline',
     ...(p.controls ? ['controls'] : []), ...(p.autoplay ? ['autoplay', 'muted'] : []),
@@ -32,13 +59,20 @@ export function embedPage (p: { title: string, src: string, poster: string | nul
 <style>html,body{margin:0;background:#000;height:100%}video{display:block;max-width:100%;max-height:100%;margin:auto}</style>
 </head>
 <body>
-<video ${attrs} src="${escapeHtml(p.src)}" title="${escapeHtml(p.title)}"></video>
+<video ${attrs} src="${escapeHtml(p.src)}" title="${escapeHtml(p.title)}">${(p.tracks ?? []).map(trackTag).join('')}</video>
 </body>
 </html>
 `
 }
 
-export function embedRoutes (deps: { registry: PlatformRegistry, streams: StreamService }): Route[] {
+export interface EmbedDeps {
+  registry: PlatformRegistry
+  streams: StreamService
+  // the path of a signed image link (the poster); without it the page has no poster
+  image?: (target: Target, url: string) => string
+}
+
+export function embedRoutes (deps: EmbedDeps): Route[] {
   const route = (path: string): Route => ({
     method: 'get',
     path,
@@ -52,7 +86,8 @@ export function embedRoutes (deps: { registry: PlatformRegistry, streams: Stream
         { name: 'width', in: 'query', description: 'pixels (default 640)' },
         { name: 'height', in: 'query', description: 'pixels (default 360)' },
         { name: 'autoplay', in: 'query', description: 'true: start muted' },
-        { name: 'controls', in: 'query', description: 'false: hide controls' }
+        { name: 'controls', in: 'query', description: 'false: hide controls' },
+        { name: 'captions', in: 'query', description: 'a language key of the track list: that track is shown from the start (the page lists the uploaded subtitles, or the automatic captions when there are none)' }
       ],
       responses: { 200: { description: 'HTML page', contentType: 'text/html' } }
     },
@@ -60,16 +95,20 @@ export function embedRoutes (deps: { registry: PlatformRegistry, streams: Stream
       const q = req.query_parameters
       const target = targetFrom(deps.registry, req.path_parameters ?? {}, q, 'video')
       const opts = streamOptions(req)
+      const captions = queryString(q, 'captions', { max: 64 }) ?? null
+      if (captions !== null && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(captions)) throw new AppError('INVALID_INPUT', 'captions is not a language key', { detail: 'captions' })
       const { info } = await deps.streams.plan(target, opts)
+      const image = deps.image
       const src = `/api/v2/stream/${encodeURIComponent(target.platform.name)}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy&format=mp4`
       const html = embedPage({
         title: info.title,
         src,
-        poster: info.thumbnail !== null && /^https?:\/\//.test(info.thumbnail) ? info.thumbnail : null,
+        poster: info.thumbnail !== null && /^https?:\/\//.test(info.thumbnail) && image !== undefined ? image(target, info.thumbnail) : null,
         width: queryInt(q, 'width', { min: 16, max: 7680, fallback: 640 }),
         height: queryInt(q, 'height', { min: 16, max: 4320, fallback: 360 }),
         autoplay: queryBool(q, 'autoplay'),
-        controls: queryBool(q, 'controls', true)
+        controls: queryBool(q, 'controls', true),
+        tracks: pageTracks(target, info.subtitle_tracks, captions)
       })
       // Embeddable by design: its own CSP instead of the API's frame-ancestors 'none'.
       res.header('content-security-policy', EMBED_CSP)

@@ -15,7 +15,7 @@ import type { StreamService } from '../../media/service.ts'
 import type { MediaExchange } from '../../proxy/exchange.ts'
 import { serializeStreamInfo, serializeStreamBatch } from '../../schemas/streams.ts'
 import type { StreamBatchOut } from '../../schemas/streams.ts'
-import type { PlatformRegistry } from '../../platforms/index.ts'
+import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import { PROXY_MAX_URL_LENGTH } from './proxy.ts'
 import { embedRoutes } from './embed.ts'
 import { vrchatRoutes } from './vrchat.ts'
@@ -25,6 +25,8 @@ export interface StreamRouteDeps {
   streams: StreamService
   publicBase: (req: Request) => string
   batchMax: number
+  // the embed page's poster: the path of a signed image link
+  image?: (target: Target, url: string) => string
 }
 
 const STREAM_PARAMS: readonly ParamDoc[] = [
@@ -170,7 +172,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     splitRelay,
     jsonStream,
     batch,
-    ...embedRoutes({ registry, streams }),
+    ...embedRoutes({ registry, streams, image: deps.image }),
     ...vrchatRoutes({ registry, streams, publicBase: deps.publicBase })
   ]
 }

@@ -1,5 +1,6 @@
 // Video metadata endpoints: info, formats, playlists, batch, and the compat
 // forms by page URL. Thin: parse → extractor → serialize.
+import type { Request } from 'hyper-express'
 import { AppError, itemError } from '../../errors.ts'
 import { jsonRoute } from '../route.ts'
 import type { Route, ParamDoc, PeekInput } from '../route.ts'
@@ -14,14 +15,29 @@ import type { Extractor } from '../../extract/engine.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import type { MediaInfo, MediaFormat } from '../../../workers/protocol.ts'
 
+// Thumbnails as this server's signed image links (absolute, on the request's public base)
+export interface InfoImages {
+  base: (req: Request) => string
+  // the base for the uWS lane's peek; null: let the pipeline answer
+  peekBase: (header: (name: string) => string) => string | null
+  // the path of a signed link to an image of the target
+  link: (target: Target, url: string) => string
+}
+
 export interface VideoRouteDeps {
   registry: PlatformRegistry
   extractor: Extractor
   batchMax: number
+  images?: InfoImages
 }
+
+// a request as the info routes read it: path parameters and the raw query string
+type RawTarget = Pick<PeekInput, 'params' | 'query'>
 
 const URL_PARAM: ParamDoc = { name: 'url', in: 'query', required: true, description: 'the video page URL (platform detected from its host)' }
 const INFO_BODY_KEY = 'info-body'
+// the public base the cached body's image links were made for
+const INFO_BASE_KEY = 'info-base'
 
 export function formatOut (f: MediaFormat): FormatOut {
   return {
@@ -43,7 +59,9 @@ export function formatOut (f: MediaFormat): FormatOut {
   }
 }
 
-export function infoOut (target: Target, info: MediaInfo, cached: boolean): VideoInfoOut {
+// image: turns an image URL of the info into this server's link (null: the URLs as extracted)
+export function infoOut (target: Target, info: MediaInfo, cached: boolean, image: ((url: string) => string) | null = null): VideoInfoOut {
+  const img = image ?? ((url: string) => url)
   return {
     id: target.id,
     platform: target.platform.name,
@@ -56,8 +74,8 @@ export function infoOut (target: Target, info: MediaInfo, cached: boolean): Vide
     upload_date: info.upload_date,
     view_count: info.view_count === null ? null : Math.round(info.view_count),
     like_count: info.like_count === null ? null : Math.round(info.like_count),
-    thumbnail: info.thumbnail,
-    thumbnails: info.thumbnails.map((t) => ({ url: t.url, width: t.width === null ? null : Math.round(t.width), height: t.height === null ? null : Math.round(t.height) })),
+    thumbnail: info.thumbnail === null ? null : img(info.thumbnail),
+    thumbnails: info.thumbnails.map((t) => ({ url: img(t.url), width: t.width === null ? null : Math.round(t.width), height: t.height === null ? null : Math.round(t.height) })),
     is_live: info.is_live,
     webpage_url: info.webpage_url,
     formats: info.formats.map(formatOut),
@@ -76,7 +94,11 @@ export function targetFrom (registry: PlatformRegistry, params: Readonly<Record<
 }
 
 export function videoRoutes (deps: VideoRouteDeps): Route[] {
-  const { registry, extractor } = deps
+  const { registry, extractor, images } = deps
+  const imagesAt = (base: string, target: Target): ((url: string) => string) | null =>
+    images === undefined ? null : (url) => base + images.link(target, url)
+  const imagesFor = (req: Request, target: Target): ((url: string) => string) | null =>
+    images === undefined ? null : imagesAt(images.base(req), target)
 
   // Targets by raw request (path parameters or query string): parsing and
   // resolving a page URL costs more than the rest of a cached answer. The
@@ -86,9 +108,9 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
   // Only valid requests are remembered; bounded.
   const targets = new Map<string, Target>()
   const TARGETS_MAX = 4096
-  const targetKey = ({ params, query }: PeekInput): string => params.platform === undefined ? `?${query}` : `${params.platform}/${params.id ?? ''}`
+  const targetKey = ({ params, query }: RawTarget): string => params.platform === undefined ? `?${query}` : `${params.platform}/${params.id ?? ''}`
   // throws the 4xx of an invalid request
-  const resolveTarget = (input: PeekInput): Target => {
+  const resolveTarget = (input: RawTarget): Target => {
     const key = targetKey(input)
     return targets.get(key) ?? remember(targets, TARGETS_MAX, key, targetFrom(registry, input.params, parseQuery(input.query), 'video'))
   }
@@ -103,20 +125,24 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
       handle: async ({ req, params: p }) => {
         const target = resolveTarget({ params: p, query: req.path_query })
         const { info, cached } = await extractor.info(target)
-        return infoOut(target, info, cached)
+        return infoOut(target, info, cached, imagesFor(req, target))
       }
     }),
     // An L1 hit for a request the pipeline has seen: its body, serialized and
-    // encoded once (uWS sends a Buffer without converting it).
+    // encoded once (uWS sends a Buffer without converting it). Its image links
+    // carry the public base: the body is kept for the last base asked for.
     peek (input) {
       const target = targets.get(targetKey(input))
       if (target === undefined) return null
+      const base = images === undefined ? '' : images.peekBase(input.header)
+      if (base === null) return null
       const entry = extractor.peek(target)
       if (entry === null) return null
       let body = entry.extra.get(INFO_BODY_KEY)
-      if (body === undefined) {
-        body = Buffer.from(serializeVideoInfo(infoOut(target, entry.value, true)))
+      if (body === undefined || entry.extra.get(INFO_BASE_KEY)?.toString() !== base) {
+        body = Buffer.from(serializeVideoInfo(infoOut(target, entry.value, true, imagesAt(base, target))))
         entry.extra.set(INFO_BODY_KEY, body)
+        entry.extra.set(INFO_BASE_KEY, Buffer.from(base))
       }
       return body
     }
@@ -201,7 +227,7 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
             ? registry.resolve({ url, kind: 'video' })
             : registry.resolve({ platform: bodyString(fields, 'platform', { required: true, max: 64 }), id: bodyString(fields, 'id', { required: true, max: 4096 }), kind: 'video' })
           const { info, cached } = await extractor.info(target)
-          return { index, ok: true, input, info: infoOut(target, info, cached), error: null }
+          return { index, ok: true, input, info: infoOut(target, info, cached, imagesFor(req, target)), error: null }
         } catch (err) {
           return { index, ok: false, input, info: null, error: itemError(err) }
         }
@@ -221,7 +247,7 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
       const body = await jsonBody(req)
       const target = registry.resolve({ url: bodyString(body, 'url', { required: true, max: 8192 }), kind: 'video' })
       const { info, cached } = await extractor.info(target)
-      return infoOut(target, info, cached)
+      return infoOut(target, info, cached, imagesFor(req, target))
     }
   })
 
