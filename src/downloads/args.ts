@@ -19,6 +19,8 @@ export interface DownloadArgsInput {
   // --no-quiet: yt-dlp's messages on stdout (--print implies --quiet), so a run that ends
   // without a file can say why; yt-dlp before 2023.06 does not take the option
   messages?: boolean
+  // subtitle languages to embed (validated language keys: yt-dlp reads them as regular expressions)
+  subtitles?: readonly string[]
 }
 
 export const NO_QUIET = '--no-quiet'
@@ -54,6 +56,14 @@ export function buildFormatSelection (quality: DownloadQuality, format: Download
   return ['-f', 'bv*+ba/b', ...(sort.length > 0 ? ['-S', sort.join(',')] : [])]
 }
 
+// Uploaded subtitles, else automatic captions, of each language, embedded by ffmpeg:
+// mov_text in mp4, as they are in mkv; webm takes WebVTT only.
+export function subtitleArgs (langs: readonly string[], format: DownloadFormat): string[] {
+  if (langs.length === 0) return []
+  return ['--write-subs', '--write-auto-subs', '--sub-langs', langs.join(','), '--sub-format', 'vtt/srt/ass/best',
+    ...(format === 'webm' ? ['--convert-subs', 'vtt'] : []), '--embed-subs']
+}
+
 function conversion (quality: DownloadQuality, format: DownloadFormat, audioOnly: boolean): string[] {
   if (isAudioRequest(quality, format, audioOnly)) return ['-x', '--audio-format', format === 'mp3' ? 'mp3' : 'm4a']
   return ['--merge-output-format', format, '--remux-video', format]
@@ -79,7 +89,8 @@ export function buildDownloadArgs (input: DownloadArgsInput): string[] {
     '--fragment-retries', '3',
     '-o', input.outputTemplate,
     ...buildFormatSelection(input.quality, input.format, input.audioOnly),
-    ...conversion(input.quality, input.format, input.audioOnly)
+    ...conversion(input.quality, input.format, input.audioOnly),
+    ...(isAudioRequest(input.quality, input.format, input.audioOnly) ? [] : subtitleArgs(input.subtitles ?? [], input.format))
   ]
   if (input.maxFileBytes !== null) args.push('--max-filesize', String(Math.max(1, Math.floor(input.maxFileBytes))))
   if (input.ffmpegPath !== null) args.push('--ffmpeg-location', input.ffmpegPath)

@@ -123,6 +123,7 @@ export function createExecutor (deps: ExecutorDeps): TaskRunner {
           quality: spec.quality,
           format: spec.format,
           audioOnly: spec.audio_only,
+          subtitles: spec.subtitles ?? [],
           outputTemplate: join(attemptDir, 'media.%(ext)s'),
           cookiesFile: deps.cookiesFor(spec.platform),
           ffmpegPath: deps.ffmpegPath,

@@ -50,7 +50,8 @@ function isSpec (v: unknown): v is DownloadSpec {
   if (typeof v !== 'object' || v === null) return false
   const s = v as Record<string, unknown>
   return str(s.url) && str(s.platform) && str(s.video_id) && oneOf(DOWNLOAD_QUALITIES, s.quality) &&
-    oneOf(DOWNLOAD_FORMATS, s.format) && typeof s.audio_only === 'boolean' && strOrNull(s.filename)
+    oneOf(DOWNLOAD_FORMATS, s.format) && typeof s.audio_only === 'boolean' && strOrNull(s.filename) &&
+    (s.subtitles === undefined || (Array.isArray(s.subtitles) && s.subtitles.every(str)))
 }
 
 const OWNER_ID = /^[a-z0-9-]{1,80}$/

@@ -8,6 +8,9 @@ import type { DownloadFormat, DownloadQuality, TaskState } from './types.ts'
 export const MAX_URL_CHARS = 2048
 export const MAX_FILENAME_CHARS = 200
 export const DEFAULT_BATCH_MAX = 10
+export const MAX_SUBTITLE_LANGS = 10
+// a language key as yt-dlp lists it; yt-dlp reads --sub-langs as regular expressions (and "all"), so nothing else passes
+const SUBTITLE_LANG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
 
 export interface DownloadRequest {
   url: string | undefined
@@ -17,6 +20,8 @@ export interface DownloadRequest {
   format: DownloadFormat
   audio_only: boolean
   filename: string | null
+  // subtitle languages to embed in the file
+  subtitles: string[]
 }
 
 export interface ListQuery {
@@ -37,6 +42,17 @@ function optionalString (body: Record<string, unknown>, field: string, label: st
   if (typeof value !== 'string') throw invalid(label, 'must be a string')
   if (value.length > maxChars) throw invalid(label, `must be at most ${maxChars} characters`)
   return value.trim()
+}
+
+function subtitleLangs (value: unknown, field: string): string[] {
+  if (value === undefined || value === null) return []
+  if (!Array.isArray(value)) throw invalid(field, 'must be an array of language keys', 'e.g. ["en", "de"]')
+  if (value.length > MAX_SUBTITLE_LANGS) throw invalid(field, `must have at most ${MAX_SUBTITLE_LANGS} entries`)
+  const langs = value.map((v: unknown) => {
+    if (typeof v !== 'string' || !SUBTITLE_LANG.test(v) || v.toLowerCase() === 'all') throw invalid(field, 'must hold language keys such as en or pt-BR', `got ${JSON.stringify(v).slice(0, 40)}`)
+    return v
+  })
+  return [...new Set(langs)]
 }
 
 function pick<T extends string> (field: string, value: string | undefined, allowed: readonly T[], aliases: Readonly<Record<string, T>> = {}): T | undefined {
@@ -79,6 +95,8 @@ export function parseDownloadRequest (value: unknown, prefix = '', defaults: Par
     throw invalid(name('format'), `must be mp3 or m4a for an audio download, got ${format}`)
   }
   const filename = s('filename', MAX_FILENAME_CHARS) ?? s('custom_filename', MAX_FILENAME_CHARS) ?? defaults.filename ?? null
+  const subtitles = subtitleLangs(value.subtitles, name('subtitles'))
+  if (subtitles.length > 0 && (wantsAudio || format === 'mp3' || format === 'm4a')) throw invalid(name('subtitles'), 'need a video format (mp4, mkv or webm)')
   return {
     url,
     platform,
@@ -86,7 +104,8 @@ export function parseDownloadRequest (value: unknown, prefix = '', defaults: Par
     quality: quality ?? (format === 'mp3' || format === 'm4a' ? 'audio' : 'best'),
     format,
     audio_only: wantsAudio || format === 'mp3' || format === 'm4a',
-    filename: filename === '' ? null : filename
+    filename: filename === '' ? null : filename,
+    subtitles
   }
 }
 
@@ -98,7 +117,7 @@ export function parseBatchRequest (value: unknown, maxItems = DEFAULT_BATCH_MAX)
   if (list.length === 0) throw invalid('items', 'must not be empty')
   if (list.length > maxItems) throw invalid('items', `must have at most ${maxItems} entries`, `got ${list.length}`)
   const shared: Record<string, unknown> = {}
-  for (const key of ['quality', 'format', 'format_type', 'audio_only']) if (value[key] !== undefined) shared[key] = value[key]
+  for (const key of ['quality', 'format', 'format_type', 'audio_only', 'subtitles']) if (value[key] !== undefined) shared[key] = value[key]
   return list.map((item: unknown) => typeof item === 'string' ? { ...shared, url: item } : isObject(item) ? { ...shared, ...item } : item)
 }
 

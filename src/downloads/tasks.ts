@@ -54,8 +54,10 @@ export interface TaskManager {
 }
 
 // Per owner: the same download asked for by two clients is two tasks, neither seeing the other's.
+// Subtitle languages count only when given, so keys of downloads without them are unchanged.
 export function dedupeKey (spec: DownloadSpec, owner: string): string {
-  return createHash('sha256').update(JSON.stringify([owner, spec.url, spec.quality, spec.format, spec.audio_only])).digest('hex').slice(0, 40)
+  const subs = spec.subtitles ?? []
+  return createHash('sha256').update(JSON.stringify([owner, spec.url, spec.quality, spec.format, spec.audio_only, ...(subs.length > 0 ? [subs] : [])])).digest('hex').slice(0, 40)
 }
 
 export function createTaskManager (deps: TaskManagerDeps): TaskManager {
@@ -137,7 +139,8 @@ export function createTaskManager (deps: TaskManagerDeps): TaskManager {
       quality: req.quality,
       format: req.format,
       audio_only: req.audio_only,
-      filename: req.filename
+      filename: req.filename,
+      ...(req.subtitles.length > 0 ? { subtitles: req.subtitles } : {})
     }
     const key = dedupeKey(spec, caller.owner)
     const id = newTaskId()

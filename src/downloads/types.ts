@@ -25,6 +25,8 @@ export interface DownloadSpec {
   format: DownloadFormat
   audio_only: boolean
   filename: string | null
+  // subtitle languages to embed (absent in records written before subtitles existed)
+  subtitles?: string[]
 }
 
 export interface TaskError {
