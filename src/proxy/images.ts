@@ -18,6 +18,10 @@ const IMAGE_CACHE_MS = 10 * 60 * 1000
 const IMAGE_READ_MS = 20_000
 // the longest a client may keep an image (never past its link's expiry)
 const CLIENT_MAX_AGE_SEC = 86_400
+// Signed links are kept and handed out again for half their life (a YouTube info
+// lists dozens of thumbnails: signing each on every answer would cost more than
+// the answer), which also keeps an image's link, and so the client's cache of it, stable.
+const LINKS_KEPT = 20_000
 // Content-Types an image may be sent with; the first bytes decide what it is
 const IMAGE_OR_VAGUE = /^(?:image\/[a-z0-9.+-]+|application\/octet-stream|binary\/octet-stream|)$/
 
@@ -56,6 +60,7 @@ export function createImageService (deps: ImageDeps): ImageService {
   const budget = createByteBudget(IMAGE_BUDGET_BYTES)
   const cache = createByteCache<Cached>({ maxBytes: IMAGE_CACHE_BYTES, ttlMs: IMAGE_CACHE_MS })
   const flights = createFlights<Cached>()
+  const links = new Map<string, { path: string, until: number }>()
 
   async function load (url: string, headers: Record<string, string>, platform: string | null): Promise<Cached> {
     const answer = await fetchSmall(deps.upstream, budget, { url, headers, allow: deps.allowHosts, platform, maxBytes: MAX_IMAGE_BYTES, timeoutMs: IMAGE_READ_MS, what: 'image' })
@@ -68,7 +73,19 @@ export function createImageService (deps: ImageDeps): ImageService {
 
   return {
     link (owner, url) {
-      return IMAGE_PREFIX + deps.signer.sign({ url, headers: { ...owner.headers }, ref: { platform: owner.platform, id: owner.id, formatId: 'image' } }, deps.linkTtlSec)
+      // the owner's headers follow from its platform
+      const key = `${owner.platform}\n${owner.id}\n${url}`
+      const now = Date.now()
+      const kept = links.get(key)
+      if (kept !== undefined && kept.until > now) return kept.path
+      const path = IMAGE_PREFIX + deps.signer.sign({ url, headers: { ...owner.headers }, ref: { platform: owner.platform, id: owner.id, formatId: 'image' } }, deps.linkTtlSec)
+      links.delete(key)
+      links.set(key, { path, until: now + deps.linkTtlSec * 500 })
+      if (links.size > LINKS_KEPT) {
+        const oldest = links.keys().next()
+        if (oldest.done !== true) links.delete(oldest.value)
+      }
+      return path
     },
     async serve (token) {
       const link = deps.signer.verify(token)
