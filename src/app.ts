@@ -31,7 +31,7 @@ import { createUpstream } from './proxy/upstream.ts'
 import { proxyRoutes } from './http/routes/proxy.ts'
 import { imageRoutes } from './http/routes/images.ts'
 import { subtitleRoutes } from './http/routes/subtitles.ts'
-import { createImageService } from './proxy/images.ts'
+import { createImageService, imageLinkKey } from './proxy/images.ts'
 import { createSubtitleService } from './media/subtitles.ts'
 import { createRemuxer } from './media/remux.ts'
 import { createStreamService, PLAYLIST_PATH, PROXY_PREFIX } from './media/service.ts'
@@ -244,7 +244,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   }
 
   // Without a configured secret (tests, a single process) links are signed with a per-process key.
-  const signer = createLinkSigner(config.PROXY_SIGNING_SECRET !== '' ? config.PROXY_SIGNING_SECRET : randomBytes(32).toString('hex'))
+  const signingSecret = config.PROXY_SIGNING_SECRET !== '' ? config.PROXY_SIGNING_SECRET : randomBytes(32).toString('hex')
+  const signer = createLinkSigner(signingSecret)
   const upstream = createUpstream({ proxyFor: (platform) => proxyFor(config, platform) })
   let listenPort = 0
   const selfHost = config.HOST === '0.0.0.0' || config.HOST === '::' || config.HOST === '' ? '127.0.0.1' : config.HOST
@@ -263,7 +264,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   })
   const publicBase = createPublicBase({ publicUrl: config.PUBLIC_URL, isTrusted: clientIp.isTrusted, fallback: () => `http://127.0.0.1:${listenPort}` })
   // thumbnails and posters through signed image links, fetched with the platform's media headers (BiliBili's Referer)
-  const images = createImageService({ signer, upstream, allowHosts: config.GENERIC_HOSTS, linkTtlSec: config.PROXY_LINK_TTL })
+  const images = createImageService({ signer: createLinkSigner(imageLinkKey(signingSecret)), upstream, allowHosts: config.GENERIC_HOSTS, linkTtlSec: config.PROXY_LINK_TTL })
   const imageOf = (target: Target, url: string): string => images.link({ platform: target.platform.name, id: target.id, headers: target.platform.mediaHeaders }, url)
   const subtitles = createSubtitleService({ extractor, upstream, pool, allowHosts: config.GENERIC_HOSTS })
 

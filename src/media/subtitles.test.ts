@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { assertErrorBody, json, raw, startCluster } from '../testing/helpers.ts'
-import { startMediaOrigin } from '../testing/origin.ts'
+import { startCountingServer, startMediaOrigin } from '../testing/origin.ts'
 import { makeImages, startCaptionOrigin, writeCaptionFixtures } from '../testing/captions.ts'
 
 const YT = '/api/v2/videos/youtube/dQw4w9WgXcQ'
@@ -25,11 +25,13 @@ async function errorOf (url: string, status: number, code: string): Promise<Reco
 test('subtitles as WebVTT and SubRip, and images through signed links, on a running server', async (t) => {
   const media = await startMediaOrigin()
   const captions = await startCaptionOrigin()
-  const dir = writeCaptionFixtures(media.url, captions.url)
+  // on loopback but not in GENERIC_HOSTS: the egress policy must keep every fetch away from it
+  const canary = await startCountingServer((_req, res) => { res.end('WEBVTT\n') })
+  const dir = writeCaptionFixtures(media.url, captions.url, canary.url)
   // The platform data is fake-yt-dlp's (baseEnv's YTDLP_PATH) printing these fixtures; the
   // origins are on loopback, which the egress policy allows only for GENERIC_HOSTS.
   const srv = await startCluster({ workers: 1, timeoutMs: 60_000, env: { FAKE_YTDLP_FIXTURE_DIR: dir, GENERIC_HOSTS: `${media.host},${captions.host}`, RATE_LIMIT_ENABLED: 'false' } })
-  t.after(async () => { await srv.stop(); await captions.close(); await media.close(); rmSync(dir, { recursive: true, force: true }) })
+  t.after(async () => { await srv.stop(); await canary.close(); await captions.close(); await media.close(); rmSync(dir, { recursive: true, force: true }) })
   const { jpeg, png } = makeImages()
 
   await t.test('the track list: languages, automatic or not, formats offered, links to each as WebVTT and SubRip', async () => {
@@ -42,10 +44,11 @@ test('subtitles as WebVTT and SubRip, and images through signed links, on a runn
       { language: 'fr', name: null, automatic: false, formats: ['ttml'], url: null, srt_url: null },
       { language: 'xx', name: null, automatic: false, formats: ['vtt'], url: `${base}/xx?format=vtt`, srt_url: `${base}/xx?format=srt` },
       { language: 'zz', name: null, automatic: false, formats: ['vtt'], url: `${base}/zz?format=vtt`, srt_url: `${base}/zz?format=srt` },
+      { language: 'ca', name: null, automatic: false, formats: ['vtt'], url: `${base}/ca?format=vtt`, srt_url: `${base}/ca?format=srt` },
       { language: 'en', name: null, automatic: true, formats: ['json3'], url: `${base}/en?format=vtt&automatic=true`, srt_url: `${base}/en?format=srt&automatic=true` }
     ])
     const info = await json(`${srv.url}${YT}`)
-    assert.deepEqual(info.body.subtitles, ['en', 'de', 'fr', 'xx', 'zz'])
+    assert.deepEqual(info.body.subtitles, ['en', 'de', 'fr', 'xx', 'zz', 'ca'])
     assert.deepEqual(info.body.automatic_captions, ['en'])
   })
 
@@ -97,7 +100,7 @@ test('subtitles as WebVTT and SubRip, and images through signed links, on a runn
     for (const { body } of [first, again]) {
       assert.match(String(body.thumbnail), new RegExp(`^${srv.url}/api/v2/images/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{22}$`))
       assert.ok(!JSON.stringify(body).includes(captions.url), 'no upstream image URL in info')
-      assert.equal((body.thumbnails as unknown[]).length, 7)
+      assert.equal((body.thumbnails as unknown[]).length, 8)
     }
     // the cached body (the uWS lane's) is made for the base the request asks for
     const other = await raw(srv.port, `GET ${YT} HTTP/1.1\r\nHost: videos.example:8443\r\nConnection: close\r\n\r\n`, 30_000)
@@ -143,6 +146,24 @@ test('subtitles as WebVTT and SubRip, and images through signed links, on a runn
     await errorOf(`${srv.url}/api/v2/images/${Buffer.from(JSON.stringify({ u: `${captions.url}/img/thumb.jpg`, e: 9e9 })).toString('base64url')}`, 403, 'INVALID_SIGNATURE')
     await errorOf(`${srv.url}/api/v2/images/not-a-token`, 403, 'INVALID_SIGNATURE')
     assert.equal(captions.connections(), before, 'no fetch for a refused link')
+  })
+
+  await t.test('the egress policy holds for tracks and images: a loopback host outside GENERIC_HOSTS is never contacted', async () => {
+    const track = await errorOf(`${srv.url}${YT}/subtitles/ca`, 403, 'FORBIDDEN')
+    const { body } = await json(`${srv.url}${YT}`)
+    const image = await errorOf((body.thumbnails as Array<{ url: string }>)[7]?.url ?? '', 403, 'FORBIDDEN')
+    for (const refused of [track, image]) assert.ok(!JSON.stringify(refused).includes(canary.host), 'the error does not name the address')
+    assert.equal(canary.connections(), 0)
+  })
+
+  await t.test('image links and media links are not interchangeable', async () => {
+    const { body: stream } = await json(`${srv.url}/api/v2/stream/youtube/dQw4w9WgXcQ?mode=json&quality=360p`)
+    const proxyUrl = String(stream.proxy_url)
+    assert.match(proxyUrl, /\/api\/v2\/proxy\//)
+    await errorOf(`${srv.url}/api/v2/images/${proxyUrl.slice(proxyUrl.lastIndexOf('/') + 1)}`, 403, 'INVALID_SIGNATURE')
+    const { body } = await json(`${srv.url}${YT}`)
+    const image = String(body.thumbnail)
+    await errorOf(`${srv.url}/api/v2/proxy/${image.slice(image.lastIndexOf('/') + 1)}`, 403, 'INVALID_SIGNATURE')
   })
 
   await t.test('the BiliBili-shaped thumbnail is fetched with BiliBili\'s Referer', async () => {

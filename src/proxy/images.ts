@@ -4,6 +4,7 @@
 // carries only a URL an extraction produced. The answer must be a raster image
 // by its first bytes (JPEG, PNG, GIF, WebP, AVIF; never SVG, which can hold
 // script), at most MAX_IMAGE_BYTES, and is kept in a small per-worker cache.
+import { createHmac } from 'node:crypto'
 import { AppError } from '../errors.ts'
 import { createByteBudget, createByteCache, createFlights, fetchSmall } from './small-fetch.ts'
 import type { LinkSigner } from './signer.ts'
@@ -24,6 +25,12 @@ const CLIENT_MAX_AGE_SEC = 86_400
 const LINKS_KEPT = 20_000
 // Content-Types an image may be sent with; the first bytes decide what it is
 const IMAGE_OR_VAGUE = /^(?:image\/[a-z0-9.+-]+|application\/octet-stream|binary\/octet-stream|)$/
+
+// Image links are signed with their own key, derived from the links' secret: a
+// media link never verifies as an image link, nor an image link on a media route.
+export function imageLinkKey (secret: string): string {
+  return createHmac('sha256', secret).update('vidgate:image-link:v1').digest('hex')
+}
 
 export interface ImageOwner { platform: string, id: string, headers: Readonly<Record<string, string>> }
 

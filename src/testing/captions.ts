@@ -72,8 +72,9 @@ export async function startCaptionOrigin (): Promise<CaptionOrigin> {
 }
 
 // Writes YouTube- and BiliBili-shaped fixtures (fixtures.ts) and points their
-// subtitles, captions and thumbnails at the caption origin.
-export function writeCaptionFixtures (mediaUrl: string, captionsUrl: string): string {
+// subtitles, captions and thumbnails at the caption origin; with a canary (a
+// loopback server outside GENERIC_HOSTS), one more track (ca) and thumbnail on it.
+export function writeCaptionFixtures (mediaUrl: string, captionsUrl: string, canaryUrl: string | null = null): string {
   const dir = writeLocalFixtures(mediaUrl)
   const edit = (name: string, change: (raw: Record<string, unknown>) => void): void => {
     const file = join(dir, `${name}.json`)
@@ -95,6 +96,10 @@ export function writeCaptionFixtures (mediaUrl: string, captionsUrl: string): st
     raw.thumbnail = at('/img/thumb.jpg')
     raw.thumbnails = ['/img/thumb.png', '/img/big.jpg', '/img/big-chunked.jpg', '/img/page.jpg', '/img/vector.svg', '/img/text.jpg', '/img/thumb.jpg']
       .map((p, i) => ({ url: at(p), id: String(i), width: 64, height: 36 }))
+    if (canaryUrl !== null) {
+      (raw.subtitles as Record<string, unknown>).ca = [{ ext: 'vtt', url: `${canaryUrl}/ca.vtt` }];
+      (raw.thumbnails as unknown[]).push({ url: `${canaryUrl}/thumb.jpg`, id: 'canary' })
+    }
   })
   edit('bilibili', (raw) => {
     raw.thumbnail = at('/bili/thumb.jpg')
