@@ -5,6 +5,7 @@
 // and within this worker's budget for such reads, and within a deadline.
 import { AppError } from '../errors.ts'
 import { buildUpstreamHeaders } from './headers.ts'
+import { toUpstreamError } from './upstream.ts'
 import type { UpstreamClient } from './upstream.ts'
 
 export interface ByteBudget { take: (bytes: number) => boolean, give: (bytes: number) => void, left: () => number }
@@ -70,7 +71,8 @@ export async function fetchSmall (upstream: UpstreamClient, budget: ByteBudget, 
     if (deadline.aborted && f.signal?.aborted !== true) {
       throw new AppError('UPSTREAM_TIMEOUT', `The ${f.what} server took too long to answer`, { detail: `more than ${f.timeoutMs / 1000} s` })
     }
-    throw err
+    // a connection that breaks mid-body is the upstream's failure, not ours
+    throw toUpstreamError(err)
   } finally {
     budget.give(held)
   }

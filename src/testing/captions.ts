@@ -58,6 +58,12 @@ export async function startCaptionOrigin (): Promise<CaptionOrigin> {
       case '/img/page.jpg': send(res, 'image/jpeg', '<!doctype html><script>alert(1)</script>'); return
       case '/img/vector.svg': send(res, 'image/svg+xml', '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'); return
       case '/img/text.jpg': send(res, 'text/plain', jpeg); return
+      case '/img/reset.jpg': {
+        // the connection breaks after the first bytes of a longer answer
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(jpeg.length * 2) })
+        res.write(jpeg.subarray(0, 16), () => res.destroy())
+        return
+      }
       case '/bili/thumb.jpg': {
         biliReferers.push(String(req.headers.referer ?? ''))
         if (req.headers.referer !== 'https://www.bilibili.com/') { res.statusCode = 403; res.end('referer required'); return }
@@ -94,7 +100,7 @@ export function writeCaptionFixtures (mediaUrl: string, captionsUrl: string, can
     }
     raw.automatic_captions = { en: [{ ext: 'json3', url: at('/subs/en-auto.json3') }] }
     raw.thumbnail = at('/img/thumb.jpg')
-    raw.thumbnails = ['/img/thumb.png', '/img/big.jpg', '/img/big-chunked.jpg', '/img/page.jpg', '/img/vector.svg', '/img/text.jpg', '/img/thumb.jpg']
+    raw.thumbnails = ['/img/thumb.png', '/img/big.jpg', '/img/big-chunked.jpg', '/img/page.jpg', '/img/vector.svg', '/img/text.jpg', '/img/thumb.jpg', '/img/reset.jpg']
       .map((p, i) => ({ url: at(p), id: String(i), width: 64, height: 36 }))
     if (canaryUrl !== null) {
       (raw.subtitles as Record<string, unknown>).ca = [{ ext: 'vtt', url: `${canaryUrl}/ca.vtt` }];
