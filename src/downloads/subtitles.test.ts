@@ -37,10 +37,13 @@ test('a download with subtitles: ["en"] embeds the track (mp4: mov_text, mkv: We
   const srv = await startDownloadsServer({ dir, originHost: origin.host })
   later(async () => await srv.close())
 
+  // an anonymous client is its owner token: the same one for every request here
+  const as: Record<string, string> = {}
   for (const [format, codec] of [['mp4', 'mov_text'], ['mkv', 'webvtt']] as const) {
     await t.test(format, async () => {
-      const { status, json } = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.url}/page.html`, format, subtitles: ['en'] })
+      const { status, json } = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.url}/page.html`, format, subtitles: ['en'] }, as)
       assert.equal(status, 202, JSON.stringify(json))
+      as['x-task-token'] = String(json.owner_token)
       const done = await waitForTask(srv.url, String(json.task_id), ['completed', 'failed'], 120_000)
       assert.equal(done.status, 'completed', JSON.stringify(done))
       const res = await fetch(`${srv.url}${(done.links as Record<string, string>).file ?? ''}`)
@@ -53,9 +56,9 @@ test('a download with subtitles: ["en"] embeds the track (mp4: mov_text, mkv: We
   assert.ok(origin.paths.includes('/en.vtt'), 'yt-dlp fetched the track')
 
   await t.test('the same download without subtitles is another task', async () => {
-    const again = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.url}/page.html`, format: 'mp4', subtitles: ['en'] })
+    const again = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.url}/page.html`, format: 'mp4', subtitles: ['en'] }, as)
     assert.equal(again.json.reused, true)
-    const plain = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.url}/page.html`, format: 'mp4' })
+    const plain = await postJson(srv.url, '/api/v2/videos/download', { url: `${origin.url}/page.html`, format: 'mp4' }, as)
     assert.equal(plain.json.reused, false)
     await waitForTask(srv.url, String(plain.json.task_id), ['completed', 'failed'], 120_000)
   })
