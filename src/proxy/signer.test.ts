@@ -77,6 +77,21 @@ test('tampered, foreign, malformed and expired tokens are refused', () => {
   assert.equal(signer.verify(token, Date.now() + 59_000).url, 'https://a.example/x')
 })
 
+test('only the canonical spelling of a signature verifies, not the 15 others that decode to the same bytes', () => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const token = signer.sign({ url: 'https://a.example/x' }, 60)
+  const at = alphabet.indexOf(token.at(-1) ?? '')
+  // the last of 22 characters carries 2 bits of the 128-bit MAC in its high bits; the low 4 are unused
+  const spellings = Array.from({ length: 16 }, (_, low) => token.slice(0, -1) + (alphabet[(at & 0b110000) | low] ?? ''))
+  const bytes = (t: string): string => Buffer.from(t.slice(-22), 'base64url').toString('hex')
+  assert.equal(new Set(spellings.map(bytes)).size, 1, 'all 16 decode to the same MAC')
+  assert.ok(spellings.includes(token))
+  for (const t of spellings) {
+    if (t === token) assert.equal(signer.verify(t).url, 'https://a.example/x')
+    else expectInvalid(() => signer.verify(t))
+  }
+})
+
 test('a correctly signed body that is not a valid payload is refused', () => {
   // Forge MACs the way the signer does, to reach the payload checks behind the signature.
   const forge = (raw: Buffer): string => {

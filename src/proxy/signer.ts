@@ -81,8 +81,10 @@ export function createLinkSigner (secret: string): LinkSigner {
     verify (token, nowMs = Date.now()) {
       if (token.length > MAX_TOKEN_CHARS || !TOKEN.test(token)) throw invalid('the link is malformed')
       const body = token.slice(0, -SIG_CHARS - 1)
-      const given = Buffer.from(token.slice(-SIG_CHARS), 'base64url')
-      if (given.length !== SIG_BYTES || !timingSafeEqual(given, mac(body))) throw invalid('the link signature does not match')
+      // The signature's text is compared, not its decoded bytes: 22 base64url characters
+      // carry 132 bits for 128, and the 4 unused bits would give each link 16 spellings.
+      const given = Buffer.from(token.slice(-SIG_CHARS), 'latin1')
+      if (!timingSafeEqual(given, Buffer.from(mac(body).toString('base64url'), 'latin1'))) throw invalid('the link signature does not match')
       let wire: unknown
       try {
         wire = JSON.parse(inflateRawSync(Buffer.from(body, 'base64url'), { maxOutputLength: MAX_JSON_BYTES }).toString('utf8'))
