@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import type { ErrorCode } from '../errors.ts'
 import { cleanYtDlpMessage } from '../../workers/ytdlp/ytdlp.ts'
+import { killGroup } from '../../workers/children.ts'
 import { createProgressTracker, parseOutputLine } from './progress.ts'
 import type { Progress } from './progress.ts'
 
@@ -52,15 +53,6 @@ export function noFileOutcome (output: string, stderr: string): { code: ErrorCod
 // the same cleaning as extraction errors (the last ERROR line, without yt-dlp's command-line advice)
 export function errorMessage (stderr: string): string {
   return cleanYtDlpMessage(stderr)
-}
-
-function killGroup (pid: number | undefined): void {
-  if (pid === undefined) return
-  try {
-    process.kill(-pid, 'SIGKILL')
-  } catch {
-    try { process.kill(pid, 'SIGKILL') } catch {}
-  }
 }
 
 export function runDownload (run: DownloadRun): Promise<DownloadOutcome> {
