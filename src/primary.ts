@@ -19,7 +19,7 @@ import type { CollectKind, Gathered, PrimaryMessage } from './cluster/link.ts'
 import { createHostState } from './cluster/host-state.ts'
 import { createYtDlpUpdater, FIRST_UPDATE_DELAY_MS, RELOAD_TIMEOUT_MS, updateCommand } from './extract/ytdlp-update.ts'
 import type { UpdateStatus } from './extract/ytdlp-status.ts'
-import { childrenOf, killGroup } from '../workers/children.ts'
+import { childEnv, childrenOf, killGroup, PROXY_ENV } from '../workers/children.ts'
 
 const CRASH_WINDOW_MS = 30_000
 const CRASH_LIMIT = 10
@@ -158,7 +158,8 @@ export function runPrimary (): void {
       channel: config.YTDLP_AUTO_UPDATE,
       command: updateCommand(config.YTDLP_UPDATE_COMMAND, ENSURE_SCRIPT),
       intervalMs: config.ytdlpUpdateIntervalMs,
-      env: process.env,
+      // the allow-list, and the operator's proxy variables (pip, apt-get)
+      env: childEnv(process.env, [...PROXY_ENV, ...config.CHILD_ENV_ALLOW]),
       log,
       reload: async () => await new Promise<Gathered>((resolve) => gather('ytdlp-reload', collectTimeout(RELOAD_TIMEOUT_MS), resolve)),
       publish: (status) => { ytdlpUpdate = status; broadcast() }
