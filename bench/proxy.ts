@@ -151,7 +151,7 @@ async function main (): Promise<void> {
   try {
     const direct = `http://127.0.0.1:${originPort}/media.bin`
     const signer = createLinkSigner(SECRET)
-    const via = (url: string): string => `http://127.0.0.1:${proxyPort}/api/v2/proxy/${signer.sign({ url, headers: { referer: 'https://bench.example/' } }, 3600)}`
+    const via = (url: string): string => `http://127.0.0.1:${proxyPort}/api/v2/proxy/${signer.sign({ route: 'proxy', url, headers: { referer: 'https://bench.example/' } }, 3600)}`
     const viaProxy = via(direct)
     const out = join(ROOT, 'bench/results')
     mkdirSync(out, { recursive: true })

@@ -47,6 +47,7 @@ import { createLocalReload, RELOAD_TIMEOUT_MS, summarizeReload } from './extract
 import type { Executables } from './extract/executables.ts'
 // The composition root may hand a thread module's pure function to src/: the one yt-dlp error table.
 import { classifyYtDlpError, settingsArgs } from '../workers/ytdlp/ytdlp.ts'
+import { childEnv } from '../workers/children.ts'
 import type { RateLimiter } from './guard/rate-limit.ts'
 import type { Settings } from './config.ts'
 import type { ExtractionPool } from './extract/pool.ts'
@@ -125,6 +126,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     onRefused: (why) => log.info({ why }, 'the egress proxy refused a fetch')
   })
   const ytdlpSettings = createYtDlpSettings(config, tools, (platform) => egress.url(platform))
+  // what yt-dlp and ffmpeg get of this process's environment: an allow-list, never its secrets
+  const env = childEnv(process.env, config.CHILD_ENV_ALLOW)
   const warmErrorsLogged = new Set<string>()
   const own = require('../../package.json') as { name: string, version: string, description: string }
   const metrics = createRequestMetrics()
@@ -142,6 +145,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     mode: config.YTDLP_MODE,
     timeoutMs: config.extractTimeoutMs,
     settings: ytdlpSettings,
+    env,
     onWarmError: (reason) => {
       if (warmErrorsLogged.has(reason) || warmErrorsLogged.size >= 20) return
       warmErrorsLogged.add(reason)
@@ -256,7 +260,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     upstream,
     allowHosts: config.GENERIC_HOSTS,
     pool,
-    remuxer: createRemuxer({ ffmpegPath: tools.ffmpeg, maxConcurrent: config.REMUX_MAX_CONCURRENT, httpProxy: () => egress.localUrl() }),
+    remuxer: createRemuxer({ ffmpegPath: tools.ffmpeg, maxConcurrent: config.REMUX_MAX_CONCURRENT, httpProxy: () => egress.localUrl(), env }),
     linkTtlSec: config.PROXY_LINK_TTL,
     cacheMaxAgeSec: config.CACHE_MAX_AGE,
     selfBase: () => `http://${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${listenPort}`,
@@ -281,6 +285,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     options: {
       ytdlpPath,
       ffmpegPath: tools.ffmpeg,
+      env,
       ffmpegRequired: true,
       downloadTimeoutMs: config.downloadTimeoutMs,
       stallTimeoutMs: config.downloadStallTimeoutMs,

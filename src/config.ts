@@ -63,6 +63,11 @@ const list: Parser<string[]> = (raw) => {
   return trimmed.split(',').map((x) => x.trim()).filter((x) => x !== '')
 }
 
+const envNames: Parser<string[]> = (raw, name) => list(raw, name).map((x) => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(x)) throw new Error(`${name} entry "${x}" is not an environment variable name`)
+  return x
+})
+
 const redisUrl: Parser<string> = (raw, name) => {
   const v = raw.trim()
   let url: URL
@@ -219,7 +224,8 @@ export const CONFIG_TABLE = {
   PUBLIC_URL: entry(str, '', 'this API\'s public base URL for links we hand out (default: from the request\'s Host)'),
   FFMPEG_PATH: entry(str, 'ffmpeg', 'ffmpeg executable (remux of separate video and audio, merges, audio conversion); a bare name is looked up on PATH'),
   FFPROBE_PATH: entry(str, 'ffprobe', 'ffprobe executable (yt-dlp\'s conversions need it beside ffmpeg); a bare name is looked up on PATH'),
-  REMUX_MAX_CONCURRENT: entry(int(0, 256), 4, 'remuxes (ffmpeg) per worker before 503 STREAM_BUSY')
+  REMUX_MAX_CONCURRENT: entry(int(0, 256), 4, 'remuxes (ffmpeg) per worker before 503 STREAM_BUSY'),
+  CHILD_ENV_ALLOW: entry(envNames, [], 'more environment variables (names, comma-separated) that yt-dlp, ffmpeg and Deno get; they see only PATH, HOME, USER, LANG, LC_*, TZ, temp folders, XDG_CACHE_HOME, DENO_DIR and TLS CA settings besides, never vidgate\'s settings or secrets')
 } as const
 
 type Table = typeof CONFIG_TABLE

@@ -19,6 +19,7 @@ import type { CollectKind, Gathered, PrimaryMessage } from './cluster/link.ts'
 import { createHostState } from './cluster/host-state.ts'
 import { createYtDlpUpdater, FIRST_UPDATE_DELAY_MS, RELOAD_TIMEOUT_MS, updateCommand } from './extract/ytdlp-update.ts'
 import type { UpdateStatus } from './extract/ytdlp-status.ts'
+import { childEnv, childrenOf, killGroup, PROXY_ENV } from '../workers/children.ts'
 
 const CRASH_WINDOW_MS = 30_000
 const CRASH_LIMIT = 10
@@ -44,6 +45,14 @@ export function workerExecArgv (config: Pick<Config, 'MEMORY_LIMIT_MB' | 'WORKER
 }
 
 const ignoreSendError = (): void => {}
+
+// A worker that must be killed cannot kill its children (yt-dlp, ffmpeg) itself: their
+// process groups go with it, read before it dies (then they are init's).
+function killWorker (worker: Worker): void {
+  const children = childrenOf(worker.process.pid ?? 0)
+  worker.process.kill('SIGKILL')
+  for (const child of children) killGroup(child)
+}
 
 export function runPrimary (): void {
   let config: Config
@@ -149,7 +158,8 @@ export function runPrimary (): void {
       channel: config.YTDLP_AUTO_UPDATE,
       command: updateCommand(config.YTDLP_UPDATE_COMMAND, ENSURE_SCRIPT),
       intervalMs: config.ytdlpUpdateIntervalMs,
-      env: process.env,
+      // the allow-list, and the operator's proxy variables (pip, apt-get)
+      env: childEnv(process.env, [...PROXY_ENV, ...config.CHILD_ENV_ALLOW]),
       log,
       reload: async () => await new Promise<Gathered>((resolve) => gather('ytdlp-reload', collectTimeout(RELOAD_TIMEOUT_MS), resolve)),
       publish: (status) => { ytdlpUpdate = status; broadcast() }
@@ -193,7 +203,7 @@ export function runPrimary (): void {
     log.info({ timeoutS: config.SHUTDOWN_TIMEOUT }, 'shutting down')
     for (const s of slots.values()) send(s.worker, { type: 'vidgate:shutdown' })
     const deadline = setTimeout(() => {
-      for (const s of slots.values()) s.worker.process.kill('SIGKILL')
+      for (const s of slots.values()) killWorker(s.worker)
       log.warn('shutdown deadline passed; killed remaining workers')
       process.exit(exitCode)
     }, config.shutdownTimeoutMs + 500)
@@ -225,14 +235,14 @@ export function runPrimary (): void {
       })
       if (!ok) {
         // A replacement stuck before ready is not left running beside the old worker.
-        if (next.process.exitCode === null && next.process.signalCode === null) next.process.kill('SIGKILL')
+        if (next.process.exitCode === null && next.process.signalCode === null) killWorker(next)
         log.error('replacement worker did not start; reload stopped')
         break
       }
       old.retiring = true
       broadcast()
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { old.worker.process.kill('SIGKILL'); resolve() }, config.shutdownTimeoutMs + 500)
+        const timer = setTimeout(() => { killWorker(old.worker); resolve() }, config.shutdownTimeoutMs + 500)
         old.worker.once('exit', () => { clearTimeout(timer); resolve() })
         send(old.worker, { type: 'vidgate:shutdown' })
       })

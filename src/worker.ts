@@ -1,13 +1,17 @@
 // Composition root of one HTTP worker process: config → logger → redis → app →
 // listen → tell the primary. Owns the shutdown order: drain HTTP, close the
-// extraction pool, quit Redis, exit 0.
+// extraction pool, quit Redis, exit 0; however it exits, its children's process
+// groups (yt-dlp, ffmpeg and what they started) are killed with it.
 import cluster from 'node:cluster'
 import { loadConfig } from './config.ts'
 import { createLogger } from './log.ts'
 import { createRedis, connectRedis, closeRedis } from './redis.ts'
 import { createApp } from './app.ts'
+import { killChildGroups } from '../workers/children.ts'
 
 export async function runWorker (): Promise<void> {
+  // after the drain, or on a crash: no child outlives the worker
+  process.on('exit', () => { killChildGroups() })
   const config = loadConfig(process.env)
   const log = createLogger(config.LOG_LEVEL, { role: 'worker', worker: cluster.worker?.id ?? 0 })
   const redis = config.redisUrl === null ? null : createRedis(config.redisUrl, log)

@@ -23,6 +23,7 @@ export interface ExecutorDeps {
   owner: string
   ytdlpPath: string
   ffmpegPath: string | null
+  env: Record<string, string>
   classify: Classify
   cookiesFor: (platform: string) => string | null
   // the operator's yt-dlp settings for a platform, as options
@@ -118,6 +119,7 @@ export function createExecutor (deps: ExecutorDeps): TaskRunner {
       const spec = task.spec
       const download = async (): Promise<DownloadOutcome> => await runDownload({
         ytdlpPath: deps.ytdlpPath,
+        env: deps.env,
         args: buildDownloadArgs({
           url: spec.url,
           quality: spec.quality,

@@ -8,6 +8,7 @@ import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { AppError } from '../errors.ts'
 import type { Config } from '../config.ts'
+import { childEnv } from '../../workers/children.ts'
 import type { Logger } from '../log.ts'
 import type { PlatformRegistry } from '../platforms/index.ts'
 import type { Redis } from '../redis.ts'
@@ -36,6 +37,8 @@ export interface DownloadsOptions {
   // absolute (src/extract/executables.ts resolves it at start)
   ytdlpPath: string
   ffmpegPath: string | null
+  // yt-dlp's environment (workers/children.ts)
+  env: Record<string, string>
   // every download converts or remuxes (--remux-video, -x): without ffmpeg they answer 503 FFMPEG_MISSING
   ffmpegRequired: boolean
   downloadTimeoutMs: number
@@ -87,6 +90,7 @@ function defaults (config: DownloadsConfig): DownloadsOptions {
     concurrency: Math.max(1, Math.floor(config.MAX_CONCURRENT_DOWNLOADS / config.WORKERS)),
     ytdlpPath: config.YTDLP_PATH === '' ? 'yt-dlp' : config.YTDLP_PATH,
     ffmpegPath: null,
+    env: childEnv(process.env),
     ffmpegRequired: false,
     downloadTimeoutMs: 6 * 3600_000,
     stallTimeoutMs: 120_000,
@@ -134,6 +138,7 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
       owner,
       ytdlpPath: opts.ytdlpPath,
       ffmpegPath: opts.ffmpegPath,
+      env: opts.env,
       classify: deps.classify,
       cookiesFor: deps.cookiesFor ?? (() => null),
       ...(deps.settingsArgs === undefined ? {} : { settingsArgs: deps.settingsArgs }),

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
 import type { ErrorCode } from '../errors.ts'
 import { cleanYtDlpMessage } from '../../workers/ytdlp/ytdlp.ts'
+import { childEnv, killGroup } from '../../workers/children.ts'
 import { createProgressTracker, parseOutputLine } from './progress.ts'
 import type { Progress } from './progress.ts'
 
@@ -14,6 +15,8 @@ export type Classify = (text: string) => ErrorCode
 
 export interface DownloadRun {
   ytdlpPath: string
+  // its whole environment (default: workers/children.ts childEnv's allow-list)
+  env?: Record<string, string>
   args: readonly string[]
   timeoutMs: number
   // no output at all for this long means the transfer is stuck
@@ -54,15 +57,6 @@ export function errorMessage (stderr: string): string {
   return cleanYtDlpMessage(stderr)
 }
 
-function killGroup (pid: number | undefined): void {
-  if (pid === undefined) return
-  try {
-    process.kill(-pid, 'SIGKILL')
-  } catch {
-    try { process.kill(pid, 'SIGKILL') } catch {}
-  }
-}
-
 export function runDownload (run: DownloadRun): Promise<DownloadOutcome> {
   return new Promise((resolve) => {
     if (run.signal.aborted) { resolve({ ok: false, aborted: true }); return }
@@ -78,7 +72,7 @@ export function runDownload (run: DownloadRun): Promise<DownloadOutcome> {
     let child: ReturnType<typeof spawn>
     try {
       // detached: its own process group, so a kill reaches ffmpeg too
-      child = spawn(run.ytdlpPath, run.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      child = spawn(run.ytdlpPath, run.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: run.env ?? childEnv(process.env) })
     } catch (err) {
       resolve({ ok: false, aborted: false, code: 'INTERNAL', message: `cannot run yt-dlp: ${err instanceof Error ? err.message : String(err)}`, stderrTail: '' })
       return

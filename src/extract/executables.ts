@@ -11,6 +11,7 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { Config, JsRuntimeSetting } from '../config.ts'
+import { childEnv } from '../../workers/children.ts'
 
 // dist/src/extract/ → the repository (or /app in the image)
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -78,7 +79,7 @@ export function npmDeno (): string | null {
 
 function versionOutput (file: string): string | null {
   try {
-    return execFileSync(file, ['--version'], { timeout: 10_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * 1024 })
+    return execFileSync(file, ['--version'], { timeout: 10_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * 1024, env: childEnv(process.env) })
   } catch {
     return null
   }

@@ -8,6 +8,7 @@ import type { ErrorCode } from '../errors.ts'
 import { taskFailure } from './failure.ts'
 import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpProbe, YtDlpProbeTask, YtDlpReloadResult, YtDlpReloadTask, YtDlpSettings, YtDlpTask } from '../../workers/protocol.ts'
 import { WARM_COUNTER, WARM_COUNTERS_LENGTH } from '../../workers/protocol.ts'
+import { childEnv } from '../../workers/children.ts'
 
 export interface PoolOptions {
   threads: number
@@ -22,6 +23,8 @@ export interface PoolOptions {
   settings?: (platform: string | null) => YtDlpSettings
   // the warm mode could not serve: why (called for every such task; the caller dedupes)
   onWarmError?: (reason: string) => void
+  // the threads' environment, which the yt-dlp they start inherits (default: childEnv's allow-list)
+  env?: Record<string, string>
 }
 
 export interface WarmState {
@@ -99,7 +102,8 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
     maxQueue: Math.max(1, opts.maxQueue),
     // Threads hold warm yt-dlp processes: keep them.
     idleTimeout: 24 * 60 * 60 * 1000,
-    closeTimeout: 5000
+    closeTimeout: 5000,
+    env: opts.env ?? childEnv(process.env)
   })
   let active = 0
   let completed = 0

@@ -2,7 +2,8 @@
 // (API_KEYS) or, in a keys file, the same with `sha256:<hex>` in place of the
 // key, so the file need not hold secrets. `limit` is that key's requests per
 // rate-limit window. Admin endpoints need the admin scope once any key exists
-// and are limited to loopback clients while none does.
+// and are limited to this host's own requests while none does (loopback, no
+// trusted proxy, no forwarding headers: see policy.ts).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { AppError } from '../errors.ts'
 
@@ -12,6 +13,7 @@ export interface Access {
   readonly keysConfigured: boolean
   readonly required: boolean
   identify: (authorization: string | undefined, headerKey: string | undefined) => ApiKey | null
+  // loopback: the request comes from this host itself, not relayed by a proxy on it
   check: (opts: { key: ApiKey | null, presented: boolean, admin: boolean, loopback: boolean }) => void
   // whether this caller may use admin endpoints (the same rule check applies to them)
   isAdmin: (key: ApiKey | null, loopback: boolean) => boolean
@@ -43,7 +45,7 @@ export function createAccess (keyEntries: readonly string[], requireKey: boolean
   // null when the caller is an admin, else why not
   function adminRefusal (key: ApiKey | null, loopback: boolean): AppError | null {
     if (!keysConfigured) {
-      return loopback ? null : new AppError('FORBIDDEN', 'Admin endpoints are only open to loopback clients until an API key is configured')
+      return loopback ? null : new AppError('FORBIDDEN', 'Admin endpoints are only open to loopback clients until an API key is configured', { detail: 'a request relayed by a proxy (Forwarded, X-Forwarded-For, X-Real-IP, Via, ...) is not a loopback client; set API_KEYS' })
     }
     if (key === null) return new AppError('UNAUTHORIZED', 'This endpoint needs an API key with the admin scope')
     if (!key.scopes.includes('admin')) return new AppError('FORBIDDEN', 'This API key does not have the admin scope')

@@ -114,6 +114,21 @@ export function normalizeIp (ip: string): string {
   return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.')
 }
 
+// Headers that proxies add when they relay a request (RFC 7239, the X-Forwarded-*
+// family, X-Real-IP, CDNs' client-IP headers, Via). A loopback peer that sends one
+// is a proxy on this host relaying someone else, not the host itself.
+export const FORWARDING_HEADERS: readonly string[] = [
+  'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-server',
+  'x-real-ip', 'x-client-ip', 'x-cluster-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip',
+  'x-original-forwarded-for', 'via'
+]
+
+// header: a request header by its lower-case name, '' when absent
+export function isRelayed (header: (name: string) => string): boolean {
+  for (const name of FORWARDING_HEADERS) if (header(name) !== '') return true
+  return false
+}
+
 // RFC 7239 `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"` as
 // an X-Forwarded-For list; obfuscated identifiers ("unknown", _hidden) end the walk.
 export function forwardedFor (xff: string | undefined, forwarded: string | undefined): string | undefined {

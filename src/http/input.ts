@@ -69,7 +69,10 @@ export async function jsonBody (req: Request): Promise<Record<string, unknown>> 
   const type = (req.headers['content-type'] ?? '').toLowerCase()
   if (type !== '' && !type.startsWith('application/json')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json')
   let text: string
-  try { text = await req.text() } catch (err) { throw new AppError('INVALID_INPUT', 'The request body could not be read', { cause: err }) }
+  try { text = await req.text() } catch (err) {
+    if (err instanceof AppError) throw err
+    throw new AppError('INVALID_INPUT', 'The request body could not be read', { cause: err })
+  }
   let value: unknown
   try { value = JSON.parse(text) } catch { throw new AppError('INVALID_INPUT', 'The request body is not valid JSON', { detail: 'body' }) }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('body', 'must be a JSON object')

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { AppError, toErrorBody } from '../errors.ts'
 import { serializeError } from '../schemas/error.ts'
 import { createAccess, isLoopback } from '../guard/access.ts'
-import { createClientIpResolver, forwardedFor } from '../guard/client-ip.ts'
+import { createClientIpResolver, forwardedFor, isRelayed } from '../guard/client-ip.ts'
 import { createStreamSlots } from '../guard/stream-slots.ts'
 import { createRequestMetrics } from '../ops/metrics.ts'
 import type { Access } from '../guard/access.ts'
@@ -178,10 +178,15 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
     }
   }
 
+  // This host itself: a loopback peer that is no trusted proxy and relays nobody. Behind a
+  // reverse proxy on the same host (without TRUSTED_PROXIES) every client is a loopback
+  // peer, and the proxy's forwarding headers are what tell them apart.
+  const self = (peer: string, view: RequestView): boolean => isLoopback(peer) && !clientIp.isTrusted(peer) && !isRelayed(view.header)
+
   // Streams in flight per client (API key, else IP); the slot is given back when the request settles.
-  function takeStream (a: Admission, cap: number): void {
-    // Loopback peers are exempt: ffmpeg remuxes read their inputs through our own proxy.
-    if (isLoopback(a.peer) && !clientIp.isTrusted(a.peer)) return
+  function takeStream (a: Admission, cap: number, own: boolean): void {
+    // This host is exempt: ffmpeg remuxes read their inputs through our own proxy.
+    if (own) return
     const who = a.keyId === null ? `ip:${a.ip}` : `key:${a.keyId}`
     const release = streams.take(who, cap)
     if (release === null) {
@@ -205,7 +210,7 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
     const streamCap = rules.stream === true ? settings.streamsPerClient : 0
     const readClient = checkKeys || limiter !== undefined || streamCap > 0 || settings.accessLog
 
-    const limited = (a: Admission, r: RateResult): Admission => {
+    const limited = (a: Admission, r: RateResult, own: boolean): Admission => {
       a.limit = r
       if (!r.allowed) {
         a.refusal = new AppError('RATE_LIMITED', 'Rate limit exceeded', {
@@ -213,7 +218,7 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
           headers: { 'retry-after': String(r.retryAfterSec) }
         })
       } else if (streamCap > 0) {
-        takeStream(a, streamCap)
+        takeStream(a, streamCap, own)
       }
       return a
     }
@@ -239,7 +244,8 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
           const authorization = view.header('authorization')
           const apiKey = view.header('x-api-key')
           const key = access.identify(authorization === '' ? undefined : authorization, apiKey === '' ? undefined : apiKey)
-          const loopback = isLoopback(a.peer) && !clientIp.isTrusted(a.peer)
+          // this host itself (not a proxy on it relaying someone): admin while no key exists
+          const loopback = (rules.admin || caller) && self(a.peer, view)
           try {
             access.check({ key, presented: authorization !== '' || apiKey !== '', admin: rules.admin, loopback })
           } catch (err) {
@@ -249,14 +255,16 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
           if (key !== null) { a.scopes = key.scopes; a.keyId = key.id; keyLimit = key.limit }
           a.admin = rules.admin || (caller && access.isAdmin(key, loopback))
         }
+        // read now: the view is gone once a limiter answers later
+        const own = streamCap > 0 && self(a.peer, view)
         if (limiter === undefined) {
-          if (streamCap > 0) takeStream(a, streamCap)
+          if (streamCap > 0) takeStream(a, streamCap, own)
           return a
         }
         // An API key is limited by its own count (and its own limit, when it has one).
         const r = a.keyId === null ? limiter.hit(a.ip) : limiter.hit(`key:${a.keyId}`, keyLimit ?? undefined)
-        if (r instanceof Promise) return r.then((x) => limited(a, x), (err: unknown) => { a.refusal = fault(a, err); return a })
-        return limited(a, r)
+        if (r instanceof Promise) return r.then((x) => limited(a, x, own), (err: unknown) => { a.refusal = fault(a, err); return a })
+        return limited(a, r, own)
       }
     }
   }

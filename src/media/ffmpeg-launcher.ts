@@ -3,6 +3,7 @@
 // workers/: the thread file is referenced by URL, as extract/pool.ts does.
 import { Worker } from 'node:worker_threads'
 import type { LauncherExit, LauncherRequest } from '../../workers/mp4/ffmpeg-thread.ts'
+import { childEnv } from '../../workers/children.ts'
 
 export interface Exit { code: number | null, stderr: string }
 
@@ -23,14 +24,15 @@ function isExit (m: unknown): m is LauncherExit {
   return typeof m === 'object' && m !== null && 'type' in m && m.type === 'exit' && 'id' in m && typeof m.id === 'number'
 }
 
-export function createThreadLauncher (command: string): FfmpegLauncher {
+// env: the thread's environment, which the ffmpeg it starts inherits (default: childEnv's allow-list)
+export function createThreadLauncher (command: string, env: Record<string, string> = childEnv(process.env)): FfmpegLauncher {
   let worker: Worker | null = null
   let nextId = 1
   const pending = new Map<number, (exit: Exit) => void>()
 
   function thread (): Worker {
     if (worker !== null) return worker
-    const w = new Worker(THREAD_FILE)
+    const w = new Worker(THREAD_FILE, { env })
     w.on('message', (m: unknown) => {
       if (!isExit(m)) return
       pending.get(m.id)?.({ code: m.code, stderr: m.stderr })

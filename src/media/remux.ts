@@ -90,9 +90,9 @@ interface Job { broadcast: Broadcast, finished: Promise<Exit> }
 const FFMPEG_NICE = 10
 
 // ffmpegPath null: no ffmpeg on this host; every remux answers 503 FFMPEG_MISSING.
-export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent: number, launcher?: FfmpegLauncher, httpProxy?: () => string | null }): Remuxer {
+export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent: number, launcher?: FfmpegLauncher, httpProxy?: () => string | null, env?: Record<string, string> }): Remuxer {
   const ffmpegPath = opts.ffmpegPath
-  const launcher = opts.launcher ?? (ffmpegPath === null ? null : createThreadLauncher(ffmpegPath))
+  const launcher = opts.launcher ?? (ffmpegPath === null ? null : createThreadLauncher(ffmpegPath, opts.env))
   const jobs = new Map<string, Job>()
   let dir: Promise<string> | null = null
   let seq = 0

@@ -5,7 +5,7 @@ import { AppError } from '../errors.ts'
 import { proxyMedia } from '../proxy/stream.ts'
 import type { MediaExchange } from '../proxy/exchange.ts'
 import type { MediaTarget } from '../proxy/stream.ts'
-import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
+import type { LinkRoute, LinkSigner, ReextractRef } from '../proxy/signer.ts'
 import type { UpstreamClient, UpstreamResponse } from '../proxy/upstream.ts'
 import { planStream, isHlsFormat, isMp4Member, safeLocation } from './stream-plan.ts'
 import { createMediaIndexer } from './media-index.ts'
@@ -147,15 +147,16 @@ export function trackOut (f: MediaFormat): StreamTrackOut {
 const expirySec = (f: MediaFormat): number | null => f.expires_at === null ? null : Math.floor(Date.parse(f.expires_at) / 1000)
 
 export function createStreamService (deps: StreamDeps): StreamService {
-  const sign = (target: Target, f: MediaFormat, filename: string | null = null): string => deps.signer.sign({
+  const sign = (route: LinkRoute, target: Target, f: MediaFormat, filename: string | null = null): string => deps.signer.sign({
+    route,
     url: f.url,
     headers: f.headers,
     urlExpiresAt: expirySec(f),
     ref: { platform: target.platform.name, id: target.id, formatId: f.format_id },
     filename
   }, deps.linkTtlSec)
-  const proxyLink = (target: Target, f: MediaFormat, filename: string | null = null): string => PROXY_PREFIX + sign(target, f, filename)
-  const playlistLink = (target: Target, f: MediaFormat): string => PLAYLIST_PATH + sign(target, f)
+  const proxyLink = (target: Target, f: MediaFormat, filename: string | null = null): string => PROXY_PREFIX + sign('proxy', target, f, filename)
+  const playlistLink = (target: Target, f: MediaFormat): string => PLAYLIST_PATH + sign('hls', target, f)
   const split = createSplitHls({
     signer: deps.signer,
     linkTtlSec: deps.linkTtlSec,
@@ -222,7 +223,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     const tpl = unwrapTask(await deps.pool.run('hlsTemplate', { text, baseUrl: base }), 'UPSTREAM_ERROR', 'The upstream playlist could not be read')
     const links = tpl.uris.map(({ url: u, kind }) => {
       const playlist = kind === 'variant' || kind === 'media' || kind === 'iframe'
-      const token = deps.signer.sign({ url: u, headers, ref: playlist ? ref : null }, deps.linkTtlSec)
+      const token = deps.signer.sign({ route: playlist ? 'hls' : 'proxy', url: u, headers, ref: playlist ? ref : null }, deps.linkTtlSec)
       return playlist ? PLAYLIST_PATH + token : proxyPath(token, u, kind)
     })
     let out = tpl.parts[0] ?? ''
@@ -292,7 +293,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
   }
 
   async function servePlaylist (ex: MediaExchange, token: string): Promise<void> {
-    const link = deps.signer.verify(token)
+    const link = deps.signer.verify(token, 'hls')
     const text = await rewritePlaylist(ex.signal, link.url, link.headers, link.ref)
     sendPlaylist(ex, text, 'hls', 'a playlist rewritten to signed proxy links')
   }

@@ -74,6 +74,7 @@ function findFormat (info: MediaInfo, id: string): MediaFormat {
 
 export function createSplitHls (deps: SplitHlsDeps): SplitHls {
   const token = (target: Target, f: MediaFormat, formatId: string): string => deps.signer.sign({
+    route: 'split',
     url: f.url,
     headers: f.headers,
     urlExpiresAt: expirySec(f),
@@ -127,7 +128,7 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
   }
 
   async function serve (ex: MediaExchange, tokenText: string, name: string): Promise<void> {
-    const ref = deps.signer.verify(tokenText).ref
+    const ref = deps.signer.verify(tokenText, 'split').ref
     if (ref === null) throw new AppError('INVALID_SIGNATURE', undefined, { detail: 'the link is not a stream link' })
     const ids = ref.formatId.split('+')
     const { target, info } = await deps.lookup(ref, false)

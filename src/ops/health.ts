@@ -10,6 +10,7 @@ import type { Redis } from '../redis.ts'
 import type { ClusterState } from '../cluster/link.ts'
 import type { YtDlpProbe } from '../../workers/protocol.ts'
 import type { WarmState } from '../extract/pool.ts'
+import { childEnv } from '../../workers/children.ts'
 
 export interface HealthDeps {
   version: string
@@ -49,7 +50,7 @@ export interface HealthMonitor {
 // "ffmpeg version 5.1.8-0+deb12u1 Copyright …" → "5.1.8-0+deb12u1"
 export function probeFfmpegVersion (path: string, timeoutMs = 15000): Promise<string | null> {
   return new Promise((resolve) => {
-    execFile(path, ['-version'], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 }, (err, stdout) => {
+    execFile(path, ['-version'], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024, env: childEnv(process.env) }, (err, stdout) => {
       const m = /^ffmpeg version (\S{1,60})/.exec(String(stdout))
       resolve(err === null && m?.[1] !== undefined ? m[1] : null)
     })

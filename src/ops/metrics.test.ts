@@ -169,7 +169,7 @@ test('proxied bytes are the bytes the client got, once each, across a resumed bo
   const proxy = await startProxyServer(proxyRoutes({ signer, upstream, allowHosts: [`127.0.0.1:${origin.port}`], proxyBytes: metrics.proxyBytes }))
   t.after(async () => { await proxy.close(); await upstream.close(); await origin.close() })
   const link = (name: string, platform: string | null): string =>
-    `/api/v2/proxy/${signer.sign({ url: `${origin.base}/media/${name}`, ref: platform === null ? null : { platform, id: name, formatId: 'f' } }, 60)}`
+    `/api/v2/proxy/${signer.sign({ route: 'proxy', url: `${origin.base}/media/${name}`, ref: platform === null ? null : { platform, id: name, formatId: 'f' } }, 60)}`
 
   // the origin cuts the body twice; the proxy resumes at the exact next byte
   origin.behave('cut', { resetAfter: 1_000_001, resets: 2 })

@@ -101,9 +101,9 @@ describe('proxy streaming', () => {
 
   test('tampered and expired links: 403 INVALID_SIGNATURE, nothing fetched', async () => {
     const before = fx.origin.requests.length
-    const token = fx.signer.sign({ url: fx.media('plain') }, 60)
+    const token = fx.signer.sign({ route: 'proxy', url: fx.media('plain') }, 60)
     const flipped = token.slice(0, 5) + (token[5] === 'A' ? 'B' : 'A') + token.slice(6)
-    const expired = fx.signer.sign({ url: fx.media('plain') }, 0.001)
+    const expired = fx.signer.sign({ route: 'proxy', url: fx.media('plain') }, 0.001)
     await new Promise((resolve) => setTimeout(resolve, 5))
     for (const t of [flipped, expired, 'garbage', `${token}x`]) {
       const r = await get(fx.proxy.port, `/api/v2/proxy/${t}`)

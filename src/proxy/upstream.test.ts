@@ -59,6 +59,8 @@ test('redirects: followed, re-checked per hop, bounded, credentials stay on thei
   const outside = upstream.request(req(`${a.base}/redirect?to=${encodeURIComponent('http://169.254.169.254/latest/')}`))
   assert.equal(await refusal(outside), 'FORBIDDEN')
   assert.equal(await refusal(upstream.request(req('ftp://127.0.0.1/x'))), 'FORBIDDEN')
+  // a Location that is no URL is the media server's error (502), not a TypeError
+  assert.equal(await refusal(upstream.request(req(`${a.base}/redirect?to=${encodeURIComponent('http://[::1')}`))), 'UPSTREAM_ERROR')
   assert.equal(await refusal(upstream.request(req(`http://u:p@127.0.0.1:${a.port}/media/x`))), 'FORBIDDEN')
   await upstream.close()
 })

@@ -219,7 +219,9 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
       if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {
         await res.body.dump({ limit: 65536 }).catch(() => {})
         if (hop >= maxRedirects) throw new AppError('UPSTREAM_ERROR', 'The media server redirected too many times')
-        const next = new URL(location, url)
+        let next: URL
+        // A Location that does not parse is the media server's fault: 502, never a TypeError (500).
+        try { next = new URL(location, url) } catch (err) { throw new AppError('UPSTREAM_ERROR', 'The media server redirected to an invalid URL', { cause: err }) }
         if (next.origin !== url.origin) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !ORIGIN_BOUND.has(k)))
         url = next
         continue

@@ -78,7 +78,9 @@ function baseEnv (dir: string): Record<string, string> {
     YTDLP_MODE: 'spawn',
     DOWNLOAD_DIRECTORY: join(dir, 'downloads'),
     COOKIES_DIRECTORY: join(dir, 'cookies'),
-    SHUTDOWN_TIMEOUT: '2'
+    SHUTDOWN_TIMEOUT: '2',
+    // the fake yt-dlp reads these (children get an allow-listed environment only)
+    CHILD_ENV_ALLOW: 'FAKE_YTDLP_LOG,FAKE_YTDLP_FIXTURE_DIR'
   }
 }
 

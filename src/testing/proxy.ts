@@ -225,7 +225,8 @@ export interface ProxyFixture {
   // what resolveRef was asked, and what it answers per ref.id
   refreshes: ReextractRef[]
   refreshTo: Map<string, () => MediaTarget>
-  link: (input: LinkInput, query?: string) => string
+  // a link for the proxy route
+  link: (input: Omit<LinkInput, 'route'>, query?: string) => string
   media: (name: string, gen?: number) => string
   lastRequest: (prefix: string) => OriginRequest
   errors: () => string[]
@@ -260,7 +261,7 @@ export async function startProxyFixture (size: number): Promise<ProxyFixture> {
     signer,
     refreshes,
     refreshTo,
-    link: (input, query = '') => `/api/v2/proxy/${signer.sign(input, 60)}${query}`,
+    link: (input, query = '') => `/api/v2/proxy/${signer.sign({ ...input, route: 'proxy' }, 60)}${query}`,
     media: (name, gen) => `${origin.base}/media/${name}${gen === undefined ? '' : `/${gen}`}`,
     lastRequest (prefix) {
       const r = origin.requests.filter((x) => x.path.startsWith(prefix)).at(-1)

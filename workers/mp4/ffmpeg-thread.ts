@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import { setPriority } from 'node:os'
 import type { ChildProcess } from 'node:child_process'
 import { parentPort } from 'node:worker_threads'
+import { killGroup } from '../children.ts'
 import type { MessagePort } from 'node:worker_threads'
 
 export type LauncherRequest =
@@ -25,7 +26,7 @@ function isRequest (m: unknown): m is LauncherRequest {
 
 function serve (port: MessagePort): void {
   const children = new Map<number, ChildProcess>()
-  const kill = (child: ChildProcess): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
+  const kill = (child: ChildProcess): void => { if (child.exitCode === null && child.signalCode === null) killGroup(child.pid) }
   port.on('message', (m: unknown) => {
     if (!isRequest(m)) return
     if (m.type === 'kill') {
@@ -42,7 +43,8 @@ function serve (port: MessagePort): void {
       const event: LauncherExit = { type: 'exit', id: m.id, code, stderr: (stderr + extra).slice(-STDERR_CHARS) }
       port.postMessage(event)
     }
-    const child = spawn(m.command, m.args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    // its own process group (children.ts)
+    const child = spawn(m.command, m.args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
     children.set(m.id, child)
     if (m.nice !== 0 && child.pid !== undefined) {
       try { setPriority(child.pid, m.nice) } catch {}

@@ -5,6 +5,7 @@ import { closeSync, openSync, readSync } from 'node:fs'
 import { basename } from 'node:path'
 import { isRecord } from './json-guards.ts'
 import { lowerPriority } from '../nice.ts'
+import { killGroup } from '../children.ts'
 import { WARM_SCRIPT } from './ytdlp-warm-script.ts'
 import { classifyYtDlpError, cleanYtDlpMessage, tail, type ExtractOutcome } from './ytdlp.ts'
 
@@ -88,7 +89,8 @@ interface Pending {
 
 export function startWarmProcess (ytdlpPath: string, interpreter: readonly string[], hooks: WarmHooks, generation = 0): WarmProcess {
   const [command = 'python3', ...pre] = interpreter
-  const child = spawn(command, [...pre, '-c', WARM_SCRIPT, ytdlpPath], { stdio: ['pipe', 'pipe', 'pipe'] })
+  // its own process group: a kill reaches what it started too (children.ts)
+  const child = spawn(command, [...pre, '-c', WARM_SCRIPT, ytdlpPath], { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
   lowerPriority(child.pid)
   let state: 'starting' | 'ready' | 'gone' = 'starting'
   let stopping = false
@@ -145,7 +147,7 @@ export function startWarmProcess (ytdlpPath: string, interpreter: readonly strin
         resolveReady(true)
       } else {
         stderr = tail(`${stderr}${isRecord(msg) ? String(msg.error) : line}\n`)
-        child.kill('SIGKILL') // not stopping: gone() reports a startup failure
+        killGroup(child.pid) // not stopping: gone() reports a startup failure
       }
       return
     }
@@ -213,14 +215,14 @@ export function startWarmProcess (ytdlpPath: string, interpreter: readonly strin
       proc.dead = true
       hooks.onGone(proc, false)
       child.stdin.end()
-      const timer = setTimeout(() => child.kill('SIGKILL'), RETIRE_GRACE_MS)
+      const timer = setTimeout(() => killGroup(child.pid), RETIRE_GRACE_MS)
       timer.unref()
       void exited.then(() => clearTimeout(timer))
     },
     kill () {
       stopping = true
       proc.dead = true
-      child.kill('SIGKILL')
+      killGroup(child.pid)
     },
     close () {
       if (state === 'gone') return

@@ -1,6 +1,7 @@
 // Runs the yt-dlp executable once per task (spawn mode) and owns everything both modes
 // share: URL validation, options, the error-text → code table. No shell, ever.
 import { lowerPriority } from '../nice.ts'
+import { killGroup } from '../children.ts'
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
 import type { TaskErrorCode, YtDlpSettings, YtDlpTask } from '../protocol.ts'
@@ -158,7 +159,8 @@ export function runProcess (file: string, args: readonly string[], limits: RunLi
   return new Promise(resolve => {
     let child: ChildProcessByStdio<null, Readable, Readable>
     try {
-      child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      // its own process group: a stop reaches what it started too (children.ts)
+      child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       lowerPriority(child.pid)
     } catch (err) {
       // bad arguments (a NUL byte) throw synchronously; ENOENT and EACCES arrive as 'error'
@@ -181,8 +183,8 @@ export function runProcess (file: string, args: readonly string[], limits: RunLi
     const stop = (reason: 'timeout' | 'overflow', signal: NodeJS.Signals): void => {
       if (stopped !== null) return
       stopped = reason
-      child.kill(signal)
-      graceTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
+      killGroup(child.pid, signal)
+      graceTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS)
     }
     const timer = setTimeout(() => stop('timeout', 'SIGTERM'), limits.timeoutMs)
     child.stdout.on('data', (chunk: Buffer) => {
@@ -195,7 +197,8 @@ export function runProcess (file: string, args: readonly string[], limits: RunLi
     child.stderr.on('data', (chunk: string) => { stderr = tail(stderr + chunk) })
     child.on('error', err => settle({ kind: 'error', message: `cannot run ${file}: ${err.message}` }))
     // A killed child may leave a grandchild holding its pipes, so a stop settles on exit, not close.
-    child.on('exit', () => { if (stopped !== null) settle({ kind: stopped, stderrTail: stderr }) })
+    // What it started goes with it (a group member that outlived the SIGTERM).
+    child.on('exit', () => { if (stopped !== null) { killGroup(child.pid, 'SIGKILL'); settle({ kind: stopped, stderrTail: stderr }) } })
     child.on('close', (exitCode, signal) => {
       settle(stopped !== null
         ? { kind: stopped, stderrTail: stderr }

@@ -109,7 +109,7 @@ test('STREAM_MAX_PER_CLIENT caps concurrent streams per key; CR/LF in filename i
     await new Promise<void>((resolve) => origin.close(() => resolve()))
   })
   const signer = createLinkSigner(secret)
-  const slow = `${app.url}/api/v2/proxy/${signer.sign({ url: `http://127.0.0.1:${port}/slow.mp4` }, 60)}`
+  const slow = `${app.url}/api/v2/proxy/${signer.sign({ route: 'proxy', url: `http://127.0.0.1:${port}/slow.mp4` }, 60)}`
   const ctl = new AbortController()
   const open = async (key: string): Promise<number> => {
     const res = await fetch(slow, { headers: { 'x-api-key': key }, signal: ctl.signal })
@@ -123,7 +123,7 @@ test('STREAM_MAX_PER_CLIENT caps concurrent streams per key; CR/LF in filename i
   ctl.abort()
   for (const r of held) r.destroy()
 
-  const fast = signer.sign({ url: `http://127.0.0.1:${port}/fast.mp4` }, 60)
+  const fast = signer.sign({ route: 'proxy', url: `http://127.0.0.1:${port}/fast.mp4` }, 60)
   const evil = encodeURIComponent('a.mp4"\r\nSet-Cookie: pwn=1\r\nX-Injected: 1\r\n\r\n<html>')
   const text = await raw(app.port, `GET /api/v2/proxy/${fast}?download=true&filename=${evil} HTTP/1.1\r\nHost: x\r\nX-API-Key: streamkey2\r\nRange: bytes=0-9\r\nConnection: close\r\n\r\n`, 10_000)
   const head = text.slice(0, text.indexOf('\r\n\r\n')).toLowerCase()

@@ -104,7 +104,7 @@ test('an upstream that resets mid-stream ends the client response; the server ke
   const secret = 'r'.repeat(40)
   const app = await startApp({ PROXY_SIGNING_SECRET: secret, GENERIC_HOSTS: `127.0.0.1:${port}`, RATE_LIMIT_ENABLED: 'false' })
   t.after(async () => { await app.close(); origin.closeAllConnections(); await new Promise<void>((resolve) => origin.close(() => resolve())) })
-  const link = `${app.url}/api/v2/proxy/${createLinkSigner(secret).sign({ url: `http://127.0.0.1:${port}/v.mp4` }, 60)}`
+  const link = `${app.url}/api/v2/proxy/${createLinkSigner(secret).sign({ route: 'proxy', url: `http://127.0.0.1:${port}/v.mp4` }, 60)}`
   const run = load(app.url, 4, ['/health'])
   const outcomes = await Promise.all([0, 1, 2, 3].map(async () => {
     const t0 = performance.now()

@@ -107,13 +107,13 @@ test('SSRF: signed proxy links cannot be forged or altered', { timeout: 20_000 }
   const secretKey = 'k'.repeat(40)
   const app = await startApp({ PROXY_SIGNING_SECRET: secretKey, GENERIC_HOSTS: `127.0.0.1:${port}`, RATE_LIMIT_ENABLED: 'false' })
   t.after(async () => { await app.close(); await closeServer(origin) })
-  const good = createLinkSigner(secretKey).sign({ url: `http://127.0.0.1:${port}/a.mp4` }, 60)
+  const good = createLinkSigner(secretKey).sign({ route: 'proxy', url: `http://127.0.0.1:${port}/a.mp4` }, 60)
   const ok = await fetch(`${app.url}/api/v2/proxy/${good}`)
   assert.equal(ok.status, 200)
   assert.equal(await ok.text(), 'media')
   const flip = (s: string, i: number): string => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1)
   const forged = [
-    createLinkSigner('x'.repeat(40)).sign({ url: `http://127.0.0.1:${port}/a.mp4` }, 60),
+    createLinkSigner('x'.repeat(40)).sign({ route: 'proxy', url: `http://127.0.0.1:${port}/a.mp4` }, 60),
     flip(good, 3), flip(good, good.length - 2), good.slice(0, -1), good + 'A', 'x', '..%2F..%2Fetc%2Fpasswd'
   ]
   const before = hits

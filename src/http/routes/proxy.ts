@@ -61,7 +61,7 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
     },
     async handle (req, res, ctx) {
       const ex = mediaExchange(req, res, ctx)
-      const link = signer.verify(req.path_parameters?.token ?? '')
+      const link = signer.verify(req.path_parameters?.token ?? '', 'proxy')
       const query = req.query_parameters
       const filename = typeof query.filename === 'string' && query.filename !== '' ? query.filename : link.filename
       const ref = link.ref
