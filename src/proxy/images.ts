@@ -85,7 +85,7 @@ export function createImageService (deps: ImageDeps): ImageService {
       const now = Date.now()
       const kept = links.get(key)
       if (kept !== undefined && kept.until > now) return kept.path
-      const path = IMAGE_PREFIX + deps.signer.sign({ url, headers: { ...owner.headers }, ref: { platform: owner.platform, id: owner.id, formatId: 'image' } }, deps.linkTtlSec)
+      const path = IMAGE_PREFIX + deps.signer.sign({ route: 'image', url, headers: { ...owner.headers }, ref: { platform: owner.platform, id: owner.id, formatId: 'image' } }, deps.linkTtlSec)
       links.delete(key)
       links.set(key, { path, until: now + deps.linkTtlSec * 500 })
       if (links.size > LINKS_KEPT) {
@@ -95,7 +95,7 @@ export function createImageService (deps: ImageDeps): ImageService {
       return path
     },
     async serve (token) {
-      const link = deps.signer.verify(token)
+      const link = deps.signer.verify(token, 'image')
       const key = `${link.url}\n${JSON.stringify(link.headers)}`
       // one fetch for everyone asking at once; a client that leaves does not cancel it for the others
       const image = cache.get(key) ?? await flights(key, async () => {

@@ -15,8 +15,8 @@ export interface ReextractRef {
 }
 
 // proxy: /api/v2/proxy/<token>; hls: /api/v2/hls/<token>; split: /api/v2/hls/split/<token>/<name>
-export type LinkRoute = 'proxy' | 'hls' | 'split'
-const ROUTES: ReadonlySet<string> = new Set<LinkRoute>(['proxy', 'hls', 'split'])
+export type LinkRoute = 'proxy' | 'hls' | 'split' | 'image'
+const ROUTES: ReadonlySet<string> = new Set<LinkRoute>(['proxy', 'hls', 'split', 'image'])
 
 export interface LinkPayload {
   route: LinkRoute
