@@ -9,20 +9,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { startCluster, json, sleep } from '../testing/helpers.ts'
+import { until } from '../testing/helpers.ts'
 
 const QUIET = { RATE_LIMIT_ENABLED: 'false' }
 const COOKIES = Array.from({ length: 50 }, (_, i) => `.youtube.com\tTRUE\t/\tTRUE\t1893456000\tC${i}\t${'v'.repeat(40)}`).join('\n')
 
-// Bounds are generous on purpose: under load (CI, 2 cores) a roll or a fork can take many seconds.
-async function until<T> (what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await sleep(50)
-  }
-}
+// The waits' bounds are generous on purpose: under load (CI, 2 cores) a roll or a fork can take many seconds.
 
 // Fresh connections (no keep-alive), so the kernel spreads them over the workers.
 async function fresh (url: string): Promise<Response> {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
@@ -16,6 +16,7 @@ import { createApp } from '../app.ts'
 import type { App } from '../app.ts'
 import type { Config } from '../config.ts'
 import type { Redis } from '../redis.ts'
+import { childrenOf } from '../../workers/children.ts'
 
 // dist/src/testing/helpers.js → the repository root, three levels up.
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -172,15 +173,7 @@ export interface StartedCluster {
 
 // Children of a process from /proc (cluster workers are the primary's children).
 export function childPids (pid: number): number[] {
-  const out: number[] = []
-  let tasks: string[]
-  try { tasks = readdirSync(`/proc/${pid}/task`) } catch { return out }
-  for (const task of tasks) {
-    let text = ''
-    try { text = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8') } catch {}
-    for (const c of text.split(/\s+/)) if (c !== '') out.push(Number(c))
-  }
-  return out.sort((a, b) => a - b)
+  return childrenOf(pid).sort((a, b) => a - b)
 }
 
 // Every process below pid (children, their children, ...).
@@ -294,4 +287,15 @@ export function assertErrorBody (res: Response, body: Record<string, unknown>, c
   assert.equal(typeof body.error, 'string')
   assert.equal(body.request_id, res.headers.get('x-request-id'))
   assert.ok(!Number.isNaN(Date.parse(String(body.timestamp))))
+}
+
+// Polls `probe` until it gives a value; the bound is a deadline for hangs, not a timing assertion.
+export async function until<T> (what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe().catch(() => undefined)
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await sleep(50)
+  }
 }

@@ -2,7 +2,8 @@
 // imported by production code): a local origin of pages yt-dlp's generic extractor reads,
 // counting each page's fetches and able to hold one, and the cluster-side probes.
 import assert from 'node:assert/strict'
-import { json, sleep } from './helpers.ts'
+import { json } from './helpers.ts'
+export { until } from './helpers.ts'
 import { startCountingServer } from './origin.ts'
 import type { CountingServer } from './origin.ts'
 
@@ -49,16 +50,6 @@ export const infoUrl = (base: string, page: string): string => `${base}/api/v2/v
 export async function fresh (url: string, timeoutMs = 60_000): Promise<{ status: number, body: Record<string, unknown> }> {
   const res = await fetch(url, { headers: { connection: 'close' }, signal: AbortSignal.timeout(timeoutMs) })
   return { status: res.status, body: await res.json() as Record<string, unknown> }
-}
-
-export async function until<T> (what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await sleep(50)
-  }
 }
 
 export interface PerWorker { pid: number, requests: number, cache_hits: number, extraction_active: number }
