@@ -149,8 +149,9 @@ export function createProgressTracker (): ProgressTracker {
       const lastPart = partIndex >= count - 1
       state = {
         percent: Math.max(state.percent, Math.round(percent * 10) / 10),
-        downloaded_bytes: Math.max(state.downloaded_bytes, finishedBytes + done),
-        total_bytes: lastPart && sample.total !== null ? finishedBytes + Math.max(sample.total, done) : state.total_bytes,
+        downloaded_bytes: Math.round(Math.max(state.downloaded_bytes, finishedBytes + done)),
+        // whole bytes: yt-dlp's total_bytes_estimate and its "12.3MiB" lines are fractional
+        total_bytes: lastPart && sample.total !== null ? Math.round(finishedBytes + Math.max(sample.total, done)) : state.total_bytes,
         speed: sample.status === 'finished' ? null : sample.speed,
         eta: sample.status === 'finished' ? null : sample.eta === null ? null : Math.round(sample.eta)
       }

@@ -23,8 +23,9 @@ for (const resolution of [10, 1]) {
       block(60)
       await sleep(30)
       const stalled = d.maxMs()
-      // bounds that load on the machine (later timers) cannot break the wrong way
-      assert.ok(stalled >= 60 - resolution - 0.5 && stalled < 100, `a 60 ms stall read ${stalled} ms`)
+      // only the bound that load on the machine (later timers) cannot break: load can only
+      // add to a reading (a CI run at load 20 read 187 ms), so there is no upper bound here
+      assert.ok(stalled >= 60 - resolution - 0.5, `a 60 ms stall read ${stalled} ms`)
       assert.ok(idle < stalled - 30, `idle loop read ${idle} ms, the stall ${stalled} ms`)
     } finally {
       d.stop()
