@@ -58,9 +58,15 @@ export class WireError extends Error {
   }
 }
 
-// Plain TCP reads up to this much per call; TLS hands out at most 16 KiB per record.
-const TCP_READ = 64 * 1024
-const TLS_READ = 16 * 1024
+// Read buffers come in size classes. A socket reading a body that fills its
+// buffer gets a larger one for the next read, up to 1 MiB (a fast origin then
+// costs fewer reads and writes), one whose reads stay small a smaller one;
+// sockets between responses, and TLS (at most a 16 KiB record per read), read
+// into the smallest. Each class keeps a few free buffers.
+const SIZES = [16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024] as const
+const KEEP = [32, 8, 4, 2] as const
+const BODY_CLASS = 1
+const TOP_CLASS = SIZES.length - 1
 const MAX_HEAD = 64 * 1024
 const MAX_CHUNK_LINE = 4096
 const MAX_TRAILERS = 16 * 1024
@@ -69,11 +75,26 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const PATH = /^[\x21-\x7e]+$/
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/
 
-class BufferPool {
-  private readonly free: Buffer[] = []
-  constructor (private readonly size: number, private readonly keep: number) {}
-  readonly take = (): Buffer => this.free.pop() ?? Buffer.allocUnsafeSlow(this.size)
-  give (b: Buffer): void { if (this.free.length < this.keep) this.free.push(b) }
+class ReadBuffers {
+  private readonly free: Buffer[][] = SIZES.map(() => [])
+  // the class of the buffer take() hands out next: what the read that just happened asked for
+  next = 0
+  readonly take = (): Buffer => {
+    const c = this.next
+    this.next = 0
+    return this.free[c]?.pop() ?? Buffer.allocUnsafeSlow(SIZES[c] ?? SIZES[0])
+  }
+
+  readonly takeSmall = (): Buffer => {
+    this.next = 0
+    return this.free[0]?.pop() ?? Buffer.allocUnsafeSlow(SIZES[0])
+  }
+
+  give (b: Buffer): void {
+    const c = SIZES.indexOf(b.length as typeof SIZES[number])
+    const list = this.free[c]
+    if (list !== undefined && list.length < (KEEP[c] ?? 0)) list.push(b)
+  }
 }
 
 interface Head { status: number, headers: Record<string, string>, keepAlive: boolean, keepAliveMs: number | null }
@@ -384,10 +405,12 @@ class Conn {
   private answered = false
   // the socket stopped reading (the read callback returned false)
   paused = false
+  // the size class of a body read's buffer
+  private readClass = BODY_CLASS
   private readonly onAbort = (): void => { this.kill(this.signal?.reason instanceof Error ? this.signal.reason : new Error('aborted')) }
   private readonly onTimer = (): void => { this.timedOut() }
 
-  constructor (readonly wire: WireImpl, readonly socket: Socket, readonly key: string) {
+  constructor (readonly wire: WireImpl, readonly socket: Socket, readonly key: string, private readonly tls: boolean) {
     this.keepAliveMs = wire.keepAliveMs
     socket.on('error', (err) => { this.kill(err) })
     socket.on('end', () => { this.ended() })
@@ -426,6 +449,17 @@ class Conn {
     this.wire.release(buf)
     this.kill(new WireError('the media server sent bytes nobody asked for', 'UND_ERR_SOCKET'))
     return false
+  }
+
+  // The size class of the buffer for the socket's next read, after a read of n
+  // bytes into a buffer of size bytes.
+  nextClass (n: number, size: number): number {
+    if (this.tls || this.phase !== 'body') return 0
+    if (size === SIZES[this.readClass]) {
+      if (n === size && this.readClass < TOP_CLASS) this.readClass++
+      else if (n <= size / 4 && this.readClass > BODY_CLASS) this.readClass--
+    }
+    return this.readClass
   }
 
   readOn (): void {
@@ -568,8 +602,7 @@ function socketCode (err: Error): string {
 class WireImpl implements Wire {
   private readonly idle = new Map<string, Conn[]>()
   private readonly conns = new WeakMap<Socket, Conn>()
-  private readonly tcp = new BufferPool(TCP_READ, 16)
-  private readonly tls = new BufferPool(TLS_READ, 32)
+  private readonly buffers = new ReadBuffers()
   private readonly connectors = new Map<string, buildConnector.connector>()
   private closed = false
   readonly headersTimeoutMs: number
@@ -586,29 +619,29 @@ class WireImpl implements Wire {
     this.maxOrigins = opts.maxOrigins ?? 64
   }
 
-  // Every socket's reads land here (`this` is the socket).
-  private readonly dispatch = (pool: BufferPool): OnRead['callback'] => {
+  // Every socket's reads land here (`this` is the socket); then node asks for the next buffer.
+  private readonly dispatch: OnRead['callback'] = (() => {
     const conns = this.conns
+    const buffers = this.buffers
     return function (this: Socket, nread: number, buf: Buffer): boolean {
       const conn = conns.get(this)
-      if (conn === undefined) { pool.give(buf); this.destroy(); return false }
+      if (conn === undefined) { buffers.give(buf); this.destroy(); return false }
       const more = conn.onRead(nread, buf)
       if (!more) conn.paused = true
+      buffers.next = conn.nextClass(nread, buf.length)
       return more
     }
-  }
+  })()
 
   release (buf: Buffer): void {
-    if (buf.length === TCP_READ) this.tcp.give(buf)
-    else if (buf.length === TLS_READ) this.tls.give(buf)
+    this.buffers.give(buf)
   }
 
   private connector (guarded: boolean, https: boolean): buildConnector.connector {
     const key = `${guarded ? 'g' : 'a'}${https ? 's' : ''}`
     let c = this.connectors.get(key)
     if (c === undefined) {
-      const pool = https ? this.tls : this.tcp
-      c = this.opts.connector(guarded, { buffer: pool.take, callback: this.dispatch(pool) })
+      c = this.opts.connector(guarded, { buffer: https ? this.buffers.takeSmall : this.buffers.take, callback: this.dispatch })
       this.connectors.set(key, c)
     }
     return c
@@ -623,7 +656,7 @@ class WireImpl implements Wire {
         else resolve(s as Socket)
       })
     })
-    const conn = new Conn(this, socket, key)
+    const conn = new Conn(this, socket, key, url.protocol === 'https:')
     this.conns.set(socket, conn)
     if (signal.aborted || this.closed) { conn.kill(null); throw signal.reason instanceof Error ? signal.reason : new Error('closed') }
     return conn
