@@ -2,8 +2,12 @@
 // port with a config in a temp folder (never the system service or its
 // config), in the foreground as our child, one worker process. Two roles:
 // a static file origin (sendfile: it costs the origin side next to nothing)
-// and a plain `proxy_pass` to an origin, with nginx's default buffering and a
-// keep-alive upstream, as an operator would put it in front of a media server.
+// and `proxy_pass` to an origin over a keep-alive upstream, set up as one
+// would for large media: buffers of 256 KiB (the defaults are 4 KiB pages) and
+// no spooling to disk. With the defaults nginx writes a response to a temp
+// file whenever the client lags the origin (it did on every 256 MB download
+// here): its cost then depends on how far the client lags, and the baseline
+// would move with the machine's load instead of the code.
 import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
@@ -15,7 +19,7 @@ import { freePort, pinnedCommand, processTree, sleep, stopChild, track } from '.
 
 export interface Nginx { port: number, base: string, pids: () => number[], stop: () => Promise<void> }
 
-export type NginxRole = { kind: 'static', root: string } | { kind: 'proxy', upstream: string, extra?: string }
+export type NginxRole = { kind: 'static', root: string } | { kind: 'proxy', upstream: string }
 
 export function nginxPath (): string | null {
   return findExecutable('nginx', ['/usr/sbin/nginx'])
@@ -25,7 +29,17 @@ function config (dir: string, port: number, role: NginxRole): string {
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${join(dir, `${k}_temp`)};`).join('\n')
   const server = role.kind === 'static'
     ? `    root ${role.root};\n    location / { sendfile on; tcp_nopush on; }`
-    : `    location / {\n      proxy_pass http://origin;\n      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n${role.extra ?? ''}    }`
+    : [
+        '    location / {',
+        '      proxy_pass http://origin;',
+        '      proxy_http_version 1.1;',
+        '      proxy_set_header Connection "";',
+        '      proxy_buffer_size 64k;',
+        '      proxy_buffers 8 256k;',
+        '      proxy_busy_buffers_size 512k;',
+        '      proxy_max_temp_file_size 0;',
+        '    }'
+      ].join('\n')
   const upstream = role.kind === 'proxy' ? `  upstream origin { server ${role.upstream}; keepalive 16; }\n` : ''
   return `daemon off;
 worker_processes 1;
