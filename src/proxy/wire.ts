@@ -129,12 +129,18 @@ type Framing = 'none' | 'length' | 'chunked' | 'close'
 function framing (method: string, head: Head): { kind: Framing, length: number } {
   if (method === 'HEAD' || head.status === 204 || head.status === 304) return { kind: 'none', length: 0 }
   const te = head.headers['transfer-encoding']
-  if (te !== undefined) return { kind: te.toLowerCase().split(',').at(-1)?.trim() === 'chunked' ? 'chunked' : 'close', length: 0 }
+  if (te !== undefined) {
+    // with a Content-Length as well, the message may be an attack on some intermediary: not reused
+    if (head.headers['content-length'] !== undefined) head.keepAlive = false
+    return { kind: te.toLowerCase().split(',').at(-1)?.trim() === 'chunked' ? 'chunked' : 'close', length: 0 }
+  }
   const cl = head.headers['content-length']
   if (cl === undefined) return { kind: 'close', length: 0 }
   const values = new Set(cl.split(',').map((v) => v.trim()))
   const [only] = values
   if (values.size !== 1 || only === undefined || !/^\d{1,15}$/.test(only)) throw new WireError('the media server sent an invalid Content-Length', 'HPE_INVALID_CONTENT_LENGTH')
+  // the same length sent twice is one length
+  head.headers['content-length'] = only
   const length = Number(only)
   return { kind: length === 0 ? 'none' : 'length', length }
 }
