@@ -137,6 +137,7 @@ function summarize (runs: Map<string, WayRuns>, fileMB: number, bytes: number): 
   const list = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(', ')
   return {
     rows,
+    notes: [`proxy-throughput: the same file straight from the origin (nginx with sendfile, on the last core with the client), through nginx proxy_pass (one worker process, a keep-alive upstream, 256 KiB buffers, no temp files; bench/nginx.ts) and through a 1-worker cluster (mode=proxy), both on core 0, round-robin. Server CPU per GB is every thread's run time (/proc/<pid>/task/*/schedstat); the client is a raw socket counting bytes (bench/lib.ts fetchBody). The CPU column of its rows is per ${fileMB} MB download, the ratio column vidgate ÷ nginx.`],
     metrics: [
       metric('proxy.cpu_vs_nginx', v.cpuRatio, '×', { op: '<=', value: PROXY_CPU_VS_NGINX_TARGET }, `server CPU per GB, vidgate (1 worker) ÷ nginx proxy_pass, median of ${v.cpuRatios.length} rounds of a ${fileMB} MB file (${list(v.cpuRatios)})`),
       metric('proxy.rate_vs_nginx', v.rateRatio, '×', { op: '>=', value: PROXY_RATE_VS_NGINX_TARGET }, `MB/s, vidgate ÷ nginx proxy_pass, per round (${list(v.rateRatios)})`),
