@@ -426,9 +426,7 @@ class Conn {
   get alive (): boolean { return this.phase !== 'dead' && !this.socket.destroyed }
 
   async send (url: URL, method: 'GET' | 'HEAD', headers: Readonly<Record<string, string>>, signal: AbortSignal): Promise<WireResponse> {
-    const path = url.pathname + url.search
-    if (!PATH.test(path)) throw new WireError('the media URL has characters a request line cannot carry', 'UND_ERR_INVALID_ARG')
-    let head = `${method} ${path} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: ${method === 'HEAD' ? 'close' : 'keep-alive'}\r\n`
+    let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: ${method === 'HEAD' ? 'close' : 'keep-alive'}\r\n`
     for (const name in headers) {
       const value = headers[name] as string
       const key = name.toLowerCase()
@@ -669,6 +667,7 @@ class WireImpl implements Wire {
   }
 
   async request (url: URL, method: 'GET' | 'HEAD', headers: Readonly<Record<string, string>>, signal: AbortSignal, guarded: boolean): Promise<WireResponse> {
+    if (!PATH.test(url.pathname + url.search)) throw new WireError('the media URL has characters a request line cannot carry', 'UND_ERR_INVALID_ARG')
     const key = `${guarded ? 'g' : 'a'} ${url.origin}`
     for (let attempt = 0; ; attempt++) {
       const idle = this.take(key)
