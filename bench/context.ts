@@ -9,13 +9,15 @@ export interface BenchContext extends CompareOptions {
   cpus: number
   // bench:gate: 1-worker rows only and fewer samples
   quick: boolean
+  // the proxy scenario's file (default 256 MB; the scenario's own test uses a small one)
+  proxyFileMB?: number
   origin: () => Promise<Origin>
   log: (line: string) => void
 }
 
 export interface ScenarioResult { rows: Row[], metrics: Metric[], notes?: string[] }
 
-export interface ContextOptions extends CompareOptions { cpus: number, quick: boolean, log?: (line: string) => void }
+export interface ContextOptions extends CompareOptions { cpus: number, quick: boolean, proxyFileMB?: number, log?: (line: string) => void }
 
 export function createContext (opts: ContextOptions): { ctx: BenchContext, close: () => Promise<void> } {
   let origin: Promise<Origin> | null = null

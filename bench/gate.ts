@@ -1,5 +1,5 @@
 // npm run bench:gate: the `gate: true` scenarios, shortened (1 worker, fewer
-// samples; about a minute), judged against bench/thresholds.json. Exits 1
+// samples; a few minutes), judged against bench/thresholds.json. Exits 1
 // when any check fails or a scenario failed. BENCH_GATE_DURATION (s per load
 // phase, default 2).
 // `node dist/bench/gate.js --report=<file>` judges a recorded report instead

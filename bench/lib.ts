@@ -3,8 +3,8 @@
 // tracked so that an aborted run still kills what it started (by pid).
 import { spawn, execFileSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { readdirSync, readFileSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { get, request } from 'node:http'
 import autocannon from 'autocannon'
@@ -51,6 +51,12 @@ export function hasTaskset (): boolean {
 export function pinnedCommand (cmd: string, args: readonly string[], cpus?: string): [string, string[]] {
   if (!hasTaskset()) return [cmd, [...args]]
   return ['taskset', ['-c', cpus ?? `0-${availableParallelism() - 1}`, cmd, ...args]]
+}
+
+// The bench process (the load generator) on the last core.
+export function pinSelf (cpus: number): void {
+  if (!hasTaskset() || cpus < 2) return
+  try { execFileSync('taskset', ['-a', '-cp', String(cpus - 1), String(process.pid)], { stdio: 'ignore' }) } catch {}
 }
 
 export interface Started { child: ChildProcess, output: () => string, stop: () => Promise<void> }
@@ -122,6 +128,22 @@ export function cpuSeconds (pids: readonly number[]): number {
     } catch {}
   }
   return ticks / CLOCK_TICKS_PER_SEC
+}
+
+// CPU seconds of every thread of the processes (GC and libuv helper threads
+// included), from /proc/<pid>/task/<tid>/schedstat: nanoseconds, where stat's
+// ticks are 10 ms, too coarse for a download that takes a fraction of a second.
+// A thread that ended in between is not counted: for long-lived servers only.
+export function threadCpuSeconds (pids: readonly number[]): number {
+  let ns = 0
+  for (const pid of pids) {
+    let tids: string[] = []
+    try { tids = readdirSync(`/proc/${pid}/task`) } catch {}
+    for (const tid of tids) {
+      try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) } catch {}
+    }
+  }
+  return ns / 1e9
 }
 
 // CPU seconds a process tree spends while `work` runs.
@@ -264,36 +286,55 @@ export async function download (url: string, opts: { range?: string, rateMBps?: 
   })
 }
 
-// Direct vs proxied downloads of one file, alternating, `pairs` of each after
-// one warm-up each. Each proxied run is paired with the direct run just before
-// it, so load from other processes on the box hits both sides of a ratio
-// alike. meters: CPU-second counters, read around every download.
-export interface PairedDownloads {
-  secs: { direct: number[], proxied: number[] }
-  cpuSec: { direct: Record<string, number>, proxied: Record<string, number> }
-  // proxied rate ÷ the direct rate of its pair
-  pairRatios: number[]
-}
-
-export async function pairedDownloads (urls: { direct: string, proxied: string }, opts: { pairs: number, bytes: number, meters: Record<string, () => number> }): Promise<PairedDownloads> {
-  await download(urls.direct)
-  await download(urls.proxied)
-  const zero = (): Record<string, number> => Object.fromEntries(Object.keys(opts.meters).map((k) => [k, 0]))
-  const out: PairedDownloads = { secs: { direct: [], proxied: [] }, cpuSec: { direct: zero(), proxied: zero() }, pairRatios: [] }
-  const read = (): Record<string, number> => Object.fromEntries(Object.entries(opts.meters).map(([k, meter]) => [k, meter()]))
-  for (let i = 0; i < opts.pairs; i++) {
-    for (const kind of ['direct', 'proxied'] as const) {
-      const before = read()
-      const r = await download(urls[kind])
-      const after = read()
-      for (const k of Object.keys(before)) out.cpuSec[kind][k] = (out.cpuSec[kind][k] ?? 0) + (after[k] ?? 0) - (before[k] ?? 0)
-      if (r.bytes !== opts.bytes) throw new Error(`${kind}: ${r.bytes} bytes of ${opts.bytes}`)
-      out.secs[kind].push(r.sec)
+// A cheap client for throughput runs: one GET on a new connection, the body
+// read into one reused buffer and only counted (no HTTP parser, no Buffer per
+// read), so that the load generator costs little next to the servers it
+// measures. The response must carry a Content-Length.
+export async function fetchBody (url: string, opts: { range?: string } = {}): Promise<{ status: number, bytes: number, sec: number }> {
+  const u = new URL(url)
+  const t0 = performance.now()
+  return await new Promise((resolve, reject) => {
+    let head: Buffer | null = Buffer.alloc(0)
+    let status = 0
+    let length = -1
+    let bytes = 0
+    let done = false
+    const finish = (err: Error | null): void => {
+      if (done) return
+      done = true
+      socket.destroy()
+      if (err !== null) reject(err)
+      else resolve({ status, bytes, sec: (performance.now() - t0) / 1000 })
     }
-  }
-  out.pairRatios = out.secs.proxied.map((sec, i) => (out.secs.direct[i] ?? sec) / sec)
-  return out
+    const onHead = (chunk: Buffer): void => {
+      head = Buffer.concat([head ?? Buffer.alloc(0), chunk])
+      const end = head.indexOf('\r\n\r\n')
+      if (end < 0) { if (head.length > 65536) finish(new Error(`${url}: no end of the response head`)); return }
+      const text = head.toString('latin1', 0, end)
+      status = Number(text.slice(9, 12))
+      const m = /\r\ncontent-length:[ \t]*(\d+)/i.exec(text)
+      if (m === null) { finish(new Error(`${url}: ${status} without Content-Length`)); return }
+      length = Number(m[1])
+      bytes = head.length - end - 4
+      head = null
+    }
+    const socket = connect({
+      host: u.hostname,
+      port: Number(u.port === '' ? 80 : u.port),
+      onread: {
+        buffer: Buffer.allocUnsafe(1 << 20),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          if (head !== null) onHead(Buffer.from(buf.buffer, buf.byteOffset, n))
+          else bytes += n
+          if (length >= 0 && bytes >= length) finish(null)
+          return true
+        }
+      }
+    })
+    socket.once('connect', () => {
+      socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\nconnection: close\r\n${opts.range === undefined ? '' : `range: ${opts.range}\r\n`}\r\n`)
+    })
+    socket.once('error', finish)
+    socket.once('close', () => finish(length < 0 ? new Error(`${url}: closed before the response head`) : null))
+  })
 }
-
-// CPU seconds of this process (the bench's own client side), as a meter
-export const ownCpuSeconds = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }

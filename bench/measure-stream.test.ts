@@ -5,8 +5,8 @@ import assert from 'node:assert/strict'
 import { createContext } from './context.ts'
 import { runProxyThroughput, runRedirect } from './measure-stream.ts'
 
-test('redirect-302 and proxy-throughput measure real 302s and real proxied bytes', { timeout: 120_000 }, async (t) => {
-  const { ctx, close } = createContext({ durationSec: 0.5, warmupSec: 0, rounds: 1, cpus: 1, quick: true, log: (line) => t.diagnostic(line) })
+test('redirect-302 and proxy-throughput measure real 302s and real proxied bytes, the proxy against nginx', { timeout: 120_000 }, async (t) => {
+  const { ctx, close } = createContext({ durationSec: 0.5, warmupSec: 0, rounds: 1, cpus: 1, quick: true, proxyFileMB: 16, log: (line) => t.diagnostic(line) })
   t.after(close)
 
   const redirect = await runRedirect(ctx)
@@ -20,9 +20,11 @@ test('redirect-302 and proxy-throughput measure real 302s and real proxied bytes
 
   const proxy = await runProxyThroughput(ctx)
   const rows = proxy.rows.map((r) => r.workers)
-  assert.deepEqual(rows, ['direct', 1])
-  const ratio = proxy.metrics.find((m) => m.id === 'proxy.throughput_ratio')?.value ?? 0
-  assert.ok(ratio > 0 && Number.isFinite(ratio), `ratio ${ratio}`)
+  assert.deepEqual(rows, ['direct', 'nginx', 1])
+  for (const id of ['proxy.cpu_vs_nginx', 'proxy.rate_vs_nginx']) {
+    const ratio = proxy.metrics.find((m) => m.id === id)?.value ?? 0
+    assert.ok(ratio > 0 && Number.isFinite(ratio), `${id} ${ratio}`)
+  }
   // any rate above zero: bytes went through the proxy (the rate itself is for npm run bench, not a test)
   assert.ok((proxy.metrics.find((m) => m.id === 'proxy.mbps')?.value ?? 0) > 0, 'bytes went through the proxy')
 })

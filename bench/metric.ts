@@ -4,8 +4,8 @@ import type { LoadResult } from './lib.ts'
 
 export interface Row extends LoadResult {
   scenario: string
-  // 'raw': the raw uWS baseline; 'direct': a file straight from its origin (the proxy's baseline)
-  workers: number | 'raw' | 'direct'
+  // 'raw': the raw uWS baseline; 'direct': a file straight from its origin; 'nginx': nginx proxy_pass (the proxy's baseline)
+  workers: number | 'raw' | 'direct' | 'nginx'
   // server CPU µs/request ÷ the raw uWS baseline's, and req/s ÷ the baseline's
   ratioCpu: number | null
   ratioRps: number | null

@@ -17,7 +17,7 @@ export interface Report {
 
 const f = (n: number, d = 1): string => n.toFixed(d)
 const ratio = (x: number | null): string => x === null ? '-' : `${f(x, 2)}×`
-const workersLabel = (w: Row['workers']): string => w === 'raw' ? 'raw uWS' : w === 'direct' ? 'origin' : `${w}w`
+const workersLabel = (w: Row['workers']): string => w === 'raw' ? 'raw uWS' : w === 'direct' ? 'origin' : w === 'nginx' ? 'nginx' : `${w}w`
 
 export function formatValue (m: Metric): string {
   const digits = Number.isInteger(m.value) ? 0 : m.unit === 'ms' ? 1 : 2

@@ -5,11 +5,10 @@
 // BENCH_DURATION (s per load phase, default 3), BENCH_ROUNDS (interleaved
 // rounds against the baseline, default 3), BENCH_SCENARIOS (comma list),
 // BENCH_STALL_BURSTS (cold bursts in loop-stall, default 3).
-import { execFileSync } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { hasTaskset } from './lib.ts'
+import { pinSelf } from './lib.ts'
 import { createContext } from './context.ts'
 import { SCENARIOS } from './scenarios.ts'
 import { errorMetrics } from './metric.ts'
@@ -29,11 +28,6 @@ export const NOTES: readonly string[] = [
   'Rows marked not charted (single-flight, cold series) are fixed bursts or sequential series: their req/s is not a throughput.',
   'event_loop_delay_* come from monitorEventLoopDelay in each worker (EVENT_LOOP_RESOLUTION_MS=1 in the stall scenario), reset by every /api/v2/system/stats read: how late the monitor’s timer ran, i.e. the histogram value minus the interval it includes (src/loop-delay.ts).'
 ]
-
-export function pinSelf (cpus: number): void {
-  if (!hasTaskset() || cpus < 2) return
-  try { execFileSync('taskset', ['-a', '-cp', String(cpus - 1), String(process.pid)], { stdio: 'ignore' }) } catch {}
-}
 
 export function selectScenarios (names: string | undefined, gateOnly: boolean): Scenario[] {
   const wanted = names === undefined || names.trim() === '' ? null : new Set(names.split(',').map((x) => x.trim()))

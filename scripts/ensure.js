@@ -33,13 +33,15 @@ const INTERPRETER = '/usr/bin/python3'
 const purpose = process.argv[2] ?? 'start'
 const PACKAGES = {
   start: [['yt-dlp', 'yt-dlp'], ['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg']],
-  test: [['yt-dlp', 'yt-dlp'], ['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg'], ['redis-server', 'redis-server'], ['chromium', 'chromium'], ['ip', 'iproute2']]
+  // nginx: the byte proxy's baseline in npm run bench and bench:gate (a private instance, never the service)
+  test: [['yt-dlp', 'yt-dlp'], ['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg'], ['redis-server', 'redis-server'], ['chromium', 'chromium'], ['ip', 'iproute2'], ['nginx', 'nginx']]
 }
 // What the trixie-backports yt-dlp Depends on (all of them are in bookworm too).
 const PYTHON_PACKAGES = ['python3-certifi', 'python3-mutagen', 'python3-pycryptodome', 'python3-requests', 'python3-urllib3', 'python3-websockets']
 
+// on PATH, or in sbin (nginx lives in /usr/sbin, off a non-root PATH)
 function has (cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0
+  return spawnSync('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`], { stdio: 'ignore' }).status === 0
 }
 
 function isExecutable (file) {

@@ -23,10 +23,15 @@ function initiate (res: Response): void {
 export function createSink (res: Response, signal: AbortSignal): BodySink {
   const raw = res.raw
   let length: number | null = null
-  let pending: { chunk: Buffer, base: number } | null = null
+  // a sized body's chunk the socket did not take all of, and the write offset it started at
+  let pending: Buffer | null = null
+  let pendingBase = 0
   let blocked = false
   let ended = false
   let wake: (() => void) | null = null
+  // the chunk write() hands to the corked writer (no closure per write)
+  let chunk: Buffer | null = null
+  let wrote = true
 
   const wakeUp = (): void => {
     const w = wake
@@ -43,7 +48,7 @@ export function createSink (res: Response, signal: AbortSignal): BodySink {
   function onWritable (offset: number): boolean {
     if (res.completed) { wakeUp(); return true }
     if (pending !== null && length !== null) {
-      const [sent, done] = raw.tryEnd(pending.chunk.subarray(offset - pending.base), length)
+      const [sent, done] = raw.tryEnd(pending.subarray(offset - pendingBase), length)
       if (done) markEnded()
       if (!sent && !done) return false
       pending = null
@@ -51,6 +56,32 @@ export function createSink (res: Response, signal: AbortSignal): BodySink {
     blocked = false
     wakeUp()
     return true
+  }
+
+  function corkedWrite (): void {
+    const c = chunk as Buffer
+    chunk = null
+    if (length === null) {
+      wrote = raw.write(c)
+      blocked = !wrote
+      return
+    }
+    const base = raw.getWriteOffset()
+    const [sent, done] = raw.tryEnd(c, length)
+    if (done) markEnded()
+    else if (!sent) {
+      pending = c
+      pendingBase = base
+      blocked = true
+      wrote = false
+      return
+    }
+    wrote = true
+  }
+
+  const whenDrained = (cb: () => void): void => {
+    if (!blocked || res.completed || signal.aborted) { cb(); return }
+    wake = cb
   }
 
   return {
@@ -84,30 +115,18 @@ export function createSink (res: Response, signal: AbortSignal): BodySink {
       markEnded()
     },
 
-    write (chunk) {
-      if (res.completed || ended || chunk.length === 0) return true
-      let ok = true
-      raw.cork(() => {
-        if (length === null) {
-          ok = raw.write(chunk)
-          blocked = !ok
-          return
-        }
-        const base = raw.getWriteOffset()
-        const [sent, done] = raw.tryEnd(chunk, length)
-        if (done) markEnded()
-        else if (!sent) {
-          pending = { chunk, base }
-          blocked = true
-          ok = false
-        }
-      })
-      return ok
+    write (c) {
+      if (res.completed || ended || c.length === 0) return true
+      chunk = c
+      wrote = true
+      raw.cork(corkedWrite)
+      return wrote
     },
 
+    whenDrained,
+
     async drained () {
-      if (!blocked || res.completed || signal.aborted) return
-      await new Promise<void>((resolve) => { wake = resolve })
+      await new Promise<void>((resolve) => { whenDrained(resolve) })
     },
 
     end () {

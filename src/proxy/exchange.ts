@@ -7,9 +7,13 @@ export interface BodySink {
   start: (status: number, length: number | null) => void
   // Status and headers only (HEAD); length null → no Content-Length.
   headOnly: (status: number, length: number | null) => void
-  // false: back off and await drained() before the next write.
+  // false: back off until drained. A sized body's chunk may still be held by
+  // the sink then (the part the socket did not take): it must stay unchanged
+  // until drained.
   write: (chunk: Buffer) => boolean
   drained: () => Promise<void>
+  // the same as a callback: called once, when the client took what was held or left
+  whenDrained: (cb: () => void) => void
   // Ends a chunked body; a sized body that is still short is cut off instead.
   end: () => void
   close: () => void

@@ -3,7 +3,6 @@
 // after that, a failure can only cut the connection. A body that breaks off is
 // resumed at exactly the next byte with a new Range request (re-extracting once
 // if the URL was refused), so the client never gets a duplicated or missing byte.
-import type { Readable } from 'node:stream'
 import { AppError } from '../errors.ts'
 import type { BodySink, MediaExchange } from './exchange.ts'
 import { buildUpstreamHeaders, contentDisposition, copiedResponseHeaders, isSafeHeaderValue } from './headers.ts'
@@ -11,7 +10,7 @@ import { isExpiredStatus, planLength, planResponse, resumeStart } from './plan.t
 import type { Plan } from './plan.ts'
 import { formatContentRange, parseRange, rangeHeader } from './range.ts'
 import { toUpstreamError } from './upstream.ts'
-import type { UpstreamClient, UpstreamResponse } from './upstream.ts'
+import type { RelayBody, RelayResponse, UpstreamClient } from './upstream.ts'
 
 export interface MediaTarget {
   url: string
@@ -60,8 +59,8 @@ const EXTENSIONS: Readonly<Record<string, string>> = {
   'application/dash+xml': 'mpd'
 }
 
-function discard (body: Readable): void {
-  if (!body.destroyed) body.destroy()
+function discard (body: RelayBody): void {
+  body.destroy()
 }
 
 function dispositionFor (opts: ProxyOptions, contentType: string | undefined): string | null {
@@ -94,8 +93,8 @@ async function relay (ex: MediaExchange, signal: AbortSignal, source: MediaSourc
     canRefresh = false
     if (source.refresh !== undefined) target = await source.refresh()
   }
-  const open = async (range: string | null, method: 'GET' | 'HEAD', withIfRange: boolean): Promise<UpstreamResponse> =>
-    await opts.upstream.request({
+  const open = async (range: string | null, method: 'GET' | 'HEAD', withIfRange: boolean): Promise<RelayResponse> =>
+    await opts.upstream.relay({
       url: target.url,
       method,
       headers: buildUpstreamHeaders(target.headers, range, withIfRange ? ifRange : null),
@@ -105,7 +104,7 @@ async function relay (ex: MediaExchange, signal: AbortSignal, source: MediaSourc
     })
 
   if (canRefresh && source.expiresAtMs != null && source.expiresAtMs <= Date.now()) await refresh()
-  let up: UpstreamResponse
+  let up: RelayResponse
   for (;;) {
     up = await open(rangeHeader(spec), head ? 'HEAD' : 'GET', true)
     if (head && (up.status === 405 || up.status === 501)) {
@@ -148,8 +147,7 @@ async function relay (ex: MediaExchange, signal: AbortSignal, source: MediaSourc
   let resumes = 0
   for (;;) {
     const from = cursor.pos
-    let failure: unknown = null
-    await copy(body, sink, cursor, plan.end, count).catch((err: unknown) => { failure = err })
+    const failure = await pump(body, sink, signal, cursor, plan.end, count)
     discard(body)
     if (sink.gone() || signal.aborted) return
     if (plan.end !== null ? cursor.pos > plan.end : failure === null) {
@@ -182,22 +180,61 @@ async function relay (ex: MediaExchange, signal: AbortSignal, source: MediaSourc
 
 interface Cursor { at: number, pos: number }
 
-// Copies the body's bytes that fall in [cursor.pos, end] to the sink, advancing
+// Relays the body's bytes that fall in [cursor.pos, end] to the sink, advancing
 // the cursor as it goes (so a failure leaves it at the exact resume offset);
-// count is told each piece's length once the sink took it.
-async function copy (body: Readable, sink: BodySink, cursor: Cursor, end: number | null, count: (bytes: number) => void): Promise<void> {
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    const next = cursor.at + chunk.length
-    const skip = cursor.pos - cursor.at
-    cursor.at = next
-    if (skip >= chunk.length) continue
-    let piece = skip > 0 ? chunk.subarray(skip) : chunk
-    if (end !== null && cursor.pos + piece.length > end + 1) piece = piece.subarray(0, end + 1 - cursor.pos)
-    cursor.pos += piece.length
-    if (sink.gone()) return
-    const more = sink.write(piece)
-    count(piece.length)
-    if (!more) await sink.drained()
-    if (sink.gone() || (end !== null && cursor.pos > end)) return
-  }
+// count is told each piece's length once the sink took it. A piece the sink
+// could not send at once stays with it (the body pauses, its buffer kept)
+// until the client drained it. Resolves with the body's failure, or null when
+// the body ended, the window is complete or the client left; never while the
+// sink still holds a piece.
+async function pump (body: RelayBody, sink: BodySink, signal: AbortSignal, cursor: Cursor, end: number | null, count: (bytes: number) => void): Promise<Error | null> {
+  return await new Promise((resolve) => {
+    let settled = false
+    let draining = false
+    // the body is over (or the window complete), but the sink still holds a piece
+    let over: Error | null | undefined
+    const settle = (failure: Error | null): void => {
+      if (settled) return
+      settled = true
+      signal.removeEventListener('abort', onAbort)
+      resolve(failure)
+    }
+    const onAbort = (): void => { body.destroy(); settle(null) }
+    const onDrained = (): void => {
+      draining = false
+      if (settled) return
+      if (sink.gone() || signal.aborted) { onAbort(); return }
+      if (over !== undefined) { settle(over); return }
+      body.resume()
+    }
+    const finish = (failure: Error | null): void => {
+      if (draining) over = failure
+      else settle(failure)
+    }
+    const onData = (chunk: Buffer): boolean => {
+      if (settled || over !== undefined) return true
+      const next = cursor.at + chunk.length
+      const skip = cursor.pos - cursor.at
+      cursor.at = next
+      if (skip >= chunk.length) return true
+      let piece = skip > 0 ? chunk.subarray(skip) : chunk
+      if (end !== null && cursor.pos + piece.length > end + 1) piece = piece.subarray(0, end + 1 - cursor.pos)
+      if (sink.gone()) { onAbort(); return true }
+      cursor.pos += piece.length
+      const more = sink.write(piece)
+      count(piece.length)
+      // the window is complete: what the body has after it is not needed
+      if (end !== null && cursor.pos > end) over = null
+      if (more) {
+        if (over !== undefined) settle(over)
+        return true
+      }
+      draining = true
+      sink.whenDrained(onDrained)
+      return false
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    if (signal.aborted) { onAbort(); return }
+    body.start(onData, finish)
+  })
 }

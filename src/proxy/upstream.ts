@@ -7,13 +7,21 @@
 // media URLs are often bound to the address that extracted them) requests leave
 // through it; the proxy resolves names, so the host is checked here first, on the
 // addresses it resolves to, and the proxy itself is trusted (the operator's).
+// relay() is the byte proxy's way in: direct connections go through the proxy's
+// own HTTP/1.1 client (wire.ts: no garbage per read), under the same checks;
+// through an operator's proxy it is undici's body, delivered the same way.
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import type { LookupAddress, LookupOptions } from 'node:dns'
+import type { Readable } from 'node:stream'
 import { Pool, ProxyAgent, Socks5ProxyAgent, buildConnector } from 'undici'
 import type { Dispatcher } from 'undici'
 import { AppError } from '../errors.ts'
 import { hostMatcher, isPublicAddress } from './address.ts'
+import { createWire, WireError } from './wire.ts'
+import type { OnRead, RelayBody } from './wire.ts'
+
+export type { RelayBody } from './wire.ts'
 
 export type Resolve = (hostname: string) => Promise<LookupAddress[]>
 
@@ -51,8 +59,17 @@ export interface UpstreamResponse {
   body: Dispatcher.ResponseData['body']
 }
 
+// The same, with a body the byte proxy relays without a copy or a promise per piece.
+export interface RelayResponse {
+  url: string
+  status: number
+  headers: Record<string, string>
+  body: RelayBody
+}
+
 export interface UpstreamClient {
   request: (req: UpstreamRequest) => Promise<UpstreamResponse>
+  relay: (req: UpstreamRequest) => Promise<RelayResponse>
   origins: () => number
   close: () => Promise<void>
 }
@@ -95,6 +112,27 @@ export function toUpstreamError (err: unknown): AppError {
   return new AppError('UPSTREAM_ERROR', 'The media server could not be reached', { detail: code === '' ? null : code, cause: err })
 }
 
+// undici's body (through an operator's proxy) as a RelayBody: its 'data' events,
+// paused while the consumer holds a piece.
+function readableBody (body: Readable): RelayBody {
+  return {
+    start (onData, done) {
+      let settled = false
+      const settle = (err: Error | null): void => {
+        if (settled) return
+        settled = true
+        done(err)
+      }
+      body.on('data', (chunk: Buffer) => { if (!settled && !onData(chunk)) body.pause() })
+      body.once('end', () => settle(null))
+      body.once('error', settle)
+      body.once('close', () => settle(body.readableEnded ? null : new WireError('the media body ended early', 'UND_ERR_SOCKET')))
+    },
+    resume () { body.resume() },
+    destroy () { if (!body.destroyed) body.destroy() }
+  }
+}
+
 export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
   const connectTimeoutMs = options.connectTimeoutMs ?? 15_000
   const headersTimeoutMs = options.headersTimeoutMs ?? 15_000
@@ -129,20 +167,33 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
     if (all.length === 0 || all.some((a) => !isPublicAddress(a.address))) throw refused('the host resolves to a non-public address')
   }
 
-  const plainConnect = buildConnector({ timeout: connectTimeoutMs })
-  const checkedConnect = buildConnector({ timeout: connectTimeoutMs, lookup: guardedLookup(resolve) })
-  const guardedConnect: buildConnector.connector = (opts, cb) => {
-    checkedConnect(opts, (err, socket) => {
-      if (err !== null) { cb(err, null); return }
-      const remote = socket.remoteAddress ?? ''
-      if (!isPublicAddress(remote)) {
-        socket.destroy()
-        cb(refused('the host connected to a non-public address'), null)
-        return
-      }
-      cb(null, socket)
-    })
+  // guarded: names resolve to public addresses only, and the connected address is checked again
+  const connector = (guarded: boolean, onread?: OnRead): buildConnector.connector => {
+    const extra = onread === undefined ? {} : { onread }
+    if (!guarded) return buildConnector({ timeout: connectTimeoutMs, ...extra })
+    const checked = buildConnector({ timeout: connectTimeoutMs, lookup: guardedLookup(resolve), ...extra })
+    return (opts, cb) => {
+      checked(opts, (err, socket) => {
+        if (err !== null) { cb(err, null); return }
+        const remote = socket.remoteAddress ?? ''
+        if (!isPublicAddress(remote)) {
+          socket.destroy()
+          cb(refused('the host connected to a non-public address'), null)
+          return
+        }
+        cb(null, socket)
+      })
+    }
   }
+  const plainConnect = connector(false)
+  const guardedConnect = connector(true)
+  const wire = createWire({
+    connector,
+    headersTimeoutMs,
+    bodyIdleTimeoutMs,
+    keepAliveMs: 30_000,
+    maxOrigins
+  })
 
   function evict (nowMs: number, force: boolean): void {
     for (const [key, e] of pools) {
@@ -181,7 +232,11 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
     return e
   }
 
-  async function request (req: UpstreamRequest): Promise<UpstreamResponse> {
+  interface Hop<B> { status: number, headers: Record<string, string>, body: B }
+  type Send<B> = (url: URL, headers: Record<string, string>, guarded: boolean, proxyUrl: string | null) => Promise<Hop<B>>
+
+  // The request, with its redirects followed and every hop held to the policy.
+  async function follow<B> (req: UpstreamRequest, send: Send<B>, drop: (body: B) => Promise<void>): Promise<Hop<B> & { url: string }> {
     const allowed = hostMatcher(req.allow)
     let url: URL
     try { url = new URL(req.url) } catch (err) { throw new AppError('UPSTREAM_ERROR', 'The media URL is invalid', { cause: err }) }
@@ -195,29 +250,16 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
       // the same egress as the extraction that produced the URL (yt-dlp gets the same proxy)
       const proxyUrl = options.proxyFor?.(req.platform ?? null) ?? null
       if (proxyUrl !== null && guarded) await checkThroughProxy(bare)
-      const entry = proxyUrl === null ? poolFor(url.origin, guarded) : null
-      if (entry !== null) {
-        entry.active++
-        entry.lastUsedMs = Date.now()
-      }
-      let res
+      let res: Hop<B>
       try {
-        const options = { path: url.pathname + url.search, method: req.method, headers, signal: req.signal, highWaterMark }
-        res = entry !== null ? await entry.pool.request(options) : await proxyAgent(proxyUrl ?? '').request({ ...options, origin: url.origin })
+        res = await send(url, headers, guarded, proxyUrl)
       } catch (err) {
-        if (entry !== null) entry.active--
         if (req.signal.aborted) throw err
         throw toUpstreamError(err)
       }
-      const release = (): void => { if (entry !== null) { entry.active--; entry.lastUsedMs = Date.now() } }
-      res.body.once('close', release)
-      // undici turns a plain destroy() of an unfinished body into an 'error'
-      // event; with no listener that is an uncaught exception. Readers still
-      // see errors (async iteration and pipeline() have their own listeners).
-      res.body.on('error', ignore)
       const location = res.headers.location
-      if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {
-        await res.body.dump({ limit: 65536 }).catch(() => {})
+      if (REDIRECTS.has(res.status) && location !== undefined) {
+        await drop(res.body)
         if (hop >= maxRedirects) throw new AppError('UPSTREAM_ERROR', 'The media server redirected too many times')
         let next: URL
         // A Location that does not parse is the media server's fault: 502, never a TypeError (500).
@@ -226,17 +268,59 @@ export function createUpstream (options: UpstreamOptions = {}): UpstreamClient {
         url = next
         continue
       }
-      const flat: Record<string, string> = {}
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v
-      return { url: url.href, status: res.statusCode, headers: flat, body: res.body }
+      return { ...res, url: url.href }
     }
+  }
+
+  // One hop through undici: the origin's pool, or the operator's proxy.
+  async function undiciSend (req: UpstreamRequest, url: URL, headers: Record<string, string>, guarded: boolean, proxyUrl: string | null): Promise<Hop<UpstreamResponse['body']>> {
+    const entry = proxyUrl === null ? poolFor(url.origin, guarded) : null
+    if (entry !== null) {
+      entry.active++
+      entry.lastUsedMs = Date.now()
+    }
+    let res
+    try {
+      const options = { path: url.pathname + url.search, method: req.method, headers, signal: req.signal, highWaterMark }
+      res = entry !== null ? await entry.pool.request(options) : await proxyAgent(proxyUrl ?? '').request({ ...options, origin: url.origin })
+    } catch (err) {
+      if (entry !== null) entry.active--
+      throw err
+    }
+    const release = (): void => { if (entry !== null) { entry.active--; entry.lastUsedMs = Date.now() } }
+    res.body.once('close', release)
+    // undici turns a plain destroy() of an unfinished body into an 'error'
+    // event; with no listener that is an uncaught exception. Readers still
+    // see errors (async iteration and pipeline() have their own listeners).
+    res.body.on('error', ignore)
+    const flat: Record<string, string> = {}
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v
+    // several Location headers: not a redirect to follow
+    if (Array.isArray(res.headers.location)) delete flat.location
+    return { status: res.statusCode, headers: flat, body: res.body }
+  }
+
+  async function request (req: UpstreamRequest): Promise<UpstreamResponse> {
+    return await follow(req,
+      async (url, headers, guarded, proxyUrl) => await undiciSend(req, url, headers, guarded, proxyUrl),
+      async (body) => { await body.dump({ limit: 65536 }).catch(() => {}) })
+  }
+
+  async function relay (req: UpstreamRequest): Promise<RelayResponse> {
+    return await follow<RelayBody>(req, async (url, headers, guarded, proxyUrl) => {
+      if (proxyUrl === null) return await wire.request(url, req.method, headers, req.signal, guarded)
+      const res = await undiciSend(req, url, headers, guarded, proxyUrl)
+      return { ...res, body: readableBody(res.body) }
+    }, async (body) => { body.destroy() })
   }
 
   return {
     request,
-    origins: () => pools.size,
+    relay,
+    origins: () => pools.size + wire.origins(),
     async close () {
       clearInterval(sweep)
+      wire.close()
       const all = [...pools.values()]
       pools.clear()
       const agents = [...proxies.values()]
