@@ -89,7 +89,7 @@ test('an L2 hit fills L1, is answered from its parts without decoding, and the s
   assert.deepEqual(entry.value, { n: 5 })
   assert.equal(decoded, 1)
   entry.memo.set('plan', 'derived once')
-  assert.deepEqual(reader.stats(), { hits: 2, misses: 0, l1Hits: 1, l1Misses: 1, l2Hits: 1, l2Misses: 0, l1Size: 1, backend: 'redis' })
+  assert.deepEqual(reader.stats(), { hits: 2, misses: 0, l1Hits: 1, l1Misses: 1, l2Hits: 1, l2Misses: 0, l1Size: 1, backend: 'redis', l2: 'redis' })
 
   now += 5_001
   assert.equal(reader.peek('k'), null, 'past the L1 TTL, L2 is asked again')
