@@ -52,7 +52,13 @@ export function ttlFor (info: { expires_at: string | null }, configuredSec: numb
 
 export function createExtractor (deps: ExtractorDeps): Extractor {
   const now = deps.now ?? Date.now
-  const infoKey = (t: Target): string => cacheKey('info', t.platform.name, t.id)
+  // made once per target object (the routes keep the targets of the requests they have seen)
+  const infoKeys = new WeakMap<Target, string>()
+  const infoKey = (t: Target): string => {
+    let key = infoKeys.get(t)
+    if (key === undefined) { key = cacheKey('info', t.platform.name, t.id); infoKeys.set(t, key) }
+    return key
+  }
   const errorKey = (key: string): string => `${key}:error`
 
   async function sharedError (key: string): Promise<never | null> {

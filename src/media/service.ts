@@ -131,7 +131,7 @@ export interface StreamDeps {
 
 // A 302 to the media, as both lanes send it: its header lines (X-Stream-*,
 // Location) made once per cached info and plan, and the expiry the
-// Cache-Control max-age counts down to (cacheControl()).
+// Cache-Control max-age counts down to (maxAge()).
 export interface Redirect {
   readonly headers: ReadonlyArray<readonly [string, string]>
   // the same headers as "\r\nname: value" lines (the uWS lane's header block)
@@ -146,8 +146,8 @@ export interface StreamService {
   // from L1 at once, from L2 as a promise; null when it is not cached (or L2
   // misses), or its plan is something else, which the route's handler serves.
   quickRedirect: (target: Target, opts: StreamOptions) => Redirect | null | Promise<Redirect | null>
-  // Cache-Control of a redirect sent at nowMs
-  cacheControl: (r: Redirect, nowMs: number) => string
+  // the Cache-Control max-age of a redirect sent at nowMs (private, max-age=<this>)
+  maxAge: (r: Redirect, nowMs: number) => number
   serve: (ex: MediaExchange, target: Target, opts: StreamOptions) => Promise<void>
   describe: (base: string, target: Target, info: MediaInfo, plan: StreamPlan, opts: StreamOptions) => StreamInfoOut
   servePlaylist: (ex: MediaExchange, token: string) => Promise<void>
@@ -279,9 +279,9 @@ export function createStreamService (deps: StreamDeps): StreamService {
     return memoRedirect(found, target, opts)
   }
 
-  const cacheControl = (r: Redirect, nowMs: number): string => {
+  const maxAge = (r: Redirect, nowMs: number): number => {
     const left = r.expiresAtMs === null ? deps.cacheMaxAgeSec : Math.max(0, Math.floor((r.expiresAtMs - nowMs) / 1000) - 60)
-    return `private, max-age=${Math.min(deps.cacheMaxAgeSec, left)}`
+    return Math.min(deps.cacheMaxAgeSec, left)
   }
 
   async function plan (target: Target, opts: StreamOptions): Promise<{ info: MediaInfo, plan: StreamPlan }> {
@@ -336,7 +336,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
       // the very headers the uWS lane sends for a cached video (quickRedirect)
       const r = (entry === null ? null : memoRedirect(entry, target, opts)) ?? redirectOf(p, opts)
       for (const [k, v] of r.headers) ex.header(k, v)
-      ex.header('cache-control', cacheControl(r, Date.now()))
+      ex.header('cache-control', `private, max-age=${maxAge(r, Date.now())}`)
       ex.send(302)
       return
     }
@@ -417,5 +417,5 @@ export function createStreamService (deps: StreamDeps): StreamService {
     }
   }
 
-  return { plan, quickRedirect, cacheControl, serve, describe, servePlaylist, serveSplit: split.serve, proxyLink, playlistLink, resolveRef }
+  return { plan, quickRedirect, maxAge, serve, describe, servePlaylist, serveSplit: split.serve, proxyLink, playlistLink, resolveRef }
 }

@@ -73,7 +73,16 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     return opts
   }
 
-  const redirectAnswer = (r: Redirect): PeekAnswer => ({ status: 302, lines: `${r.lines}\r\ncache-control: ${streams.cacheControl(r, Date.now())}`, body: '', type: null })
+  // The answer to a redirect, made again only when its Cache-Control changes (at most once a second).
+  const answers = new WeakMap<Redirect, { age: number, answer: PeekAnswer }>()
+  const redirectAnswer = (r: Redirect): PeekAnswer => {
+    const age = streams.maxAge(r, Date.now())
+    const kept = answers.get(r)
+    if (kept !== undefined && kept.age === age) return kept.answer
+    const answer: PeekAnswer = { status: 302, lines: `${r.lines}\r\ncache-control: private, max-age=${age}`, body: '', type: null }
+    answers.set(r, { age, answer })
+    return answer
+  }
 
   // A 302 for a cached video whose plan is a redirect (mode=redirect, or auto
   // for media any client can fetch), answered by the uWS lane: the plan and its
