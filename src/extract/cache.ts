@@ -100,6 +100,8 @@ class Entry<V> implements CacheEntry<V> {
   readonly memo = new Map<string, unknown>()
   // served by peek() until then
   l1Until = 0
+  // the L1 insertion count when it was last moved to the LRU's young end
+  moved = 0
   #value: V | typeof UNDECODED
   constructor (
     readonly record: Buffer,
@@ -132,10 +134,20 @@ export function createInfoCache<V> (opts: CacheOptions<V>): InfoCache<V> {
   let l2Misses = 0
 
   // Stores an entry (the most recently used), serving it for the L1 TTL or until the value expires.
-  function remember (key: string, entry: Entry<V>, t: number): Entry<V> {
-    entry.l1Until = Math.min(entry.expiresAt, t + l1TtlMs)
+  // L1 insertions so far: a hit moves its entry to the young end only when a
+  // quarter of L1 came in since it was last moved (an LRU all the same for
+  // eviction, without two map writes on every hit of a hot entry)
+  let inserted = 0
+  const moveAfter = Math.max(1, Math.floor(opts.l1MaxEntries / 4))
+  const toYoungEnd = (key: string, entry: Entry<V>): void => {
     l1.delete(key)
     l1.set(key, entry)
+    entry.moved = ++inserted
+  }
+
+  function remember (key: string, entry: Entry<V>, t: number): Entry<V> {
+    entry.l1Until = Math.min(entry.expiresAt, t + l1TtlMs)
+    toYoungEnd(key, entry)
     if (l1.size > opts.l1MaxEntries) {
       const oldest = l1.keys().next()
       if (oldest.done !== true) l1.delete(oldest.value)
@@ -151,8 +163,7 @@ export function createInfoCache<V> (opts: CacheOptions<V>): InfoCache<V> {
       if (entry.expiresAt <= t) l1.delete(key)
       return null
     }
-    l1.delete(key)
-    l1.set(key, entry)
+    if (inserted - entry.moved >= moveAfter) toYoungEnd(key, entry)
     l1Hits++
     return entry
   }

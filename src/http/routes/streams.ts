@@ -63,7 +63,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
   // (all the User-Agent changes but for quality=auto, which the lane leaves alone)
   type Seen = Map<string, { target: Target, query: StreamQuery, byHls: [StreamOptions | null, StreamOptions | null] }>
   const SEEN_MAX = 4096
-  const seenKey = (params: Readonly<Record<string, string>>, query: string): string => `${params.platform ?? ''}/${params.id ?? ''}?${query}`
+  const seenKey = (params: Readonly<Record<string, string>>, query: string): string => params.platform === undefined ? query : `${params.platform}/${params.id ?? ''}?${query}`
 
   const optionsOf = (query: StreamQuery, ua: string, fixed: Fixed | undefined): StreamOptions => {
     const opts = withAgent(query, ua)
