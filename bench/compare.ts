@@ -14,6 +14,8 @@ export interface Target {
   pids: () => number[]
   connections?: number
   expectStatus?: number
+  // processes measured beside the server (LoadOptions.sidePids)
+  sidePids?: () => number[]
 }
 
 export interface CompareOptions { durationSec: number, warmupSec: number, rounds: number }
@@ -34,7 +36,8 @@ export function bestOf (runs: readonly LoadResult[]): LoadResult & { cpuUsPerReq
     cpuSec: runs.reduce((n, r) => n + r.cpuSec, 0),
     cpuUsPerReq: Math.min(...cpu),
     cpuUsPerReqMax: Math.max(...cpu),
-    bytesPerSec: Math.max(0, ...runs.map((r) => r.bytesPerSec ?? 0))
+    bytesPerSec: Math.max(0, ...runs.map((r) => r.bytesPerSec ?? 0)),
+    ...(runs.some((r) => r.sideCpuUsPerReq !== undefined) ? { sideCpuUsPerReq: Math.min(...runs.map((r) => r.sideCpuUsPerReq ?? Number.POSITIVE_INFINITY)) } : {})
   }
 }
 
@@ -50,7 +53,7 @@ export async function interleaveMatched (baselines: readonly Target[], targets: 
   const all: readonly Target[] = [...baselines, ...targets]
   const runs = all.map((): LoadResult[] => [])
   const once = async (t: Target, durationSec: number): Promise<LoadResult> =>
-    await load(t.url, { connections: t.connections ?? CONNECTIONS, durationSec, pids: t.pids, expectStatus: t.expectStatus })
+    await load(t.url, { connections: t.connections ?? CONNECTIONS, durationSec, pids: t.pids, expectStatus: t.expectStatus, sidePids: t.sidePids })
   if (opts.warmupSec > 0) for (const t of all) await once(t, opts.warmupSec)
   for (let round = 0; round < Math.max(1, opts.rounds); round++) {
     for (const [i, t] of all.entries()) runs[i]?.push(await once(t, opts.durationSec))

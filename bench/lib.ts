@@ -165,6 +165,8 @@ export interface LoadResult {
   cpuUsPerReq: number
   // bytes read per second (autocannon's average), for the throughput scenarios
   bytesPerSec?: number
+  // CPU per request of processes beside the server (LoadOptions.sidePids: redis-server)
+  sideCpuUsPerReq?: number
 }
 
 export interface LoadOptions {
@@ -182,11 +184,15 @@ export interface LoadOptions {
   nextPath?: () => string
   // the status every response should have (default: any 2xx); others count in non2xx
   expectStatus?: number
+  // processes the requests also cost CPU in (redis-server), measured apart from the server's
+  sidePids?: () => number[]
 }
 
 export async function load (url: string, opts: LoadOptions): Promise<LoadResult> {
   if ((opts.warmupSec ?? 0) > 0) await autocannon({ url, connections: opts.connections, duration: opts.warmupSec ?? 1, workers: opts.workers })
   const next = opts.nextPath
+  const side = opts.sidePids ?? (() => [])
+  const sideBefore = cpuSeconds(side())
   const { value: r, cpuSec } = await measureCpu(opts.pids, async () => await autocannon({
     url,
     connections: opts.connections,
@@ -198,6 +204,7 @@ export async function load (url: string, opts: LoadOptions): Promise<LoadResult>
     ...(opts.amount === undefined ? { duration: opts.durationSec } : { amount: opts.amount })
   }))
   const requests = r.requests.total
+  const sideCpuSec = cpuSeconds(side()) - sideBefore
   return {
     requests,
     rps: opts.amount === undefined ? r.requests.average : requests / Math.max(0.001, r.duration),
@@ -208,7 +215,8 @@ export async function load (url: string, opts: LoadOptions): Promise<LoadResult>
     non2xx: opts.expectStatus === undefined ? r.non2xx : requests - (r.statusCodeStats?.[`${opts.expectStatus}`]?.count ?? 0),
     cpuSec,
     cpuUsPerReq: requests > 0 ? (cpuSec * 1e6) / requests : 0,
-    bytesPerSec: r.throughput.average
+    bytesPerSec: r.throughput.average,
+    ...(opts.sidePids === undefined ? {} : { sideCpuUsPerReq: requests > 0 ? (sideCpuSec * 1e6) / requests : 0 })
   }
 }
 

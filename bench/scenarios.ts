@@ -2,6 +2,7 @@
 // (bench/measure-<name>.ts). `gate: true` entries also run, shortened, in
 // `npm run bench:gate`; their metric ids are what bench/thresholds.json names.
 import { runHot } from './measure-hot.ts'
+import { runHotPaths } from './measure-paths.ts'
 import { runCachedL1, runCachedRedis } from './measure-cached.ts'
 import { runColdExtraction } from './measure-extract.ts'
 import { runSingleFlight } from './measure-burst.ts'
@@ -18,6 +19,7 @@ export interface Scenario {
 
 export const SCENARIOS: readonly Scenario[] = [
   { name: 'hot', description: '/, /api/v2/system/health, /api/v2/auth/status; 50 connections; 1 and N workers', gate: true, run: runHot },
+  { name: 'hot-paths', description: 'cached info and the 302 for a cached video, from L1 and from Redis (CACHE_L1_TTL=0), each vs health in the same cluster; 1 worker; 50 connections', gate: true, run: runHotPaths },
   { name: 'cached-l1', description: 'GET /api/v2/videos?url=<local page>, info in each worker\'s L1; 50 connections', gate: true, run: runCachedL1 },
   { name: 'cached-redis', description: 'the same with CACHE_L1_TTL=0: every hit reads Redis', gate: false, run: runCachedRedis },
   { name: 'cold-extraction', description: 'sequential fresh extractions, real yt-dlp, YTDLP_MODE=warm vs spawn', gate: true, run: runColdExtraction },

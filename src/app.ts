@@ -16,7 +16,7 @@ import { createCookieStore } from './extract/cookies.ts'
 import { createHealthMonitor } from './ops/health.ts'
 import { createClusterLink } from './cluster/link.ts'
 import { buildClusterStats } from './cluster/stats.ts'
-import { videoRoutes } from './http/routes/videos.ts'
+import { videoRoutes, infoParts } from './http/routes/videos.ts'
 import { authRoutes } from './http/routes/auth.ts'
 import { createPlatformRegistry, PLATFORMS } from './platforms/index.ts'
 import { createExtractionPool } from './extract/pool.ts'
@@ -89,9 +89,9 @@ function packageVersion (name: string): string {
   } catch { return 'unknown' }
 }
 
-function parseJson<T> (text: string, guard: (x: unknown) => x is T): T | null {
+function parseJson<T> (bytes: Buffer, guard: (x: unknown) => x is T): T | null {
   try {
-    const value: unknown = JSON.parse(text)
+    const value: unknown = JSON.parse(bytes.toString())
     return guard(value) ? value : null
   } catch { return null }
 }
@@ -160,8 +160,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   const l2 = redis !== null ? redisL2(redis) : link.shared === null ? null : hostL2(link.shared)
   const locks = redis !== null ? redisLocks(redis) : link.shared === null ? null : hostLocks(link.shared)
   const cacheOpts = { l2, l1MaxEntries: config.CACHE_L1_SIZE, l1TtlSec: config.CACHE_L1_TTL, encode: JSON.stringify }
-  const infoCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isMediaInfo) })
-  const playlistCache = createInfoCache({ ...cacheOpts, decode: (text) => parseJson(text, isPlaylistInfo) })
+  const infoCache = createInfoCache({ ...cacheOpts, decode: (bytes) => parseJson(bytes, isMediaInfo) })
+  const playlistCache = createInfoCache({ ...cacheOpts, decode: (bytes) => parseJson(bytes, isPlaylistInfo) })
   metrics.watchCache('info', infoCache.stats)
   metrics.watchCache('playlist', playlistCache.stats)
   const flights = createSingleFlight({ locks, lockTtlMs: config.extractTimeoutMs + 5000, waitTimeoutMs: config.extractTimeoutMs + 5000 })
@@ -174,7 +174,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     shared: l2,
     cookieFile: (platform) => cookies.fileFor(platform),
     ttlSec: (platform) => ttlByPlatform.get(platform) ?? config.CACHE_TTL,
-    observe: metrics.extraction
+    observe: metrics.extraction,
+    infoParts
   })
 
   // Event-loop delay since the previous stats read (bench/ reads it around a load phase).

@@ -14,6 +14,7 @@ export function createRedis (url: string, log: Logger, options: { commandTimeout
     lazyConnect: true,
     retryStrategy: (times) => Math.min(times * 200, 2000)
   })
+  client.on('connect', () => { coalesceWrites(client.stream) })
   let down = false
   client.on('error', (err) => {
     if (!down) log.warn({ err }, 'redis unavailable')
@@ -24,6 +25,27 @@ export function createRedis (url: string, log: Logger, options: { commandTimeout
     down = false
   })
   return client
+}
+
+// The commands written in one turn of the event loop leave in one write: every
+// request uWS hands over in one poll phase (their rate-limit counts and cache
+// reads), flushed when the phase is over (setImmediate). ioredis writes each
+// command with its own write(2), and Redis reads each apart. Its
+// enableAutoPipelining batches one tick with a Pipeline each, whose bookkeeping
+// cost more CPU than the system calls it saved (measured: 22-27 vs 18-20 µs per
+// GET+EVALSHA pair; a corked socket: 13-16 µs); a turn holds many ticks (uWS
+// runs each request's callback as its own).
+const coalesced = new WeakSet<object>()
+function coalesceWrites (stream: NodeJS.WritableStream & { cork: () => void, uncork: () => void }): void {
+  if (coalesced.has(stream)) return
+  coalesced.add(stream)
+  let corked = false
+  const uncork = (): void => { corked = false; stream.uncork() }
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean
+  stream.write = ((...args: unknown[]): boolean => {
+    if (!corked) { corked = true; stream.cork(); setImmediate(uncork) }
+    return write(...args)
+  }) as typeof stream.write
 }
 
 export async function connectRedis (client: Redis, timeoutMs: number): Promise<boolean> {

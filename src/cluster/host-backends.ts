@@ -9,6 +9,10 @@ import type { FlightLocks } from '../extract/single-flight.ts'
 
 type Stored = Awaited<ReturnType<CacheL2['get']>>
 
+// The link carries text (JSON): a value's bytes as latin1, one character per
+// byte, which V8 keeps as a one-byte string (the primary's size accounting holds).
+const LINK_ENCODING = 'latin1'
+
 export function hostL2 (channel: SharedChannel): CacheL2 {
   // one question per key at a time: a burst of misses in this worker asks once
   const reading = new Map<string, Promise<Stored>>()
@@ -18,12 +22,12 @@ export function hostL2 (channel: SharedChannel): CacheL2 {
       const running = reading.get(key)
       if (running !== undefined) return await running
       const asked = channel.ask({ op: 'get', key }, SHARED_TIMEOUT_MS)
-        .then((r): Stored => r?.op === 'get' && r.value !== null ? { text: r.value, ttlMs: r.ttlMs } : null)
+        .then((r): Stored => r?.op === 'get' && r.value !== null ? Buffer.from(r.value, LINK_ENCODING) : null)
         .finally(() => reading.delete(key))
       reading.set(key, asked)
       return await asked
     },
-    async set (key, text, ttlSec) { channel.tell({ op: 'set', key, value: text, ttlMs: Math.ceil(ttlSec * 1000) }) },
+    async set (key, value, ttlSec) { channel.tell({ op: 'set', key, value: value.toString(LINK_ENCODING), ttlMs: Math.ceil(ttlSec * 1000) }) },
     async delete (key) { channel.tell({ op: 'del', key }) }
   }
 }

@@ -1,12 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createInfoCache, redisL2, cacheKey } from './cache.ts'
+import { createInfoCache, cacheKey, redisL2 } from './cache.ts'
+import { packRecord, unpackRecord } from './record.ts'
 import { redisLocks, createSingleFlight } from './single-flight.ts'
 import { createRedis, connectRedis } from '../redis.ts'
 import { createLogger } from '../log.ts'
 import { startRedis } from '../testing/helpers.ts'
 
-const codec = { encode: (v: { n: number }) => JSON.stringify(v), decode: (t: string) => JSON.parse(t) as { n: number } }
+const codec = { encode: (v: { n: number }) => JSON.stringify(v), decode: (b: Buffer) => JSON.parse(b.toString()) as { n: number } }
 
 test('L1 is an LRU with a TTL', async () => {
   let now = 1000
@@ -21,7 +22,7 @@ test('L1 is an LRU with a TTL', async () => {
   assert.equal(await cache.get('a'), null, 'L1 entries expire after the L1 TTL')
   await cache.set('d', { n: 4 }, 0)
   assert.equal(await cache.get('d'), null, 'a zero TTL stores nothing')
-  assert.equal(cacheKey('info', 'youtube', 'x'), 'vg:v1:info:youtube:x')
+  assert.equal(cacheKey('info', 'youtube', 'x'), 'vg:v2:info:youtube:x')
 })
 
 test('Redis L2: shared between caches, TTL kept, and a stopped Redis is a miss', async (t) => {
@@ -39,13 +40,82 @@ test('Redis L2: shared between caches, TTL kept, and a stopped Redis is a miss',
   const ttl = await r1.ttl('k')
   assert.ok(ttl > 25 && ttl <= 30)
   await r1.set('bad', 'not json{')
-  const strict = createInfoCache({ l2: redisL2(r1), l1MaxEntries: 10, l1TtlSec: 5, encode: codec.encode, decode: (t) => { try { return JSON.parse(t) as { n: number } } catch { return null } } })
+  const strict = createInfoCache({ l2: redisL2(r1), l1MaxEntries: 10, l1TtlSec: 5, encode: codec.encode, decode: (b) => { try { return JSON.parse(b.toString()) as { n: number } } catch { return null } } })
   assert.equal(await strict.get('bad'), null, 'undecodable values are misses')
   await server.stop()
   const started = Date.now()
   assert.equal(await createInfoCache({ l2: redisL2(r2), l1MaxEntries: 10, l1TtlSec: 5, ...codec }).get('k'), null)
   await b.set('z', { n: 1 }, 30)
   assert.ok(Date.now() - started < 2000, 'Redis failures are fast misses')
+})
+
+test('a record holds the expiry and named parts, read back as views; other bytes are no record', () => {
+  const record = packRecord(1234.5, [['', Buffer.from('{"n":1}')], ['body', Buffer.from('héllo')], ['empty', Buffer.alloc(0)]])
+  const read = unpackRecord(record)
+  assert.ok(read !== null)
+  assert.equal(read.expiresAt, 1234.5)
+  assert.deepEqual([...read.parts.keys()], ['', 'body', 'empty'])
+  assert.equal(read.parts.get('body')?.toString(), 'héllo')
+  assert.equal(read.parts.get('body')?.buffer, record.buffer, 'a view into the record, not a copy')
+  assert.equal(read.parts.get('empty')?.length, 0)
+  assert.equal(unpackRecord(record.subarray(0, record.length - 1)), null, 'a truncated record')
+  assert.equal(unpackRecord(Buffer.concat([record, Buffer.from('x')])), null, 'trailing bytes')
+  assert.equal(unpackRecord(Buffer.from('{"n":1}')), null, 'a value of the old format')
+})
+
+test('an L2 hit fills L1, is answered from its parts without decoding, and the same bytes revive the entry and its memo', async (t) => {
+  const server = await startRedis()
+  const log = createLogger('silent', {})
+  const redis = createRedis(server.url, log)
+  await connectRedis(redis, 2000)
+  t.after(async () => { redis.disconnect(); await server.stop() })
+  let decoded = 0
+  const counting = { encode: codec.encode, decode: (b: Buffer) => { decoded++; return codec.decode(b) } }
+  const writer = createInfoCache({ l2: redisL2(redis), l1MaxEntries: 10, l1TtlSec: 60, ...counting })
+  await writer.set('k', { n: 5 }, 30, [['body', Buffer.from('{"answer":5}')]])
+  assert.equal(await redis.pttl('k') > 25_000, true, 'L2 keeps the full TTL')
+
+  let now = Date.now()
+  const reader = createInfoCache({ l2: redisL2(redis), l1MaxEntries: 10, l1TtlSec: 5, now: () => now, ...counting })
+  assert.equal(reader.peek('k'), null)
+  const found = reader.find('k')
+  assert.ok(found instanceof Promise, 'an L1 miss reads L2')
+  const entry = await found
+  assert.ok(entry !== null)
+  assert.equal(entry.part('body')?.toString(), '{"answer":5}')
+  assert.equal(decoded, 0, 'the body is answered as stored: nothing decoded')
+  assert.ok(entry.expiresAt > now + 25_000 && entry.expiresAt <= now + 30_000, 'the expiry comes with the record (no PTTL)')
+  assert.equal(reader.peek('k'), entry, 'the L2 hit filled L1')
+  assert.deepEqual(entry.value, { n: 5 })
+  assert.equal(decoded, 1)
+  entry.memo.set('plan', 'derived once')
+  assert.deepEqual(reader.stats(), { hits: 2, misses: 0, l1Hits: 1, l1Misses: 1, l2Hits: 1, l2Misses: 0, l1Size: 1, backend: 'redis', l2: 'redis' })
+
+  now += 5_001
+  assert.equal(reader.peek('k'), null, 'past the L1 TTL, L2 is asked again')
+  const again = await reader.find('k')
+  assert.equal(again, entry, 'L2 returned the same bytes: the entry is revived')
+  assert.equal(again?.memo.get('plan'), 'derived once')
+  assert.equal(decoded, 1, 'and nothing is decoded again')
+
+  await writer.set('k', { n: 6 }, 30, [['body', Buffer.from('{"answer":6}')]])
+  now += 5_001
+  const changed = await reader.find('k')
+  assert.ok(changed !== null && changed !== entry, 'new bytes make a new entry')
+  assert.equal(changed.memo.size, 0)
+  assert.deepEqual(changed.value, { n: 6 })
+
+  // with CACHE_L1_TTL=0 every lookup reads L2, and equal bytes still skip decoding
+  const off = createInfoCache({ l2: redisL2(redis), l1MaxEntries: 10, l1TtlSec: 0, ...counting })
+  const first = await off.find('k')
+  assert.ok(first !== null)
+  assert.deepEqual(first.value, { n: 6 })
+  const decodes = decoded
+  assert.equal(off.peek('k'), null, 'L1 serves nothing')
+  assert.equal(await off.find('k'), first)
+  assert.deepEqual(await off.get('k'), { n: 6 })
+  assert.equal(decoded, decodes)
+  assert.equal(off.stats().l2Hits, 3)
 })
 
 test('single-flight merges concurrent work in-process and across Redis clients', async (t) => {

@@ -2,7 +2,7 @@
 // pool → cache. Media URLs expire, so a cached info never outlives its URLs.
 import { AppError, isErrorCode } from '../errors.ts'
 import { cacheKey } from './cache.ts'
-import type { InfoCache, L1Entry, CacheL2 } from './cache.ts'
+import type { CacheEntry, CacheL2, InfoCache } from './cache.ts'
 import type { ExtractionPool } from './pool.ts'
 import type { SingleFlight } from './single-flight.ts'
 import type { Target } from '../platforms/index.ts'
@@ -14,7 +14,9 @@ export const ERROR_TTL_SEC = 15
 // Deterministic failures are shared with waiting processes; timeouts are not.
 const SHARED_ERRORS = new Set(['VIDEO_NOT_FOUND', 'LOGIN_REQUIRED', 'AGE_RESTRICTED', 'GEO_BLOCKED', 'DRM_PROTECTED', 'FORMAT_NOT_AVAILABLE', 'LIVE_NOT_STARTED', 'UNSUPPORTED_URL', 'EXTRACTION_FAILED'])
 
-export interface Extraction { info: MediaInfo, cached: boolean, key: string }
+// entry: the cache entry the info came from or went into (null when it was not
+// cached), for what callers derive from it once (CacheEntry.memo)
+export interface Extraction { info: MediaInfo, cached: boolean, key: string, entry: CacheEntry<MediaInfo> | null }
 
 export interface ExtractorDeps {
   pool: ExtractionPool
@@ -28,11 +30,16 @@ export interface ExtractorDeps {
   now?: () => number
   // each real extraction (cache hits and waits on another process's excluded) as it ends
   observe?: ExtractionObserver
+  // stored beside a new info in the cache, in the form a hit is answered with (its response body)
+  infoParts?: (target: Target, info: MediaInfo) => ReadonlyArray<readonly [string, Buffer]>
 }
 
 export interface Extractor {
   info: (target: Target, opts?: { fresh?: boolean }) => Promise<Extraction>
-  peek: (target: Target) => L1Entry<MediaInfo> | null
+  // an L1 hit, or null; never asks L2 nor extracts
+  peek: (target: Target) => CacheEntry<MediaInfo> | null
+  // the cached info without extracting: an L1 hit at once, an L2 read as a promise (null: not cached), null without L2
+  find: (target: Target) => CacheEntry<MediaInfo> | Promise<CacheEntry<MediaInfo> | null> | null
   playlist: (target: Target, limit: number) => Promise<{ playlist: PlaylistInfo, cached: boolean }>
   infoKey: (target: Target) => string
 }
@@ -45,14 +52,20 @@ export function ttlFor (info: { expires_at: string | null }, configuredSec: numb
 
 export function createExtractor (deps: ExtractorDeps): Extractor {
   const now = deps.now ?? Date.now
-  const infoKey = (t: Target): string => cacheKey('info', t.platform.name, t.id)
+  // made once per target object (the routes keep the targets of the requests they have seen)
+  const infoKeys = new WeakMap<Target, string>()
+  const infoKey = (t: Target): string => {
+    let key = infoKeys.get(t)
+    if (key === undefined) { key = cacheKey('info', t.platform.name, t.id); infoKeys.set(t, key) }
+    return key
+  }
   const errorKey = (key: string): string => `${key}:error`
 
   async function sharedError (key: string): Promise<never | null> {
     const stored = await deps.shared?.get(errorKey(key)) ?? null
     if (stored === null) return null
     let parsed: unknown
-    try { parsed = JSON.parse(stored.text) } catch { return null }
+    try { parsed = JSON.parse(stored.toString()) } catch { return null }
     if (typeof parsed === 'object' && parsed !== null && 'code' in parsed && isErrorCode(parsed.code)) {
       const detail = 'detail' in parsed && typeof parsed.detail === 'string' ? parsed.detail : null
       throw new AppError(parsed.code, undefined, { detail })
@@ -79,24 +92,31 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
     try {
       const value = await deps.pool.ytdlp('info', target.url, deps.cookieFile(target.platform.name), undefined, target.platform.name)
       if (!('formats' in value)) throw new AppError('EXTRACTION_FAILED', 'yt-dlp returned a playlist where a video was expected')
-      await deps.cache.set(key, value, ttlFor(value, deps.ttlSec(target.platform.name), now()))
+      await deps.cache.set(key, value, ttlFor(value, deps.ttlSec(target.platform.name), now()), deps.infoParts?.(target, value))
       return value
     } catch (err) {
       if (err instanceof AppError && SHARED_ERRORS.has(err.code)) {
-        await deps.shared?.set(errorKey(key), JSON.stringify({ code: err.code, detail: err.detail }), ERROR_TTL_SEC)
+        await deps.shared?.set(errorKey(key), Buffer.from(JSON.stringify({ code: err.code, detail: err.detail })), ERROR_TTL_SEC)
       }
       throw err
     }
   }
 
+  // the entry holding this very info, if L1 has it
+  const entryOf = (key: string, info: MediaInfo): CacheEntry<MediaInfo> | null => {
+    const entry = deps.cache.held(key)
+    try { return entry !== null && entry.value === info ? entry : null } catch { return null }
+  }
+
   return {
     infoKey,
     peek: (target) => deps.cache.peek(infoKey(target)),
+    find: (target) => deps.cache.find(infoKey(target)),
     async info (target, opts = {}) {
       const key = infoKey(target)
       if (opts.fresh !== true) {
-        const hit = await deps.cache.get(key)
-        if (hit !== null) return { info: hit, cached: true, key }
+        const info = await deps.cache.get(key)
+        if (info !== null) return { info, cached: true, key, entry: entryOf(key, info) }
       } else {
         await deps.cache.delete(key)
       }
@@ -105,7 +125,7 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
         const shared = await deps.cache.get(key)
         return shared ?? await sharedError(key)
       })
-      return { info, cached: !produced, key }
+      return { info, cached: !produced, key, entry: entryOf(key, info) }
     },
     async playlist (target, limit) {
       const key = cacheKey('playlist', target.platform.name, target.id, String(limit))

@@ -36,16 +36,27 @@ export interface Route {
   readonly handle: (req: Request, res: Response, ctx: RequestContext) => void | Promise<void>
   // a GET whose response needs nothing from the request: served by the fast lane
   readonly fast?: () => { status: number, body: string }
-  // a GET that can often be answered from memory (a cached info body): the
-  // fast lane calls this first and serves a non-null body itself; null hands
-  // the request to the normal pipeline. Must not throw or count anything.
-  readonly peek?: (input: PeekInput) => string | Buffer | null
+  // a GET that can often be answered from a cache (a cached info body, a 302
+  // to cached media): the uWS lane calls this first (lanes/uws.ts) and serves
+  // an answer itself; null hands the request to the route's handler. Must
+  // not throw or count anything (the policy counts what the lane serves).
+  readonly peek?: (input: PeekInput) => Peeked
 }
 
 // What a peek may read of the request: the route's path parameters, the raw
 // query string, and a header by its lower-case name ('' when absent), the
 // last only while the peek runs (uWS's request is gone afterwards).
 export interface PeekInput { params: Readonly<Record<string, string>>, query: string, header: (name: string) => string }
+
+// An answer the uWS lane writes: the status, header lines of the route's own
+// ("\r\nname: value" each, written after the policy's), the body, and its
+// Content-Type (null: none, as for a redirect).
+export interface PeekAnswer { readonly status: number, readonly lines: string, readonly body: string | Buffer, readonly type: string | null }
+
+// A peek's verdict: an answer now; an answer later (a promise, e.g. an L2
+// read), where null hands the request to the route's handler after all; or
+// null now, for the route's handler.
+export type Peeked = PeekAnswer | Promise<PeekAnswer | null> | null
 
 export interface JsonInput {
   req: Request

@@ -37,7 +37,9 @@ type UwsRegister = (pattern: string, handler: UwsHandler) => unknown
 // calls one handler per method and pattern, and hyper-express binds its own
 // with uws_instance[method](pattern, handler) as the route is created. For
 // that one call the binding is wrapped so that uWS calls `first`, and hands
-// the request to hyper-express's handler only when `first` did not answer.
+// the request to hyper-express's handler only when `first` did not take it
+// (or later, with a copy of the request, when `first` took it and could not
+// answer after all: lanes/uws.ts Replay).
 // uWS 20.30 offers no cleaner way (checked on this build): a second handler
 // for the same method and pattern aborts the process ("Internal routing
 // error"); req.setYield(true) only falls through to other patterns or to a
@@ -49,7 +51,7 @@ function firstThen (server: HyperExpress.Server, method: 'get' | 'head', first: 
   const app = server.uws_instance as unknown as Record<'get' | 'head', UwsRegister>
   const bind = app[method]
   const own = Object.getOwnPropertyDescriptor(app, method)
-  app[method] = (pattern, handler) => bind.call(app, pattern, (res, req) => { if (!first(res, req)) handler(res, req) })
+  app[method] = (pattern, handler) => bind.call(app, pattern, (res, req) => { if (!first(res, req, handler)) handler(res, req) })
   try {
     register()
   } finally {

@@ -15,6 +15,7 @@ import type { Remuxer } from './remux.ts'
 import type { Quality, AutoInput } from './quality.ts'
 import { formatQuality } from './quality.ts'
 import type { Extractor } from '../extract/engine.ts'
+import type { CacheEntry } from '../extract/cache.ts'
 import type { PlatformRegistry, Target } from '../platforms/index.ts'
 import { unwrapTask } from '../extract/pool.ts'
 import type { ExtractionPool } from '../extract/pool.ts'
@@ -128,8 +129,25 @@ export interface StreamDeps {
   proxyBytes?: (platform: string) => (bytes: number) => void
 }
 
+// A 302 to the media, as both lanes send it: its header lines (X-Stream-*,
+// Location) made once per cached info and plan, and the expiry the
+// Cache-Control max-age counts down to (maxAge()).
+export interface Redirect {
+  readonly headers: ReadonlyArray<readonly [string, string]>
+  // the same headers as "\r\nname: value" lines (the uWS lane's header block)
+  readonly lines: string
+  // the media URL's expiry (ms since the epoch), null when unknown
+  readonly expiresAtMs: number | null
+}
+
 export interface StreamService {
   plan: (target: Target, opts: StreamOptions) => Promise<{ info: MediaInfo, plan: StreamPlan }>
+  // The 302 for a cached video when its plan is a redirect, without extracting:
+  // from L1 at once, from L2 as a promise; null when it is not cached (or L2
+  // misses), or its plan is something else, which the route's handler serves.
+  quickRedirect: (target: Target, opts: StreamOptions) => Redirect | null | Promise<Redirect | null>
+  // the Cache-Control max-age of a redirect sent at nowMs (private, max-age=<this>)
+  maxAge: (r: Redirect, nowMs: number) => number
   serve: (ex: MediaExchange, target: Target, opts: StreamOptions) => Promise<void>
   describe: (base: string, target: Target, info: MediaInfo, plan: StreamPlan, opts: StreamOptions) => StreamInfoOut
   servePlaylist: (ex: MediaExchange, token: string) => Promise<void>
@@ -145,6 +163,35 @@ export function trackOut (f: MediaFormat): StreamTrackOut {
 }
 
 const expirySec = (f: MediaFormat): number | null => f.expires_at === null ? null : Math.floor(Date.parse(f.expires_at) / 1000)
+
+// What a plan depends on besides the info, as a memo key; null for quality=auto,
+// which also reads the client's bandwidth and User-Agent (planned per request).
+// (made once per options object: the uWS lane reuses one per request it has seen)
+interface PlanKeys { plan: string, redirect: string }
+const planKeys = new WeakMap<StreamOptions, PlanKeys | null>()
+function planKey (opts: StreamOptions): PlanKeys | null {
+  let keys = planKeys.get(opts)
+  if (keys === undefined) {
+    const plan = `plan:${formatQuality(opts.quality)}:${opts.mode}:${opts.videoOnly ? 1 : 0}:${opts.prefersHls ? 1 : 0}`
+    keys = opts.quality.kind === 'auto' ? null : { plan, redirect: `${plan}:302` }
+    planKeys.set(opts, keys)
+  }
+  return keys
+}
+
+function redirectOf (p: StreamPlan, opts: StreamOptions): Redirect {
+  const headers: Array<readonly [string, string]> = [
+    ['x-stream-mode', p.delivery],
+    ['x-stream-reason', p.reason],
+    ['x-stream-quality', formatQuality(opts.quality)],
+    ['location', safeLocation(p.primary.url)]
+  ]
+  const lines = headers.map(([k, v]) => `\r\n${k}: ${v}`).join('')
+  // whatever the media metadata said, no header line of ours may break (Location is re-serialized; reasons are ours)
+  if (/[\r\n]/.test(headers.map(([, v]) => v).join(''))) throw new AppError('UPSTREAM_ERROR', 'The extracted media cannot be redirected to')
+  const expiresAtMs = p.primary.expires_at === null ? null : Date.parse(p.primary.expires_at)
+  return { headers, lines, expiresAtMs: Number.isNaN(expiresAtMs) ? null : expiresAtMs }
+}
 
 export function createStreamService (deps: StreamDeps): StreamService {
   const sign = (route: LinkRoute, target: Target, f: MediaFormat, filename: string | null = null): string => deps.signer.sign({
@@ -184,19 +231,62 @@ export function createStreamService (deps: StreamDeps): StreamService {
     return { url: f.url, headers: f.headers }
   }
 
+  const planOf = (target: Target, info: MediaInfo, opts: StreamOptions): StreamPlan => planStream({
+    formats: info.formats,
+    quality: opts.quality,
+    mode: opts.mode,
+    videoOnly: opts.videoOnly,
+    ipBound: target.platform.ipBound,
+    isLive: info.is_live,
+    prefersHls: opts.prefersHls,
+    auto: opts.auto
+  })
+
+  // A plan, made once per cached info (entry) and options; a failed plan throws each time.
+  function memoPlan (entry: CacheEntry<MediaInfo> | null, target: Target, info: MediaInfo, opts: StreamOptions): StreamPlan {
+    const key = entry === null ? null : planKey(opts)?.plan
+    if (entry === null || key === undefined || key === null) return planOf(target, info, opts)
+    let p = entry.memo.get(key) as StreamPlan | undefined
+    if (p === undefined) {
+      p = planOf(target, info, opts)
+      entry.memo.set(key, p)
+    }
+    return p
+  }
+
+  // The redirect of a plan, made once per cached info; null when the plan is no redirect or cannot be one.
+  function memoRedirect (entry: CacheEntry<MediaInfo>, target: Target, opts: StreamOptions): Redirect | null {
+    const key = planKey(opts)?.redirect
+    if (key === undefined) return null
+    let r = entry.memo.get(key) as Redirect | false | undefined
+    if (r === undefined) {
+      try {
+        const p = memoPlan(entry, target, entry.value, opts)
+        r = p.delivery === 'redirect' ? redirectOf(p, opts) : false
+      } catch {
+        r = false
+      }
+      entry.memo.set(key, r)
+    }
+    return r === false ? null : r
+  }
+
+  function quickRedirect (target: Target, opts: StreamOptions): Redirect | null | Promise<Redirect | null> {
+    if (planKey(opts) === null || opts.mode === 'proxy' || opts.mode === 'json') return null
+    const found = deps.extractor.find(target)
+    if (found === null) return null
+    if (found instanceof Promise) return found.then((entry) => entry === null ? null : memoRedirect(entry, target, opts))
+    return memoRedirect(found, target, opts)
+  }
+
+  const maxAge = (r: Redirect, nowMs: number): number => {
+    const left = r.expiresAtMs === null ? deps.cacheMaxAgeSec : Math.max(0, Math.floor((r.expiresAtMs - nowMs) / 1000) - 60)
+    return Math.min(deps.cacheMaxAgeSec, left)
+  }
+
   async function plan (target: Target, opts: StreamOptions): Promise<{ info: MediaInfo, plan: StreamPlan }> {
-    const { info } = await deps.extractor.info(target)
-    const p = planStream({
-      formats: info.formats,
-      quality: opts.quality,
-      mode: opts.mode,
-      videoOnly: opts.videoOnly,
-      ipBound: target.platform.ipBound,
-      isLive: info.is_live,
-      prefersHls: opts.prefersHls,
-      auto: opts.auto
-    })
-    return { info, plan: p }
+    const { info, entry } = await deps.extractor.info(target)
+    return { info, plan: memoPlan(entry, target, info, opts) }
   }
 
   // Fetches an upstream playlist and rewrites every URI to a signed link:
@@ -240,19 +330,21 @@ export function createStreamService (deps: StreamDeps): StreamService {
   }
 
   async function serve (ex: MediaExchange, target: Target, opts: StreamOptions): Promise<void> {
-    const { info, plan: p } = await plan(target, opts)
+    const { info, entry } = await deps.extractor.info(target)
+    const p = memoPlan(entry, target, info, opts)
+    if (p.delivery === 'redirect') {
+      // the very headers the uWS lane sends for a cached video (quickRedirect)
+      const r = (entry === null ? null : memoRedirect(entry, target, opts)) ?? redirectOf(p, opts)
+      for (const [k, v] of r.headers) ex.header(k, v)
+      ex.header('cache-control', `private, max-age=${maxAge(r, Date.now())}`)
+      ex.send(302)
+      return
+    }
     const filename = opts.filename ?? (opts.download ? info.title : null)
     ex.header('x-stream-mode', p.delivery)
     ex.header('x-stream-reason', p.reason)
     ex.header('x-stream-quality', formatQuality(opts.quality))
     switch (p.delivery) {
-      case 'redirect': {
-        const left = p.primary.expires_at === null ? deps.cacheMaxAgeSec : Math.max(0, Math.floor((Date.parse(p.primary.expires_at) - Date.now()) / 1000) - 60)
-        ex.header('location', safeLocation(p.primary.url))
-        ex.header('cache-control', `private, max-age=${Math.min(deps.cacheMaxAgeSec, left)}`)
-        ex.send(302)
-        return
-      }
       case 'proxy': {
         const ref = { platform: target.platform.name, id: target.id, formatId: p.primary.format_id }
         await proxyMedia(ex, {
@@ -325,5 +417,5 @@ export function createStreamService (deps: StreamDeps): StreamService {
     }
   }
 
-  return { plan, serve, describe, servePlaylist, serveSplit: split.serve, proxyLink, playlistLink, resolveRef }
+  return { plan, quickRedirect, maxAge, serve, describe, servePlaylist, serveSplit: split.serve, proxyLink, playlistLink, resolveRef }
 }

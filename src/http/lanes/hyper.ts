@@ -7,6 +7,7 @@ import { normalizeIp } from '../../guard/client-ip.ts'
 import { sendJson } from '../route.ts'
 import { createSlicer } from '../slicer.ts'
 import { isChunked, readChunked } from '../chunked-body.ts'
+import { handedOver } from './uws.ts'
 import type { Route } from '../route.ts'
 import type { RequestContext } from '../context.ts'
 import type { Admission, Policy, RequestView } from '../policy.ts'
@@ -90,7 +91,8 @@ export function createHyperLane (policy: Policy): HyperLane {
     return (req, res) => {
       if (policy.draining()) closeAfterResponse(res)
       if (isChunked(req)) readChunked(req, res, policy.settings.maxBodyBytes)
-      const a = rules.admit(view(req))
+      // a request the uWS lane took, admitted, and handed over
+      const a = handedOver(req.raw) ?? rules.admit(view(req))
       if (a instanceof Promise) void a.then((x) => admitted(req, res, x))
       else admitted(req, res, a)
     }

@@ -11,22 +11,54 @@ import type { StreamOptions } from '../../media/service.ts'
 
 const HLS_PLAYERS = /AppleCoreMedia|VLC|mpv|Lavf|AVProVideo|NSPlayer|ExoPlayer|(?:Version\/[\d.]+.*Safari)/i
 
-export function streamOptions (req: Request, defaults: { mode?: StreamMode, quality?: Quality, download?: boolean } = {}): StreamOptions {
-  const q = req.query_parameters
+// What the query alone says (every field checked, as streamOptions does): the
+// stream routes' fast lane remembers it per raw query string.
+export interface StreamQuery {
+  quality: Quality
+  mode: StreamMode
+  videoOnly: boolean
+  format: 'hls' | 'mp4' | 'auto' | 'redirect' | 'proxy' | 'json'
+  download: boolean
+  filename: string | null
+  bandwidth: number
+  device: string | undefined
+}
+
+export function parseStreamQuery (q: Readonly<Record<string, unknown>>, defaults: { mode?: StreamMode, quality?: Quality, download?: boolean } = {}): StreamQuery {
   const quality = parseQuality(queryString(q, 'quality', { max: 32 }), defaults.quality ?? { kind: 'best' })
   // The simple API's `format` was redirect|proxy|json (a mode); ours is hls|mp4.
   const format = queryEnum(q, 'format', ['hls', 'mp4', 'auto', 'redirect', 'proxy', 'json'] as const, 'auto')
   const legacyMode = format === 'redirect' || format === 'proxy' || format === 'json' ? format : undefined
   const mode = queryEnum(q, 'mode', STREAM_MODES, legacyMode ?? defaults.mode ?? 'auto')
-  const ua = req.headers['user-agent'] ?? ''
   const bandwidth = queryInt(q, 'bandwidth', { min: 1, max: 10_000_000, fallback: 0 })
   return {
     quality,
     mode,
     videoOnly: queryBool(q, 'video_only'),
-    prefersHls: format === 'hls' || (format === 'auto' && HLS_PLAYERS.test(ua)),
+    format,
     download: queryBool(q, 'download', defaults.download ?? false),
     filename: queryString(q, 'filename', { max: 200 }) ?? null,
-    auto: { bandwidthKbps: bandwidth === 0 ? undefined : bandwidth, userAgent: ua, device: queryString(q, 'device', { max: 16 }) }
+    bandwidth,
+    device: queryString(q, 'device', { max: 16 })
   }
+}
+
+// Whether the client wants HLS where video and audio are separate: it asks, or its User-Agent is an HLS player.
+export const prefersHls = (s: StreamQuery, ua: string): boolean => s.format === 'hls' || (s.format === 'auto' && HLS_PLAYERS.test(ua))
+
+// The options of a request: its query, and the User-Agent (HLS players, quality=auto).
+export function withAgent (s: StreamQuery, ua: string): StreamOptions {
+  return {
+    quality: s.quality,
+    mode: s.mode,
+    videoOnly: s.videoOnly,
+    prefersHls: prefersHls(s, ua),
+    download: s.download,
+    filename: s.filename,
+    auto: { bandwidthKbps: s.bandwidth === 0 ? undefined : s.bandwidth, userAgent: ua, device: s.device }
+  }
+}
+
+export function streamOptions (req: Request, defaults: { mode?: StreamMode, quality?: Quality, download?: boolean } = {}): StreamOptions {
+  return withAgent(parseStreamQuery(req.query_parameters, defaults), req.headers['user-agent'] ?? '')
 }

@@ -3,15 +3,17 @@
 import type { Request } from 'hyper-express'
 import { itemError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
-import type { Route, ParamDoc } from '../route.ts'
+import type { Route, ParamDoc, PeekAnswer } from '../route.ts'
 import { mediaExchange } from '../hyper-exchange.ts'
 import { jsonBody, bodyString, bodyArray } from '../input.ts'
 import { targetFrom } from './videos.ts'
-import { streamOptions } from './stream-options.ts'
+import { streamOptions, parseStreamQuery, prefersHls, withAgent } from './stream-options.ts'
+import type { StreamQuery } from './stream-options.ts'
+import { remember } from '../../guard/memo.ts'
 import { parseQuality, QUALITY_VALUES } from '../../media/quality.ts'
 import type { Quality } from '../../media/quality.ts'
 import type { StreamMode } from '../../media/stream-plan.ts'
-import type { StreamService } from '../../media/service.ts'
+import type { Redirect, StreamOptions, StreamService } from '../../media/service.ts'
 import type { MediaExchange } from '../../proxy/exchange.ts'
 import { serializeStreamInfo, serializeStreamBatch } from '../../schemas/streams.ts'
 import type { StreamBatchOut } from '../../schemas/streams.ts'
@@ -41,11 +43,71 @@ const STREAM_PARAMS: readonly ParamDoc[] = [
 ]
 const URL_PARAM: ParamDoc = { name: 'url', in: 'query', required: true, description: 'the video page URL' }
 
+// what a route fixes whatever the query says
+interface Fixed { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean }
+
 export function streamRoutes (deps: StreamRouteDeps): Route[] {
   const { registry, streams } = deps
 
   // hls: the route itself asks for HLS, so separate video and audio come as an HLS master where they can
-  const streamRoute = (path: string, params: readonly ParamDoc[], summary: string, fixed?: { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean }): Route => ({
+  const streamRoute = (path: string, params: readonly ParamDoc[], summary: string, fixed?: Fixed): Route => {
+    const route = handledRoute(path, params, summary, fixed)
+    return fixed?.mode === 'proxy' || fixed?.mode === 'json' ? route : withRedirectPeek(route, fixed)
+  }
+
+  // The requests a stream route has seen, by their raw path parameters and
+  // query: the target and what the query asks for, resolved and checked by the
+  // handler. The peek only looks up (a burst of new URLs is resolved in the
+  // pipeline's slices, as for video info). Only valid requests; bounded.
+  // byHls: the options once made, by whether the User-Agent is an HLS player
+  // (all the User-Agent changes but for quality=auto, which the lane leaves alone)
+  type Seen = Map<string, { target: Target, query: StreamQuery, byHls: [StreamOptions | null, StreamOptions | null] }>
+  const SEEN_MAX = 4096
+  const seenKey = (params: Readonly<Record<string, string>>, query: string): string => params.platform === undefined ? query : `${params.platform}/${params.id ?? ''}?${query}`
+
+  const optionsOf = (query: StreamQuery, ua: string, fixed: Fixed | undefined): StreamOptions => {
+    const opts = withAgent(query, ua)
+    if (fixed?.mode !== undefined) opts.mode = fixed.mode
+    if (fixed?.quality !== undefined) opts.quality = fixed.quality
+    if (fixed?.hls === true) opts.prefersHls = true
+    return opts
+  }
+
+  // The answer to a redirect, made again only when its Cache-Control changes (at most once a second).
+  const answers = new WeakMap<Redirect, { age: number, answer: PeekAnswer }>()
+  const redirectAnswer = (r: Redirect): PeekAnswer => {
+    const age = streams.maxAge(r, Date.now())
+    const kept = answers.get(r)
+    if (kept !== undefined && kept.age === age) return kept.answer
+    const answer: PeekAnswer = { status: 302, lines: `${r.lines}\r\ncache-control: private, max-age=${age}`, body: '', type: null }
+    answers.set(r, { age, answer })
+    return answer
+  }
+
+  // A 302 for a cached video whose plan is a redirect (mode=redirect, or auto
+  // for media any client can fetch), answered by the uWS lane: the plan and its
+  // headers are made once per cached info (StreamService.quickRedirect).
+  const seenBy = new Map<string, Seen>()
+  function withRedirectPeek (route: Route, fixed: Fixed | undefined): Route {
+    const seen: Seen = new Map()
+    seenBy.set(route.path, seen)
+    return {
+      ...route,
+      peek (input) {
+        const known = seen.get(seenKey(input.params, input.query))
+        if (known === undefined) return null
+        const ua = input.header('user-agent')
+        const hls = prefersHls(known.query, ua) ? 1 : 0
+        const opts = known.byHls[hls] ?? (known.byHls[hls] = optionsOf(known.query, ua, fixed))
+        const r = streams.quickRedirect(known.target, opts)
+        if (r === null) return null
+        if (r instanceof Promise) return r.then((x) => x === null ? null : redirectAnswer(x))
+        return redirectAnswer(r)
+      }
+    }
+  }
+
+  const handledRoute = (path: string, params: readonly ParamDoc[], summary: string, fixed?: Fixed): Route => ({
     method: 'get',
     path,
     limit: 'extract',
@@ -63,11 +125,13 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       }
     },
     async handle (req, res, ctx) {
-      const target = targetFrom(registry, req.path_parameters ?? {}, req.query_parameters, 'video', fixed?.urlParam)
-      const opts = streamOptions(req, fixed)
-      if (fixed?.mode !== undefined) opts.mode = fixed.mode
-      if (fixed?.quality !== undefined) opts.quality = fixed.quality
-      if (fixed?.hls === true) opts.prefersHls = true
+      const raw = req.path_parameters ?? {}
+      const target = targetFrom(registry, raw, req.query_parameters, 'video', fixed?.urlParam)
+      const query = parseStreamQuery(req.query_parameters, fixed)
+      const opts = optionsOf(query, req.headers['user-agent'] ?? '', fixed)
+      const seen = seenBy.get(path)
+      // (hyper-express's path_query is undefined without a query string, as uWS's getQuery() is)
+      if (seen !== undefined) remember(seen, SEEN_MAX, seenKey(raw, (req.path_query as string | undefined) ?? ''), { target, query, byHls: [null, null] })
       if (opts.mode === 'json') {
         const { info, plan } = await streams.plan(target, opts)
         sendJson(req, res, ctx, 200, serializeStreamInfo(streams.describe(deps.publicBase(req), target, info, plan, opts)))

@@ -2,9 +2,10 @@
 // forms by page URL. Thin: parse → extractor → serialize.
 import type { Request } from 'hyper-express'
 import { AppError, itemError } from '../../errors.ts'
-import { jsonRoute } from '../route.ts'
-import type { Route, ParamDoc, PeekInput } from '../route.ts'
+import { jsonRoute, JSON_TYPE } from '../route.ts'
+import type { Route, ParamDoc, PeekAnswer, PeekInput } from '../route.ts'
 import { parse as parseQuery } from 'node:querystring'
+import { randomBytes } from 'node:crypto'
 import { remember } from '../../guard/memo.ts'
 import { pathParam, queryString, queryInt, jsonBody, bodyArray, bodyString } from '../input.ts'
 import { serializeVideoInfo, serializeFormats, serializePlaylist, serializeBatch, serializePlatforms } from '../../schemas/videos.ts'
@@ -12,6 +13,7 @@ import type { VideoInfoOut, FormatOut, BatchItemOut } from '../../schemas/videos
 import { availableQualities } from '../../media/quality.ts'
 import { qualityServing } from '../../media/stream-plan.ts'
 import type { Extractor } from '../../extract/engine.ts'
+import type { CacheEntry } from '../../extract/cache.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import type { MediaInfo, MediaFormat } from '../../../workers/protocol.ts'
 
@@ -35,9 +37,17 @@ export interface VideoRouteDeps {
 type RawTarget = Pick<PeekInput, 'params' | 'query'>
 
 const URL_PARAM: ParamDoc = { name: 'url', in: 'query', required: true, description: 'the video page URL (platform detected from its host)' }
-const INFO_BODY_KEY = 'info-body'
-// the public base the cached body's image links were made for
-const INFO_BASE_KEY = 'info-base'
+// The cache parts of an info's response body (cached: true), made once when the
+// info is stored (infoParts): the body with its image URLs cut out (INFO_BODY:
+// the pieces between them, joined by NUL bytes, which serialized JSON never
+// holds) and those URLs (INFO_IMAGES, joined the same way). A hit puts this
+// server's image links, for the request's public base, back in: once per
+// cache entry and base (INFO_ANSWER), nothing parsed.
+export const INFO_BODY = 'info-body'
+export const INFO_IMAGES = 'info-images'
+const INFO_ANSWER = 'info-answer'
+// a kept answer's image links are signed again after this long (links expire; PROXY_LINK_TTL)
+const ANSWER_KEPT_MS = 60_000
 
 export function formatOut (f: MediaFormat): FormatOut {
   return {
@@ -86,6 +96,41 @@ export function infoOut (target: Target, info: MediaInfo, cached: boolean, image
   }
 }
 
+// What the cache keeps beside an info, as it is sent: an L2 hit is answered with these bytes, nothing parsed.
+// What the cache keeps beside an info, as it is sent (INFO_BODY, INFO_IMAGES);
+// none when an image URL holds a NUL (the peek then serializes the value).
+export function infoParts (target: Target, info: MediaInfo): Array<readonly [string, Buffer]> {
+  // each image URL becomes a marker no text of the info can hold, then the serialized body is cut there
+  const marker = `vg-image-${randomBytes(12).toString('hex')}-`
+  const urls: string[] = []
+  const body = serializeVideoInfo(infoOut(target, info, true, (url) => `${marker}${urls.push(url) - 1}.`))
+  const pieces: string[] = []
+  const order: string[] = []
+  const cut = new RegExp(`${marker}(\\d+)\\.`, 'g')
+  let at = 0
+  for (const m of body.matchAll(cut)) {
+    pieces.push(body.slice(at, m.index))
+    order.push(urls[Number(m[1])] ?? '')
+    at = m.index + m[0].length
+  }
+  pieces.push(body.slice(at))
+  if (order.length !== urls.length || urls.some((u) => u.includes('\0'))) return []
+  return [[INFO_BODY, Buffer.from(pieces.join('\0'))], [INFO_IMAGES, Buffer.from(order.join('\0'))]]
+}
+
+// A kept body with the image links put back (raw URLs without an image service), JSON-escaped.
+function fillImages (body: Buffer, urls: Buffer, link: ((url: string) => string) | null): Buffer | null {
+  const pieces = body.toString().split('\0')
+  const list = urls.length === 0 ? [] : urls.toString().split('\0')
+  if (pieces.length !== list.length + 1) return null
+  let out = pieces[0] ?? ''
+  for (let i = 0; i < list.length; i++) {
+    const url = list[i] ?? ''
+    out += JSON.stringify(link === null ? url : link(url)).slice(1, -1) + (pieces[i + 1] ?? '')
+  }
+  return Buffer.from(out)
+}
+
 export function targetFrom (registry: PlatformRegistry, params: Readonly<Record<string, string>>, query: Readonly<Record<string, unknown>>, kind: 'video' | 'playlist', urlParam = 'url'): Target {
   if (params.platform !== undefined) {
     return registry.resolve({ platform: pathParam(params, 'platform'), id: pathParam(params, 'id'), kind })
@@ -128,25 +173,34 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
         return infoOut(target, info, cached, imagesFor(req, target))
       }
     }),
-    // An L1 hit for a request the pipeline has seen: its body, serialized and
-    // encoded once (uWS sends a Buffer without converting it). Its image links
-    // carry the public base: the body is kept for the last base asked for.
+    // A cached info for a request the pipeline has seen: its body as the cache
+    // keeps it, from L1 at once or from L2 after one read, with the image links
+    // for the request's public base; uWS sends a Buffer without converting it.
     peek (input) {
       const target = targets.get(targetKey(input))
       if (target === undefined) return null
       const base = images === undefined ? '' : images.peekBase(input.header)
       if (base === null) return null
-      const entry = extractor.peek(target)
-      if (entry === null) return null
-      let body = entry.extra.get(INFO_BODY_KEY)
-      if (body === undefined || entry.extra.get(INFO_BASE_KEY)?.toString() !== base) {
-        body = Buffer.from(serializeVideoInfo(infoOut(target, entry.value, true, imagesAt(base, target))))
-        entry.extra.set(INFO_BODY_KEY, body)
-        entry.extra.set(INFO_BASE_KEY, Buffer.from(base))
-      }
-      return body
+      const found = extractor.find(target)
+      if (found === null) return null
+      if (found instanceof Promise) return found.then((entry) => entry === null ? null : answerOf(target, entry, base))
+      return answerOf(target, found, base)
     }
   })
+
+  // The answer to a cached info, made once per cache entry and public base (the last one asked for).
+  const answerOf = (target: Target, entry: CacheEntry<MediaInfo>, base: string): PeekAnswer => {
+    const kept = entry.memo.get(INFO_ANSWER) as { base: string, at: number, answer: PeekAnswer } | undefined
+    const now = Date.now()
+    if (kept !== undefined && kept.base === base && now - kept.at < ANSWER_KEPT_MS) return kept.answer
+    const link = imagesAt(base, target)
+    const body = entry.part(INFO_BODY)
+    const urls = entry.part(INFO_IMAGES)
+    const filled = body === null || urls === null ? null : fillImages(body, urls, link)
+    const answer: PeekAnswer = { status: 200, lines: '', body: filled ?? Buffer.from(serializeVideoInfo(infoOut(target, entry.value, true, link))), type: JSON_TYPE }
+    entry.memo.set(INFO_ANSWER, { base, at: now, answer })
+    return answer
+  }
 
   const formatsRoute = (path: string, params: readonly ParamDoc[]): Route => jsonRoute({
     method: 'get',
