@@ -223,17 +223,19 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
 
     // A batch's further items, counted by the same key and limit as the request
     // itself; one function per route (no closure per request), called as a.charge().
-    const charge = limiter === undefined ? NO_CHARGE : async function (this: Admission, units: number): Promise<void> {
-      if (units <= 0) return
-      const r = await limiter.hit(this.limitKey, this.keyLimit, units)
-      this.limit = r
-      if (!r.allowed) {
-        throw new AppError('RATE_LIMITED', 'Rate limit exceeded', {
-          detail: `each item of a batch counts as one request: at most ${r.limit} per window; retry in ${r.retryAfterSec} s`,
-          headers: { 'retry-after': String(r.retryAfterSec) }
-        })
+    const charge = limiter === undefined
+      ? NO_CHARGE
+      : async function (this: Admission, units: number): Promise<void> {
+        if (units <= 0) return
+        const r = await limiter.hit(this.limitKey, this.keyLimit, units)
+        this.limit = r
+        if (!r.allowed) {
+          throw new AppError('RATE_LIMITED', 'Rate limit exceeded', {
+            detail: `each item of a batch counts as one request: at most ${r.limit} per window; retry in ${r.retryAfterSec} s`,
+            headers: { 'retry-after': String(r.retryAfterSec) }
+          })
+        }
       }
-    }
 
     const limited = (a: Admission, r: RateResult): Admission => {
       a.limit = r
