@@ -24,6 +24,7 @@ import { createInfoCache, redisL2 } from './extract/cache.ts'
 import { redisLocks, createSingleFlight } from './extract/single-flight.ts'
 import { hostLocks, hostL2 } from './cluster/host-backends.ts'
 import { createExtractor } from './extract/engine.ts'
+import { createScrubber } from './extract/scrub.ts'
 import { isMediaInfo, isPlaylistInfo } from './extract/media-guards.ts'
 import { randomBytes } from 'node:crypto'
 import { createLinkSigner } from './proxy/signer.ts'
@@ -141,6 +142,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     threads: config.EXTRACT_THREADS,
     concurrency: config.EXTRACT_CONCURRENCY,
     maxQueue: config.EXTRACT_QUEUE,
+    perClient: config.EXTRACT_MAX_PER_CLIENT,
+    scrub: createScrubber({ allow: config.GENERIC_HOSTS }),
     ytdlpPath,
     mode: config.YTDLP_MODE,
     timeoutMs: config.extractTimeoutMs,
@@ -327,7 +330,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   routes.push(...authRoutes({ cookies, platforms: PLATFORM_NAMES }))
   routes.push(...downloadRoutes(downloads))
   routes.push(...streamRoutes({ registry, streams, publicBase, batchMax: config.BATCH_MAX, image: imageOf }))
-  routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref) => await streams.resolveRef(ref), proxyBytes: metrics.proxyBytes }))
+  routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref, _signal, client) => await streams.resolveRef(ref, client), proxyBytes: metrics.proxyBytes }))
   routes.push(...docsRoutes(() => JSON.stringify(buildOpenApi(routes, { title: own.name, version: own.version, description: own.description }))))
 
   const server = createHttpServer({ routes, policy })

@@ -7,6 +7,9 @@ export const ERRORS = Object.freeze({
   UNAUTHORIZED: { status: 401, message: 'A valid API key is required' },
   FORBIDDEN: { status: 403, message: 'This request is not allowed' },
   INVALID_SIGNATURE: { status: 403, message: 'The link signature is invalid or has expired' },
+  // The page, a redirect or its media lead to an address this server may not fetch (SSRF policy):
+  // refused for this request's content, so retrying never helps.
+  EGRESS_REFUSED: { status: 403, message: 'The video leads to an address this server may not fetch' },
   LOGIN_REQUIRED: { status: 403, message: 'The platform requires login or cookies for this video' },
   AGE_RESTRICTED: { status: 403, message: 'The video is age-restricted; the platform requires a signed-in, age-verified account' },
   NOT_FOUND: { status: 404, message: 'No such endpoint' },
@@ -73,6 +76,7 @@ export const REMEDIES: Readonly<Partial<Record<ErrorCode, string>>> = Object.fre
   GEO_BLOCKED: `Send extraction through an egress in a region where the video is available with ${EGRESS}.`,
   LIVE_NOT_STARTED: 'Ask again once the stream or premiere is live.',
   FFMPEG_MISSING: 'Install ffmpeg and ffprobe on the server or set FFMPEG_PATH to the ffmpeg executable, then restart.',
+  EGRESS_REFUSED: 'None for the client: the page, a redirect or the media it names points to a private, loopback, link-local or otherwise non-public address, and this server fetches only public addresses. An operator who means such a host to be reachable lists it (host or host:port) in GENERIC_HOSTS.',
   EXTRACTION_FAILED: `If this persists, the site has likely changed: ${UPDATE}.`,
   EXTRACTION_TIMEOUT: 'Retry; if this persists, check the server\'s egress (YTDLP_PROXY) or raise EXTRACT_TIMEOUT.'
 })

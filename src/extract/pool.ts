@@ -6,6 +6,8 @@ import { Piscina } from 'piscina'
 import { AppError } from '../errors.ts'
 import type { ErrorCode } from '../errors.ts'
 import { taskFailure } from './failure.ts'
+import { createFairQueue, INTERNAL } from './fair-queue.ts'
+import type { Requester } from './fair-queue.ts'
 import type { MediaInfo, PlaylistInfo, TaskResult, YtDlpProbe, YtDlpProbeTask, YtDlpReloadResult, YtDlpReloadTask, YtDlpSettings, YtDlpTask } from '../../workers/protocol.ts'
 import { WARM_COUNTER, WARM_COUNTERS_LENGTH } from '../../workers/protocol.ts'
 import { childEnv } from '../../workers/children.ts'
@@ -14,6 +16,8 @@ export interface PoolOptions {
   threads: number
   concurrency: number
   maxQueue: number
+  // queued + running extractions of one capped client (EXTRACT_MAX_PER_CLIENT); 0 or absent: no cap
+  perClient?: number
   ytdlpPath: string
   mode: 'warm' | 'spawn'
   timeoutMs: number
@@ -25,6 +29,8 @@ export interface PoolOptions {
   onWarmError?: (reason: string) => void
   // the threads' environment, which the yt-dlp they start inherits (default: childEnv's allow-list)
   env?: Record<string, string>
+  // what an extraction returned, before anyone sees it (drops URLs the egress policy refuses)
+  scrub?: <T extends MediaInfo | PlaylistInfo>(value: T) => Promise<T>
 }
 
 export interface WarmState {
@@ -38,10 +44,13 @@ export interface WarmState {
   error: string | null
 }
 
-export interface PoolStats { queued: number, active: number, completed: number, failed: number, warm: number, spawn: number }
+export interface PoolStats { queued: number, active: number, completed: number, failed: number, warm: number, spawn: number, clients: number, expired: number, refused: number }
 
 export interface ExtractionPool {
-  ytdlp: (kind: 'info' | 'playlist', url: string, cookiesFile: string | null, playlistLimit?: number, platform?: string | null) => Promise<MediaInfo | PlaylistInfo>
+  // Extractions wait their turn per client (src/extract/fair-queue.ts); who: the client asking (default: the server itself)
+  ytdlp: (kind: 'info' | 'playlist', url: string, cookiesFile: string | null, playlistLimit?: number, platform?: string | null, who?: Requester) => Promise<MediaInfo | PlaylistInfo>
+  // throws 429 unless `count` more extractions of this client fit under its cap
+  admit: (who: Requester, count: number) => void
   // asks the yt-dlp in use what it offers (a warm process answers in warm mode); null when it cannot run
   probe: () => Promise<YtDlpProbe | null>
   lastProbe: () => YtDlpProbe | null
@@ -117,8 +126,15 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
     }
   }
 
+  // yt-dlp jobs take their turn here, at most one per slot at once, so piscina's own queue stays short
+  const fair = createFairQueue({ slots: opts.threads * opts.concurrency, maxQueued: opts.maxQueue, perClient: opts.perClient ?? 0, timeoutMs: opts.timeoutMs })
+
   async function run<K extends TaskName> (name: K, input: TaskInput<K>): Promise<TaskOutput<K>> {
     checkCapacity()
+    return await dispatch(name, input)
+  }
+
+  async function dispatch<K extends TaskName> (name: K, input: TaskInput<K>): Promise<TaskOutput<K>> {
     active++
     try {
       return await pool.run(input, { name }) as TaskOutput<K>
@@ -166,7 +182,8 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
       startFailures: Atomics.load(counts, WARM_COUNTER.startFailures),
       error: warmError
     }),
-    async ytdlp (kind, url, cookiesFile, playlistLimit, platform = null) {
+    admit: (who, count) => { fair.admit(who, count) },
+    async ytdlp (kind, url, cookiesFile, playlistLimit, platform = null, who = INTERNAL) {
       const task: YtDlpTask = {
         kind,
         url,
@@ -182,7 +199,11 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
         counters,
         ...(playlistLimit === undefined ? {} : { playlistLimit })
       }
-      const result: unknown = await run('ytdlp', task)
+      // the time spent waiting counts: the job gets what is left of EXTRACT_TIMEOUT
+      const result: unknown = await fair.submit(who, async (leftMs) => {
+        if (leftMs < 1) throw new AppError('EXTRACTION_TIMEOUT', undefined, { detail: 'EXTRACT_TIMEOUT passed while the extraction waited for a slot' })
+        return await dispatch('ytdlp', { ...task, timeoutMs: Math.ceil(leftMs) })
+      })
       if (!isTaskResult(result)) throw new AppError('INTERNAL', 'The extraction thread returned nothing usable')
       noteWarm(result)
       if (!result.ok) {
@@ -192,9 +213,13 @@ export function createExtractionPool (opts: PoolOptions): ExtractionPool {
       completed++
       if (result.mode === 'spawn') spawn++
       else warm++
-      return result.value as MediaInfo | PlaylistInfo
+      const value = result.value as MediaInfo | PlaylistInfo
+      return opts.scrub === undefined ? value : await opts.scrub(value)
     },
-    stats: () => ({ queued: pool.queueSize, active, completed, failed, warm, spawn }),
+    stats: () => {
+      const f = fair.stats()
+      return { queued: pool.queueSize + f.queued, active, completed, failed, warm, spawn, clients: f.clients, expired: f.expired, refused: f.refused }
+    },
     async close () { await pool.destroy() }
   }
 }

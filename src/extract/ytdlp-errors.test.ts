@@ -30,7 +30,8 @@ const STATUS: Record<string, number> = {
   LIVE_NOT_STARTED: 409,
   FFMPEG_MISSING: 503,
   EXTRACTION_FAILED: 502,
-  UNSUPPORTED_URL: 422
+  UNSUPPORTED_URL: 422,
+  EGRESS_REFUSED: 403
 }
 
 // What the detail must name for each code (with the platform filled in where yt-dlp names one of ours).
@@ -46,7 +47,8 @@ const REMEDY: Record<string, RegExp[]> = {
   GEO_BLOCKED: [/YTDLP_PROXY/],
   LIVE_NOT_STARTED: [/once the stream or premiere is live/],
   FFMPEG_MISSING: [/Install ffmpeg/, /FFMPEG_PATH/],
-  EXTRACTION_FAILED: [/update yt-dlp/, /POST \/api\/v2\/system\/ytdlp\/reload/]
+  EXTRACTION_FAILED: [/update yt-dlp/, /POST \/api\/v2\/system\/ytdlp\/reload/],
+  EGRESS_REFUSED: [/non-public address/, /GENERIC_HOSTS/]
 }
 
 const CASES: ReadonlyArray<[string, TaskErrorCode]> = [
@@ -117,7 +119,10 @@ const CASES: ReadonlyArray<[string, TaskErrorCode]> = [
   [`ERROR: [youtube] dQw4w9WgXcQ: Unable to extract yt initial data${REPORT}`, 'EXTRACTION_FAILED'],
   ['ERROR: [generic] Unable to download webpage: <urlopen error [Errno 111] Connection refused> (caused by TransportError(\'<urlopen error [Errno 111] Connection refused>\'))', 'EXTRACTION_FAILED'],
   ['ERROR: [BiliBili] BV1bK411W797: pycryptodomex not found. Please install', 'EXTRACTION_FAILED'],
-  ['ERROR: Unsupported URL: https://example.com/watch', 'UNSUPPORTED_URL']
+  ['ERROR: Unsupported URL: https://example.com/watch', 'UNSUPPORTED_URL'],
+  // our egress proxy refused the page, a redirect or the media (http, and an https tunnel), 2026.11.23
+  ['ERROR: [generic] redirect: Unable to download webpage: HTTP Error 403: Refused by the egress policy (caused by <HTTPError 403: Refused by the egress policy>)', 'EGRESS_REFUSED'],
+  [`ERROR: [generic] page: Unable to download webpage: <urlopen error Tunnel connection failed: 403 Refused by the egress policy> (caused by ProxyError('<urlopen error Tunnel connection failed: 403 Refused by the egress policy>'))${REPORT}`, 'EGRESS_REFUSED']
 ]
 
 test('every code a thread returns is in the HTTP table; every classified code has a remedy', () => {

@@ -52,6 +52,21 @@ async function contract (t: TestContext, make: Make): Promise<void> {
     assert.deepEqual(await hitN(l, 'b', 2), [true, true])
   })
 
+  await t.test('a hit may count for several requests (the items of a batch): allowed while its first fits', async () => {
+    const c = clock()
+    const l = make({ limit: 10, windowSec: 60, now: c.now })
+    assert.equal((await l.hit('a')).remaining, 9)
+    const batch = await l.hit('a', undefined, 8)
+    assert.deepEqual([batch.allowed, batch.remaining], [true, 1])
+    // 10 is within the limit, 11–14 are not: the hit is let through and every unit counted
+    const over = await l.hit('a', undefined, 5)
+    assert.deepEqual([over.allowed, over.remaining], [true, 0])
+    const refused = await l.hit('a', undefined, 2)
+    assert.equal(refused.allowed, false)
+    assert.ok(refused.retryAfterSec >= 1)
+    assert.equal((await l.hit('a')).allowed, false, 'the whole batch was counted')
+  })
+
   await t.test('a new window starts a new count', async () => {
     const c = clock()
     const l = make({ limit: 2, windowSec: 5, now: c.now })

@@ -14,12 +14,14 @@ export interface RateResult {
 
 export interface RateLimiter {
   readonly backend: 'memory' | 'redis'
-  // limit: this key's own limit (per-API-key limits); default: the limiter's
-  hit: (key: string, limit?: number) => RateResult | Promise<RateResult>
+  // limit: this key's own limit (per-API-key limits); default: the limiter's.
+  // cost: requests this hit counts for (a batch's further items); all are counted,
+  // and the hit is allowed when its first one is still within the limit.
+  hit: (key: string, limit?: number, cost?: number) => RateResult | Promise<RateResult>
 }
 
-function result (count: number, limit: number, windowEndMs: number, now: number): RateResult {
-  const allowed = count <= limit
+function result (count: number, cost: number, limit: number, windowEndMs: number, now: number): RateResult {
+  const allowed = count - cost + 1 <= limit
   return {
     allowed,
     limit,
@@ -39,22 +41,22 @@ export function createMemoryRateLimiter (opts: { limit: number, windowSec: numbe
   let counts = new Map<string, number>()
   return {
     backend: 'memory',
-    hit (key, limit = opts.limit) {
+    hit (key, limit = opts.limit, cost = 1) {
       const t = now()
       const start = t - (t % windowMs)
       if (start !== windowStart) {
         windowStart = start
         counts = new Map()
       }
-      const count = (counts.get(key) ?? 0) + 1
+      const count = (counts.get(key) ?? 0) + cost
       counts.set(key, count)
-      return result(count, share(limit), start + windowMs, t)
+      return result(count, cost, share(limit), start + windowMs, t)
     }
   }
 }
 
 const LUA = `
-local n = redis.call('INCR', KEYS[1])
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`
 
@@ -62,20 +64,20 @@ export function createRedisRateLimiter (opts: { redis: Redis, limit: number, win
   const windowMs = opts.windowSec * 1000
   const now = opts.now ?? Date.now
   const prefix = opts.prefix ?? 'vg:rl:'
-  if (typeof (opts.redis as unknown as Record<string, unknown>).vgRateHit !== 'function') {
-    opts.redis.defineCommand('vgRateHit', { numberOfKeys: 1, lua: LUA })
+  if (typeof (opts.redis as unknown as Record<string, unknown>).vgRateHitBy !== 'function') {
+    opts.redis.defineCommand('vgRateHitBy', { numberOfKeys: 1, lua: LUA })
   }
-  const run = (opts.redis as unknown as { vgRateHit: (key: string, ttl: number) => Promise<unknown> }).vgRateHit.bind(opts.redis)
+  const run = (opts.redis as unknown as { vgRateHitBy: (key: string, ttl: number, cost: number) => Promise<unknown> }).vgRateHitBy.bind(opts.redis)
   return {
     backend: 'redis',
-    async hit (key, limit = opts.limit) {
+    async hit (key, limit = opts.limit, cost = 1) {
       const t = now()
       const start = t - (t % windowMs)
       try {
-        const count = Number(await run(`${prefix}${start}:${key}`, windowMs + 1000))
-        return result(count, limit, start + windowMs, t)
+        const count = Number(await run(`${prefix}${start}:${key}`, windowMs + 1000, cost))
+        return result(count, cost, limit, start + windowMs, t)
       } catch {
-        return await opts.fallback.hit(key, limit)
+        return await opts.fallback.hit(key, limit, cost)
       }
     }
   }

@@ -2,6 +2,7 @@
 // metrics, the abort controller), and the helpers that read it. Only src/http/
 // uses these: services below it get plain values (an AbortSignal, a writer).
 import type { Response } from 'hyper-express'
+import type { Requester } from '../extract/fair-queue.ts'
 
 export interface RequestContext {
   readonly id: string
@@ -17,6 +18,21 @@ export interface RequestContext {
   // an admin caller (access.ts decides); worked out only on admin routes and routes with `caller`
   admin: boolean
   controller: AbortController | null
+  // who the request counts against: key:<id> with an API key, else ip:<address>
+  client: string
+  // this host itself (a loopback peer, no trusted proxy, relaying nobody: ffmpeg
+  // reading our links), exempt from the per-client stream and extraction caps;
+  // read on routes that extract or stream
+  local: boolean
+  // counts `units` more requests against the route's rate limit (a batch's further
+  // items); rejects with 429 RATE_LIMITED when the first of them is past the limit.
+  // Call it as ctx.charge(n): it reads the context it is called on.
+  charge (units: number): Promise<void>
+}
+
+// The client an extraction is done for: its turn in the queue, and its cap.
+export function requester (ctx: RequestContext): Requester {
+  return { id: ctx.client, capped: !ctx.local }
 }
 
 // Aborted when the client goes away: handed to extractions and upstream fetches.

@@ -58,6 +58,9 @@ export interface Admission extends RequestContext {
   refusal: AppError | null
   // gives back the stream slot the request holds
   release: (() => void) | null
+  // what the rate limiter counts this request under, and the key's own limit (charge() reads them)
+  limitKey: string
+  keyLimit: number | undefined
 }
 
 // What the policy of a route depends on (a Route has all of it).
@@ -118,6 +121,7 @@ export interface PolicyDeps {
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])
 const NO_SCOPES: readonly string[] = []
+const NO_CHARGE = async (): Promise<void> => {}
 const lines = (headers: ReadonlyArray<readonly [string, string]>): string => headers.map(([k, v]) => `\r\n${k}: ${v}`).join('')
 
 // CORS_ORIGINS: '*' allows any origin; otherwise a request's Origin is echoed
@@ -172,9 +176,14 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
       keyId: null,
       admin: false,
       controller: null,
+      client: '',
+      local: false,
+      charge: NO_CHARGE,
       limit: null,
       refusal: null,
-      release: null
+      release: null,
+      limitKey: '',
+      keyLimit: undefined
     }
   }
 
@@ -184,11 +193,10 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
   const self = (peer: string, view: RequestView): boolean => isLoopback(peer) && !clientIp.isTrusted(peer) && !isRelayed(view.header)
 
   // Streams in flight per client (API key, else IP); the slot is given back when the request settles.
-  function takeStream (a: Admission, cap: number, own: boolean): void {
+  function takeStream (a: Admission, cap: number): void {
     // This host is exempt: ffmpeg remuxes read their inputs through our own proxy.
-    if (own) return
-    const who = a.keyId === null ? `ip:${a.ip}` : `key:${a.keyId}`
-    const release = streams.take(who, cap)
+    if (a.local) return
+    const release = streams.take(a.client, cap)
     if (release === null) {
       a.refusal = new AppError('RATE_LIMITED', 'Too many concurrent streams', {
         detail: `at most ${cap} streams at once per client`, headers: { 'retry-after': '5' }
@@ -208,9 +216,28 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
     const checkKeys = rules.admin || caller || access.keysConfigured
     const limiter = limiters[rules.limit]
     const streamCap = rules.stream === true ? settings.streamsPerClient : 0
-    const readClient = checkKeys || limiter !== undefined || streamCap > 0 || settings.accessLog
+    // routes that may extract or stream need the client: extractions take turns per
+    // client (src/extract/fair-queue.ts), streams take slots per client
+    const needsClient = rules.limit === 'extract' || rules.stream === true
+    const readClient = checkKeys || limiter !== undefined || streamCap > 0 || settings.accessLog || needsClient
 
-    const limited = (a: Admission, r: RateResult, own: boolean): Admission => {
+    // A batch's further items, counted by the same key and limit as the request
+    // itself; one function per route (no closure per request), called as a.charge().
+    const charge = limiter === undefined
+      ? NO_CHARGE
+      : async function (this: Admission, units: number): Promise<void> {
+        if (units <= 0) return
+        const r = await limiter.hit(this.limitKey, this.keyLimit, units)
+        this.limit = r
+        if (!r.allowed) {
+          throw new AppError('RATE_LIMITED', 'Rate limit exceeded', {
+            detail: `each item of a batch counts as one request: at most ${r.limit} per window; retry in ${r.retryAfterSec} s`,
+            headers: { 'retry-after': String(r.retryAfterSec) }
+          })
+        }
+      }
+
+    const limited = (a: Admission, r: RateResult): Admission => {
       a.limit = r
       if (!r.allowed) {
         a.refusal = new AppError('RATE_LIMITED', 'Rate limit exceeded', {
@@ -218,7 +245,7 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
           headers: { 'retry-after': String(r.retryAfterSec) }
         })
       } else if (streamCap > 0) {
-        takeStream(a, streamCap, own)
+        takeStream(a, streamCap)
       }
       return a
     }
@@ -255,16 +282,23 @@ export function createPolicy (settings: PolicySettings, deps: PolicyDeps): Polic
           if (key !== null) { a.scopes = key.scopes; a.keyId = key.id; keyLimit = key.limit }
           a.admin = rules.admin || (caller && access.isAdmin(key, loopback))
         }
-        // read now: the view is gone once a limiter answers later
-        const own = streamCap > 0 && self(a.peer, view)
+        // this host itself, read now (the view is gone once a limiter answers later): exempt from the per-client caps
+        if (needsClient) {
+          a.local = self(a.peer, view)
+          a.client = a.keyId === null ? `ip:${a.ip}` : `key:${a.keyId}`
+        }
         if (limiter === undefined) {
-          if (streamCap > 0) takeStream(a, streamCap, own)
+          if (streamCap > 0) takeStream(a, streamCap)
           return a
         }
         // An API key is limited by its own count (and its own limit, when it has one).
-        const r = a.keyId === null ? limiter.hit(a.ip) : limiter.hit(`key:${a.keyId}`, keyLimit ?? undefined)
-        if (r instanceof Promise) return r.then((x) => limited(a, x, own), (err: unknown) => { a.refusal = fault(a, err); return a })
-        return limited(a, r, own)
+        const limitKey = a.keyId === null ? a.ip : `key:${a.keyId}`
+        a.limitKey = limitKey
+        a.keyLimit = keyLimit ?? undefined
+        a.charge = charge
+        const r = a.keyId === null ? limiter.hit(a.ip) : limiter.hit(limitKey, keyLimit ?? undefined)
+        if (r instanceof Promise) return r.then((x) => limited(a, x), (err: unknown) => { a.refusal = fault(a, err); return a })
+        return limited(a, r)
       }
     }
   }

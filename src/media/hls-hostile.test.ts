@@ -21,6 +21,7 @@ import { REPO_ROOT, sleep, startApp } from '../testing/helpers.ts'
 import type { StartedApp } from '../testing/helpers.ts'
 import { makeMediaSet, startCountingServer } from '../testing/origin.ts'
 import { probeBytes } from '../testing/split.ts'
+import { PLAYLIST_BUFFER_BUDGET } from './service.ts'
 
 const serve = startCountingServer
 
@@ -282,9 +283,11 @@ test('/api/v2/hls holds a stream slot while it reads: STREAM_MAX_PER_CLIENT refu
 })
 
 test('all playlist reads of a worker together hold at most PLAYLIST_BUFFER_BUDGET bytes: past it a read is refused with 503 STREAM_BUSY', async (t) => {
-  // 12 reads that each get 1.9 MB and then stall: 22.8 MB wanted, 16 MB allowed
+  // reads that each get 1.9 MB and then stall: as many as the budget holds whole, and four more
   const held: ServerResponse[] = []
   const chunk = Buffer.concat([Buffer.from('#EXTM3U\n'), Buffer.alloc(1900 * 1024, 0x23)])
+  const fit = Math.floor(PLAYLIST_BUFFER_BUDGET / chunk.length)
+  assert.ok(fit >= 2 && (fit + 1) * chunk.length > PLAYLIST_BUFFER_BUDGET)
   const site = await serve((_req, res, path) => {
     res.setHeader('content-type', MPEGURL)
     if (path === '/stall') { res.write(chunk); held.push(res); return }
@@ -298,13 +301,13 @@ test('all playlist reads of a worker together hold at most PLAYLIST_BUFFER_BUDGE
   const good = await hlsLink(s, 'good')
   const abort = new AbortController()
   const answers: Array<Record<string, unknown>> = []
-  const reads = Array.from({ length: 12 }, async () => {
+  const reads = Array.from({ length: fit + 4 }, async () => {
     const res = await fetch(stall, { signal: abort.signal }).catch(() => null)
     if (res !== null) answers.push({ status: res.status, ...(await res.json() as Record<string, unknown>) })
   })
-  // 16 MB holds eight whole reads (15.2 MB) and never nine: the other four are refused, however the reads interleave
+  // the budget holds `fit` whole reads and never one more: the other four are refused, however the reads interleave
   for (let i = 0; i < 400 && answers.length < 4; i++) await sleep(25)
-  assert.equal(answers.length, 4, 'four reads refused while eight hold their bytes')
+  assert.equal(answers.length, 4, `four reads refused while ${fit} hold their bytes`)
   for (const answer of answers) {
     assert.equal(answer.status, 503, JSON.stringify(answer))
     assert.equal(answer.code, 'STREAM_BUSY')

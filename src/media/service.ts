@@ -19,6 +19,7 @@ import type { CacheEntry } from '../extract/cache.ts'
 import type { PlatformRegistry, Target } from '../platforms/index.ts'
 import { unwrapTask } from '../extract/pool.ts'
 import type { ExtractionPool } from '../extract/pool.ts'
+import type { Requester } from '../extract/fair-queue.ts'
 import type { MediaFormat, MediaInfo } from '../../workers/protocol.ts'
 import type { HlsUriKind } from '../../workers/hls/hls-types.ts'
 import type { StreamInfoOut, StreamTrackOut } from '../schemas/streams.ts'
@@ -33,8 +34,10 @@ const HLS_TYPE = 'application/vnd.apple.mpegurl'
 export const MAX_PLAYLIST_BYTES = 2 * 1024 * 1024
 // Bytes of upstream playlists this worker holds at once, all reads together:
 // past it a read is refused (503 STREAM_BUSY) instead of buffered, so many
-// clients at once cannot grow the worker either.
-export const PLAYLIST_BUFFER_BUDGET = 16 * 1024 * 1024
+// clients at once cannot grow the worker either. 8 MB: at 16 MB a flood of
+// endless playlists left a worker's RSS up to 58 MB above its baseline once
+// settled (the allocator keeps what it held), at 8 MB 12-25 MB (bench/fair.ts).
+export const PLAYLIST_BUFFER_BUDGET = 8 * 1024 * 1024
 const PLAYLIST_READ_MS = 30_000
 const PLAYLIST_TYPES: ReadonlySet<string> = new Set(['application/vnd.apple.mpegurl', 'application/x-mpegurl', 'application/mpegurl', 'audio/mpegurl', 'audio/x-mpegurl', 'video/mpegurl', 'video/x-mpegurl'])
 // types that servers give to anything: the first bytes decide
@@ -111,6 +114,8 @@ export interface StreamOptions {
   download: boolean
   filename: string | null
   auto?: AutoInput
+  // who asks: extractions take turns per client and count against its cap (default: the server itself)
+  client?: Requester
 }
 
 export interface StreamDeps {
@@ -152,10 +157,12 @@ export interface StreamService {
   describe: (base: string, target: Target, info: MediaInfo, plan: StreamPlan, opts: StreamOptions) => StreamInfoOut
   servePlaylist: (ex: MediaExchange, token: string) => Promise<void>
   // /api/v2/hls/split/<token>/<name>: the generated HLS of separate video and audio
-  serveSplit: (ex: MediaExchange, token: string, name: string) => Promise<void>
+  serveSplit: (ex: MediaExchange, token: string, name: string, client?: Requester) => Promise<void>
   proxyLink: (target: Target, format: MediaFormat, filename?: string | null) => string
   playlistLink: (target: Target, format: MediaFormat) => string
-  resolveRef: (ref: ReextractRef) => Promise<MediaTarget>
+  resolveRef: (ref: ReextractRef, client?: Requester) => Promise<MediaTarget>
+  // 429 unless `count` more extractions of this client fit under its cap (a batch asks for all its items first)
+  admit: (client: Requester, count: number) => void
 }
 
 export function trackOut (f: MediaFormat): StreamTrackOut {
@@ -213,9 +220,9 @@ export function createStreamService (deps: StreamDeps): StreamService {
     allowHosts: deps.allowHosts,
     proxyBytes: deps.proxyBytes,
     playlistLink,
-    lookup: async (ref, fresh) => {
+    lookup: async (ref, fresh, client) => {
       const target = deps.registry.resolve({ platform: ref.platform, id: ref.id, kind: 'video' })
-      const { info } = await deps.extractor.info(target, { fresh })
+      const { info } = await deps.extractor.info(target, { fresh, client })
       return { target, info }
     }
   })
@@ -223,9 +230,9 @@ export function createStreamService (deps: StreamDeps): StreamService {
   const remuxInput = (target: Target, f: MediaFormat): string =>
     isHlsFormat(f) ? playlistLink(target, f) : f.protocol.includes('dash') || (f.fragments?.length ?? 0) > 0 ? split.mediaLink(target, f) : proxyLink(target, f)
 
-  async function resolveRef (ref: ReextractRef): Promise<MediaTarget> {
+  async function resolveRef (ref: ReextractRef, client?: Requester): Promise<MediaTarget> {
     const target = deps.registry.resolve({ platform: ref.platform, id: ref.id, kind: 'video' })
-    const { info } = await deps.extractor.info(target, { fresh: true })
+    const { info } = await deps.extractor.info(target, { fresh: true, client })
     const f = info.formats.find((x) => x.format_id === ref.formatId)
     if (f === undefined) throw new AppError('UPSTREAM_ERROR', 'The format is no longer offered by the platform', { detail: ref.formatId })
     return { url: f.url, headers: f.headers }
@@ -285,7 +292,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
   }
 
   async function plan (target: Target, opts: StreamOptions): Promise<{ info: MediaInfo, plan: StreamPlan }> {
-    const { info, entry } = await deps.extractor.info(target)
+    const { info, entry } = await deps.extractor.info(target, { client: opts.client })
     return { info, plan: memoPlan(entry, target, info, opts) }
   }
 
@@ -351,13 +358,13 @@ export function createStreamService (deps: StreamDeps): StreamService {
           url: p.primary.url,
           headers: p.primary.headers,
           expiresAtMs: p.primary.expires_at === null ? null : Date.parse(p.primary.expires_at),
-          refresh: async () => await resolveRef(ref)
+          refresh: async () => await resolveRef(ref, opts.client)
         }, { upstream: deps.upstream, allow: deps.allowHosts, platform: target.platform.name, download: opts.download, filename, countBytes: deps.proxyBytes?.(target.platform.name) })
         return
       }
       case 'hls': {
         if (p.audio !== null) {
-          const text = await split.master(target, p.primary, p.audio).catch((err: unknown) => {
+          const text = await split.master(target, p.primary, p.audio, opts.client).catch((err: unknown) => {
             if (!(err instanceof AppError) || err.statusCode < 500) throw err
             ex.header('x-stream-reason', `${p.reason}, but ${err.message.toLowerCase().replace(/\.$/, '')}: remuxed instead`)
             return null
@@ -417,5 +424,5 @@ export function createStreamService (deps: StreamDeps): StreamService {
     }
   }
 
-  return { plan, quickRedirect, maxAge, serve, describe, servePlaylist, serveSplit: split.serve, proxyLink, playlistLink, resolveRef }
+  return { plan, quickRedirect, maxAge, serve, describe, servePlaylist, serveSplit: split.serve, proxyLink, playlistLink, resolveRef, admit: deps.extractor.admit }
 }

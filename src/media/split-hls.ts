@@ -19,6 +19,7 @@ import { isHlsFormat } from './stream-plan.ts'
 import { runTask } from './media-index.ts'
 import type { IndexPart, MediaIndexer } from './media-index.ts'
 import type { Target } from '../platforms/index.ts'
+import type { Requester } from '../extract/fair-queue.ts'
 import type { MediaFormat, MediaInfo } from '../../workers/protocol.ts'
 import type { MasterVariantInput, MediaPlaylistInput } from '../../workers/hls/hls-build.ts'
 
@@ -40,8 +41,8 @@ export interface SplitHlsDeps {
   // metrics: the byte counter of a platform
   proxyBytes?: (platform: string) => (bytes: number) => void
   playlistLink: (target: Target, f: MediaFormat) => string
-  // the extraction a link's ref points at: cached, or fresh when a URL expired
-  lookup: (ref: ReextractRef, fresh: boolean) => Promise<{ target: Target, info: MediaInfo }>
+  // the extraction a link's ref points at: cached, or fresh when a URL expired (client: who asks)
+  lookup: (ref: ReextractRef, fresh: boolean, client?: Requester) => Promise<{ target: Target, info: MediaInfo }>
 }
 
 export interface SplitHls {
@@ -49,8 +50,8 @@ export interface SplitHls {
   // one format's media playlist (an HLS format's own, rewritten)
   mediaLink: (target: Target, f: MediaFormat) => string
   // the master text; first builds both segment indexes, so a failure surfaces while the caller can still remux
-  master: (target: Target, video: MediaFormat, audio: MediaFormat) => Promise<string>
-  serve: (ex: MediaExchange, token: string, name: string) => Promise<void>
+  master: (target: Target, video: MediaFormat, audio: MediaFormat, client?: Requester) => Promise<string>
+  serve: (ex: MediaExchange, token: string, name: string, client?: Requester) => Promise<void>
 }
 
 const expirySec = (f: MediaFormat): number | null => f.expires_at === null ? null : Math.floor(Date.parse(f.expires_at) / 1000)
@@ -84,13 +85,13 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
   const mediaLink = (target: Target, f: MediaFormat): string =>
     isHlsFormat(f) ? deps.playlistLink(target, f) : `${SPLIT_PATH}${token(target, f, f.format_id)}/${INDEX}`
 
-  const refresher = (target: Target, id: string) => async (): Promise<MediaFormat> => {
-    const { info } = await deps.lookup({ platform: target.platform.name, id: target.id, formatId: id }, true)
+  const refresher = (target: Target, id: string, client?: Requester) => async (): Promise<MediaFormat> => {
+    const { info } = await deps.lookup({ platform: target.platform.name, id: target.id, formatId: id }, true, client)
     return findFormat(info, id)
   }
 
-  async function master (target: Target, video: MediaFormat, audio: MediaFormat): Promise<string> {
-    await Promise.all([video, audio].filter((f) => !isHlsFormat(f)).map(async (f) => await deps.indexer.index(f, refresher(target, f.format_id), target.platform.name)))
+  async function master (target: Target, video: MediaFormat, audio: MediaFormat, client?: Requester): Promise<string> {
+    await Promise.all([video, audio].filter((f) => !isHlsFormat(f)).map(async (f) => await deps.indexer.index(f, refresher(target, f.format_id, client), target.platform.name)))
     const language = audio.language !== null && LANGUAGE.test(audio.language) ? audio.language : undefined
     return await runTask(deps.pool, 'buildHls', {
       master: {
@@ -100,8 +101,8 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
     })
   }
 
-  async function media (target: Target, f: MediaFormat): Promise<string> {
-    const idx = await deps.indexer.index(f, refresher(target, f.format_id), target.platform.name)
+  async function media (target: Target, f: MediaFormat, client?: Requester): Promise<string> {
+    const idx = await deps.indexer.index(f, refresher(target, f.format_id, client), target.platform.name)
     const name = (p: IndexPart, other: string): string => p.url === f.url ? fileName(f) : other
     const input: MediaPlaylistInput = {
       endList: true,
@@ -127,21 +128,21 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
     ex.send(200, text)
   }
 
-  async function serve (ex: MediaExchange, tokenText: string, name: string): Promise<void> {
+  async function serve (ex: MediaExchange, tokenText: string, name: string, client?: Requester): Promise<void> {
     const ref = deps.signer.verify(tokenText, 'split').ref
     if (ref === null) throw new AppError('INVALID_SIGNATURE', undefined, { detail: 'the link is not a stream link' })
     const ids = ref.formatId.split('+')
-    const { target, info } = await deps.lookup(ref, false)
+    const { target, info } = await deps.lookup(ref, false, client)
     const [first, second] = ids
     if (name === MASTER && ids.length === 2 && first !== undefined && second !== undefined) {
-      sendPlaylist(ex, await master(target, findFormat(info, first), findFormat(info, second)))
+      sendPlaylist(ex, await master(target, findFormat(info, first), findFormat(info, second), client))
       return
     }
     if (name === MASTER || ids.length !== 1 || first === undefined) throw new AppError('NOT_FOUND', 'No such part of this stream', { detail: name.slice(0, 40) })
     const f = findFormat(info, first)
-    if (name === INDEX) { sendPlaylist(ex, await media(target, f)); return }
+    if (name === INDEX) { sendPlaylist(ex, await media(target, f, client)); return }
     const url = await partUrl(f, name, target.platform.name)
-    const refresh = refresher(target, f.format_id)
+    const refresh = refresher(target, f.format_id, client)
     await proxyMedia(ex, {
       url,
       headers: f.headers,

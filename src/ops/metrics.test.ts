@@ -125,10 +125,10 @@ test('a redirect is counted as 302, proxied bytes by platform, one extraction pe
 })
 
 test('with Redis, a value another app stored is an L2 hit after an L1 miss, and is not extracted again', async (t) => {
-  await localMedia(t)
+  const origin = await localMedia(t)
   const redis = await startRedis()
   t.after(async () => { await redis.stop() })
-  const env = { REDIS_URL: redis.url, RATE_LIMIT_ENABLED: 'false' }
+  const env = { REDIS_URL: redis.url, GENERIC_HOSTS: origin.host, RATE_LIMIT_ENABLED: 'false' }
   const a = await startApp(env)
   t.after(async () => { await a.close() })
   const b = await startApp(env)

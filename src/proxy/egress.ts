@@ -87,6 +87,12 @@ function remember (host: string): void {
   }
 }
 
+// The egress refused this host lately (a name or a literal address, without brackets).
+export function wasRefused (host: string): boolean {
+  const until = refusedHosts.get(host.toLowerCase())
+  return until !== undefined && until >= Date.now()
+}
+
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 // Replaces every host the egress refused lately (with its port and any URL around

@@ -18,6 +18,8 @@ export const KILL_GRACE_MS = 500
 // found" is not a missing video). The texts are yt-dlp's (2023.03 – 2026.11) and the
 // sites' own reasons that it passes on; src/extract/ytdlp-errors.test.ts holds real examples.
 export const YTDLP_ERROR_PATTERNS: readonly { pattern: RegExp, code: TaskErrorCode }[] = [
+  // our egress proxy's refusal (src/proxy/egress.ts), for plain HTTP ("HTTP Error 403: …") and tunnels ("Tunnel connection failed: 403 …")
+  { pattern: /\b403:? refused by the egress policy\b/i, code: 'EGRESS_REFUSED' },
   { pattern: /unsupported url/i, code: 'UNSUPPORTED_URL' },
   // "Postprocessing: ffprobe and ffmpeg not found", "… merging of multiple formats but ffmpeg is not installed"
   { pattern: /\bff(?:mpeg|probe)(?: and ffmpeg)? (?:is )?not (?:found|installed)\b/i, code: 'FFMPEG_MISSING' },

@@ -3,7 +3,8 @@
 // outside it (both on 127.0.0.1, which is not public). The hostile pages redirect
 // to the canary, embed media from it, and serve HLS playlists whose segments and
 // keys are on it. Through the info, stream (proxy, HLS, remux) and download routes
-// the canary never receives a connection, and no error detail names it.
+// the canary never receives a connection, no error detail names it, and a refusal
+// during extraction is EGRESS_REFUSED (info that lists the canary: egress-info.test.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
@@ -107,7 +108,10 @@ for (const mode of ['spawn', 'warm'] as const) {
   test(`info (${mode} yt-dlp): a redirect to the canary is refused by the egress and the error does not name it`, async (t) => {
     const { app, canary, hostile } = await setup(t, mode)
     const info = await get(app, `/api/v2/videos?url=${encodeURIComponent(`${hostile.url}/redirect.html`)}`)
-    assert.ok(info.status >= 400, `${info.status} ${info.text}`)
+    assert.equal(info.status, 403, info.text)
+    const body = JSON.parse(info.text) as Record<string, unknown>
+    assert.equal(body.code, 'EGRESS_REFUSED', info.text)
+    assert.match(String(body.detail), /non-public address.*GENERIC_HOSTS.*Refused by the egress policy/, 'the remedy, then yt-dlp\'s words')
     assertNoCanary('the info error', info.text, canary)
     assert.ok(hostile.requests.includes('/redirect.html'), 'yt-dlp fetched the hostile page')
     assert.equal(canary.connections(), 0, `the canary was reached: ${JSON.stringify(canary.paths)}`)

@@ -38,7 +38,8 @@ test('redis stops under load: no 5xx, health degraded; it comes back: healthy, n
   const dir = writeLocalFixtures('http://127.0.0.1:1')
   process.env.FAKE_YTDLP_FIXTURE_DIR = dir
   const redis = await startRedis()
-  const app = await startApp({ REDIS_URL: redis.url, RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MAX_REQUESTS: '1000000', RATE_LIMIT_EXTRACT_MAX_REQUESTS: '1000000' })
+  // the fixtures' media are on a dead local origin: allowed, or no info would list them (EGRESS_REFUSED)
+  const app = await startApp({ REDIS_URL: redis.url, GENERIC_HOSTS: '127.0.0.1:1', RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MAX_REQUESTS: '1000000', RATE_LIMIT_EXTRACT_MAX_REQUESTS: '1000000' })
   t.after(async () => { await app.close(); await redis.stop(); rmSync(dir, { recursive: true, force: true }) })
   assert.equal((await get(app.url + YT)).status, 200)
   const run = load(app.url, 5, ['/api/platforms', YT, '/health'])
@@ -62,7 +63,8 @@ test('yt-dlp hangs (EXTRACT_TIMEOUT=4) or crashes under load: 504 / 502, the poo
   process.env.FAKE_YTDLP_FIXTURE_DIR = dir
   // 4 s: long enough that a crashing fake yt-dlp dies (502) before the timeout on a loaded
   // 2-core machine (at 1 s a slow start read as 504 in a CI clone), short for the hangs.
-  const app = await startApp({ EXTRACT_TIMEOUT: '4', GENERIC_HOSTS: 'video.test', RATE_LIMIT_ENABLED: 'false' })
+  // (127.0.0.1:1: the fixtures' dead media origin, allowed, or no info would list its media)
+  const app = await startApp({ EXTRACT_TIMEOUT: '4', GENERIC_HOSTS: 'video.test,127.0.0.1:1', RATE_LIMIT_ENABLED: 'false' })
   t.after(async () => { await app.close(); rmSync(dir, { recursive: true, force: true }) })
   // A rated load: with a short EXTRACT_TIMEOUT a flat-out load in this same process
   // would make even a healthy fake yt-dlp start slower than the timeout.

@@ -137,7 +137,8 @@ test('path traversal on /api/v2/files and XSS vectors in the embed page', { time
   bili.thumbnail = 'https://img.example/x.jpg" onerror="alert(5)'
   writeFileSync(join(dir, 'bilibili.json'), JSON.stringify(bili))
   process.env.FAKE_YTDLP_FIXTURE_DIR = dir
-  const app = await startApp({ RATE_LIMIT_ENABLED: 'false' })
+  // the fixtures' media are on a dead local origin: allowed, or no info would list them (EGRESS_REFUSED)
+  const app = await startApp({ GENERIC_HOSTS: '127.0.0.1:1', RATE_LIMIT_ENABLED: 'false' })
   t.after(async () => { await app.close(); rmSync(dir, { recursive: true, force: true }) })
 
   for (const name of ['..%2F..%2Fetc%2Fpasswd', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '..%5C..%5Cetc%5Cpasswd', '%2Fetc%2Fpasswd', '.env', 'a%00.mp4', '..', '%2e%2e', '....%2F%2F....%2F%2Fetc%2Fpasswd']) {

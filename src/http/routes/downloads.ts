@@ -108,6 +108,8 @@ function jsonRoutes (deps: RouteDeps): Route[] {
       async handle (input): Promise<BatchResult> {
         const { caller, token } = ownerFor(input.ctx, input.req.headers[TASK_TOKEN_HEADER])
         const items = parseBatchRequest(await jsonBody(input), deps.batchMax)
+        // every item counts against the rate limit, as a request of its own would
+        await input.ctx.charge(items.length - 1)
         const results = await Promise.all(items.map(async (item, index): Promise<BatchItemResult> => {
           try {
             const { task, reused } = await manager.submit(parseDownloadRequest(item, `items[${index}].`), caller)

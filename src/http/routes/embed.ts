@@ -1,7 +1,7 @@
 // An HTML5 player page. Every interpolated value is HTML-escaped (the original
 // put the raw title into <title>: an XSS hole), and the page has its own CSP.
 import type { Route } from '../route.ts'
-import { processTime } from '../context.ts'
+import { processTime, requester } from '../context.ts'
 import { AppError } from '../../errors.ts'
 import { queryInt, queryBool, queryString } from '../input.ts'
 import { targetFrom } from './videos.ts'
@@ -94,7 +94,7 @@ export function embedRoutes (deps: EmbedDeps): Route[] {
     async handle (req, res, ctx) {
       const q = req.query_parameters
       const target = targetFrom(deps.registry, req.path_parameters ?? {}, q, 'video')
-      const opts = streamOptions(req)
+      const opts = { ...streamOptions(req), client: requester(ctx) }
       const captions = queryString(q, 'captions', { max: 64 }) ?? null
       if (captions !== null && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(captions)) throw new AppError('INVALID_INPUT', 'captions is not a language key', { detail: 'captions' })
       const { info } = await deps.streams.plan(target, opts)

@@ -6,8 +6,11 @@ import { proxyMedia } from '../../proxy/stream.ts'
 import type { MediaSource, MediaTarget } from '../../proxy/stream.ts'
 import type { LinkSigner, ReextractRef } from '../../proxy/signer.ts'
 import type { UpstreamClient } from '../../proxy/upstream.ts'
+import type { Requester } from '../../extract/fair-queue.ts'
+import { requester } from '../context.ts'
 
-export type ResolveRef = (ref: ReextractRef, signal: AbortSignal) => Promise<MediaTarget>
+// client: who asks (a re-extraction takes its turn for that client)
+export type ResolveRef = (ref: ReextractRef, signal: AbortSignal, client?: Requester) => Promise<MediaTarget>
 
 export interface ProxyRouteDeps {
   signer: LinkSigner
@@ -71,7 +74,8 @@ export function proxyRoutes (deps: ProxyRouteDeps): Route[] {
         expiresAtMs: link.urlExpiresAt === null ? null : link.urlExpiresAt * 1000
       }
       if (ref !== null && resolveRef !== undefined) {
-        source.refresh = async () => await resolveRef(ref, ex.signal)
+        const client = requester(ctx)
+        source.refresh = async () => await resolveRef(ref, ex.signal, client)
       }
       await proxyMedia(ex, source, { upstream, allow: allowHosts, platform: ref?.platform ?? null, download: flag(query.download), filename, countBytes: proxyBytes?.(ref?.platform ?? 'unknown') })
     }

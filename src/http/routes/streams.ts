@@ -3,6 +3,7 @@
 import type { Request } from 'hyper-express'
 import { itemError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
+import { requester } from '../context.ts'
 import type { Route, ParamDoc, PeekAnswer } from '../route.ts'
 import { mediaExchange } from '../hyper-exchange.ts'
 import { jsonBody, bodyString, bodyArray } from '../input.ts'
@@ -132,6 +133,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       const seen = seenBy.get(path)
       // (hyper-express's path_query is undefined without a query string, as uWS's getQuery() is)
       if (seen !== undefined) remember(seen, SEEN_MAX, seenKey(raw, (req.path_query as string | undefined) ?? ''), { target, query, byHls: [null, null] })
+      opts.client = requester(ctx)
       if (opts.mode === 'json') {
         const { info, plan } = await streams.plan(target, opts)
         sendJson(req, res, ctx, 200, serializeStreamInfo(streams.describe(deps.publicBase(req), target, info, plan, opts)))
@@ -147,10 +149,10 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     limit: 'extract',
     doc: { summary: 'The stream URL and its expiry for a page URL in a JSON body {url, quality} (compat)', tags: ['streams', 'compat'], body: { schema: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, quality: { type: 'string' } } } } },
     serialize: serializeStreamInfo,
-    handle: async ({ req }) => {
+    handle: async ({ req, ctx }) => {
       const body = await jsonBody(req)
       const target = registry.resolve({ url: bodyString(body, 'url', { required: true, max: 8192 }), kind: 'video' })
-      const opts = { ...streamOptions(req), mode: 'json' as const, quality: parseQuality(bodyString(body, 'quality', { max: 32 })) }
+      const opts = { ...streamOptions(req), mode: 'json' as const, quality: parseQuality(bodyString(body, 'quality', { max: 32 })), client: requester(ctx) }
       const { info, plan } = await streams.plan(target, opts)
       return streams.describe(deps.publicBase(req), target, info, plan, opts)
     }
@@ -162,9 +164,13 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     limit: 'extract',
     doc: { summary: `Stream URLs for up to ${deps.batchMax} items ({platform,id} or {url}, optional quality)`, tags: ['streams', 'compat'], body: { schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', maxItems: deps.batchMax } } } } },
     serialize: serializeStreamBatch,
-    handle: async ({ req }): Promise<StreamBatchOut> => {
+    handle: async ({ req, ctx }): Promise<StreamBatchOut> => {
       const body = await jsonBody(req)
       const items = bodyArray(body, 'items', deps.batchMax)
+      // every item counts: against the rate limit, and against the client's extraction cap
+      await ctx.charge(items.length - 1)
+      const client = requester(ctx)
+      streams.admit(client, items.length)
       const base = deps.publicBase(req)
       const results = await Promise.all(items.map(async (item, index) => {
         const fields = typeof item === 'object' && item !== null && !Array.isArray(item) ? item as Record<string, unknown> : {}
@@ -174,7 +180,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
           const target = url !== undefined
             ? registry.resolve({ url, kind: 'video' })
             : registry.resolve({ platform: bodyString(fields, 'platform', { required: true, max: 64 }), id: bodyString(fields, 'id', { max: 4096 }) ?? bodyString(fields, 'video_id', { required: true, max: 4096 }), kind: 'video' })
-          const opts = { ...streamOptions(req), mode: 'json' as const, quality: parseQuality(bodyString(fields, 'quality', { max: 32 })) }
+          const opts = { ...streamOptions(req), mode: 'json' as const, quality: parseQuality(bodyString(fields, 'quality', { max: 32 })), client }
           const { info, plan } = await streams.plan(target, opts)
           return { index, ok: true, input, stream: streams.describe(base, target, info, plan, opts), error: null }
         } catch (err) {
@@ -197,11 +203,13 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     handle: async (req, res, ctx) => { await serve(mediaExchange(req, res, ctx), req.path_parameters?.token ?? '') }
   })
 
+  // playlists, and media relayed like the byte proxy's: a stream slot each (STREAM_MAX_PER_CLIENT)
   const splitRelay: Route = {
     method: 'get',
     path: '/api/v2/hls/split/:token/:name',
     limit: 'default',
     admin: false,
+    stream: true,
     maxUrlLength: PROXY_MAX_URL_LENGTH,
     doc: {
       summary: 'Separate video and audio as HLS behind a signed link: master.m3u8 (video variant + audio rendition), index.m3u8 (one format\'s segments), and the media they point at',
@@ -216,7 +224,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
         403: { description: 'INVALID_SIGNATURE' }
       }
     },
-    handle: async (req, res, ctx) => { await streams.serveSplit(mediaExchange(req, res, ctx), req.path_parameters?.token ?? '', req.path_parameters?.name ?? '') }
+    handle: async (req, res, ctx) => { await streams.serveSplit(mediaExchange(req, res, ctx), req.path_parameters?.token ?? '', req.path_parameters?.name ?? '', requester(ctx)) }
   }
 
   return [

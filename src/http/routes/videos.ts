@@ -3,6 +3,7 @@
 import type { Request } from 'hyper-express'
 import { AppError, itemError } from '../../errors.ts'
 import { jsonRoute, JSON_TYPE } from '../route.ts'
+import { requester } from '../context.ts'
 import type { Route, ParamDoc, PeekAnswer, PeekInput } from '../route.ts'
 import { parse as parseQuery } from 'node:querystring'
 import { randomBytes } from 'node:crypto'
@@ -167,9 +168,9 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
       limit: 'extract',
       doc: { summary: 'Normalized video info: metadata, formats, subtitles, media URL expiry', tags: ['videos'], params },
       serialize: serializeVideoInfo,
-      handle: async ({ req, params: p }) => {
+      handle: async ({ req, ctx, params: p }) => {
         const target = resolveTarget({ params: p, query: req.path_query })
-        const { info, cached } = await extractor.info(target)
+        const { info, cached } = await extractor.info(target, { client: requester(ctx) })
         return infoOut(target, info, cached, imagesFor(req, target))
       }
     }),
@@ -208,9 +209,9 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
     limit: 'extract',
     doc: { summary: 'The formats and the qualities actually available, and how each is served', tags: ['videos'], params },
     serialize: serializeFormats,
-    handle: async ({ req, params: p }) => {
+    handle: async ({ req, ctx, params: p }) => {
       const target = targetFrom(registry, p, req.query_parameters, 'video')
-      const { info, cached } = await extractor.info(target)
+      const { info, cached } = await extractor.info(target, { client: requester(ctx) })
       const qualities = availableQualities(info.formats).map((q) => ({ quality: q.quality, height: q.height, serving: qualityServing(info.formats, q) }))
       return {
         id: target.id,
@@ -237,13 +238,13 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
         { name: 'page_size', in: 'query', description: 'entries per page (1–200, default 50)', schema: { type: 'integer', minimum: 1, maximum: 200 } }]
     },
     serialize: serializePlaylist,
-    handle: async ({ req, params: p }) => {
+    handle: async ({ req, ctx, params: p }) => {
       const q = req.query_parameters
       const page = queryInt(q, 'page', { min: 1, max: 10000, fallback: 1 })
       const pageSize = queryInt(q, 'page_size', { min: 1, max: 200, fallback: 50 })
       const target = targetFrom(registry, p, q, 'playlist')
       const limit = Math.min(5000, page * pageSize)
-      const { playlist, cached } = await extractor.playlist(target, limit)
+      const { playlist, cached } = await extractor.playlist(target, limit, requester(ctx))
       const start = (page - 1) * pageSize
       return {
         id: target.id,
@@ -269,8 +270,12 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
       body: { schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', maxItems: deps.batchMax, items: { type: 'object', properties: { platform: { type: 'string' }, id: { type: 'string' }, url: { type: 'string' } } } } } } }
     },
     serialize: serializeBatch,
-    handle: async ({ req }) => {
+    handle: async ({ req, ctx }) => {
       const items = bodyArray(await jsonBody(req), 'items', deps.batchMax)
+      // every item counts: against the rate limit, and against the client's extraction cap
+      await ctx.charge(items.length - 1)
+      const client = requester(ctx)
+      extractor.admit(client, items.length)
       const results = await Promise.all(items.map(async (item, index): Promise<BatchItemOut> => {
         const fields = typeof item === 'object' && item !== null && !Array.isArray(item) ? item as Record<string, unknown> : {}
         const input = String(fields.url ?? `${String(fields.platform ?? '')}/${String(fields.id ?? '')}`).slice(0, 300)
@@ -280,7 +285,7 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
           const target = url !== undefined
             ? registry.resolve({ url, kind: 'video' })
             : registry.resolve({ platform: bodyString(fields, 'platform', { required: true, max: 64 }), id: bodyString(fields, 'id', { required: true, max: 4096 }), kind: 'video' })
-          const { info, cached } = await extractor.info(target)
+          const { info, cached } = await extractor.info(target, { client })
           return { index, ok: true, input, info: infoOut(target, info, cached, imagesFor(req, target)), error: null }
         } catch (err) {
           return { index, ok: false, input, info: null, error: itemError(err) }
@@ -297,10 +302,10 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
     limit: 'extract',
     doc: { summary: 'Info by page URL in a JSON body {url} (compat)', tags: ['videos', 'compat'], body: { schema: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, quality: { type: 'string' } } } } },
     serialize: serializeVideoInfo,
-    handle: async ({ req }) => {
+    handle: async ({ req, ctx }) => {
       const body = await jsonBody(req)
       const target = registry.resolve({ url: bodyString(body, 'url', { required: true, max: 8192 }), kind: 'video' })
-      const { info, cached } = await extractor.info(target)
+      const { info, cached } = await extractor.info(target, { client: requester(ctx) })
       return infoOut(target, info, cached, imagesFor(req, target))
     }
   })

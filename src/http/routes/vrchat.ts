@@ -4,7 +4,8 @@
 import type { Request } from 'hyper-express'
 import { AppError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
-import { processTime } from '../context.ts'
+import { processTime, requester } from '../context.ts'
+import type { RequestContext } from '../context.ts'
 import type { Route } from '../route.ts'
 import { queryString, queryEnum } from '../input.ts'
 import { targetFrom } from './videos.ts'
@@ -21,14 +22,14 @@ import type { MediaInfo } from '../../../workers/protocol.ts'
 interface Choice { target: Target, info: MediaInfo, plan: VrchatPlan, player: 'avpro' | 'unity', maxHeight: number, url: string, plays: string }
 
 export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: StreamService, publicBase: (req: Request) => string }): Route[] {
-  async function choose (req: Request): Promise<Choice> {
+  async function choose (req: Request, ctx: RequestContext): Promise<Choice> {
     const q = req.query_parameters
     const target = targetFrom(deps.registry, {}, q, 'video')
     const quality = parseQuality(queryString(q, 'quality', { max: 16 }), { kind: 'height', height: 720 })
     const maxHeight = quality.kind === 'height' ? quality.height : quality.kind === 'worst' ? 144 : 1080
     const asked = queryEnum(q, 'player', ['avpro', 'unity', 'auto'] as const, 'auto')
     const player = asked !== 'auto' ? asked : /UnityPlayer/i.test(req.headers['user-agent'] ?? '') ? 'unity' : 'avpro'
-    const { info } = await deps.streams.plan(target, { quality, mode: 'auto', videoOnly: false, prefersHls: false, download: false, filename: null })
+    const { info } = await deps.streams.plan(target, { quality, mode: 'auto', videoOnly: false, prefersHls: false, download: false, filename: null, client: requester(ctx) })
     const plan = planVrchat(info.formats, maxHeight, player, info.is_live)
     const base = deps.publicBase(req)
     let url: string
@@ -77,7 +78,7 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
       doc: { summary: 'VRChat/Unity: one progressive H.264/AAC MP4 (or HLS for live with AVPro)', tags: ['vrchat', 'compat'], params: [...params, { name: 'format', in: 'query', description: 'redirect (default) | proxy | json' }], responses: { 302: { description: 'to a URL the player can open' } } },
       async handle (req, res, ctx) {
         const format = queryEnum(req.query_parameters, 'format', ['redirect', 'proxy', 'json'] as const, 'redirect')
-        const c = await choose(req)
+        const c = await choose(req, ctx)
         if (format === 'json') { sendJson(req, res, ctx, 200, serializeVrchatInfo(describe(c))); return }
         const url = format === 'proxy' && c.plays === 'direct' && c.plan.format !== null ? deps.publicBase(req) + deps.streams.proxyLink(c.target, c.plan.format) : c.url
         res.status(302).header('location', safeLocation(url)).header('x-stream-mode', c.plays).header('cache-control', 'no-store').header('x-process-time', processTime(ctx)).send()
@@ -89,7 +90,7 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
       limit: 'extract',
       doc: { summary: 'What VRChat will play for this URL and why', tags: ['vrchat', 'compat'], params },
       serialize: serializeVrchatInfo,
-      handle: async ({ req }) => describe(await choose(req))
+      handle: async ({ req, ctx }) => describe(await choose(req, ctx))
     })
   ]
 }
