@@ -54,6 +54,18 @@ export async function connectRedis (client: Redis, timeoutMs: number): Promise<b
   return await Promise.race([connected, timer])
 }
 
+// A command that timed out means the link is gone without a close (a cut cable,
+// a frozen host or Redis): left alone, every later command would wait out its
+// own timeout too. Callers report such failures here, and the connection is
+// dropped; while ioredis reconnects (retryStrategy) every command fails at once
+// (no offline queue), so callers take their fallbacks without waiting.
+export function redisFailed (client: Redis, err: unknown): void {
+  if (client.status !== 'ready' || !(err instanceof Error) || err.message !== 'Command timed out') return
+  // destroy, not end(): a graceful close waits for a peer that no longer answers;
+  // ioredis sees the close and reconnects by its retryStrategy
+  client.stream.destroy()
+}
+
 export function isRedisReady (client: Redis): boolean {
   return client.status === 'ready'
 }

@@ -12,6 +12,7 @@
 // the very bytes of such an entry revives it, with everything callers derived
 // from it (entry.memo: stream plans, redirect headers), instead of decoding again.
 import { packRecord, unpackRecord } from './record.ts'
+import { redisFailed } from '../redis.ts'
 import type { Redis } from '../redis.ts'
 
 export const CACHE_VERSION = 'v2'
@@ -30,12 +31,12 @@ export function redisL2 (redis: Redis): CacheL2 {
   return {
     kind: 'redis',
     // one command, and ioredis's own promise: a record carries its expiry (no PTTL)
-    get: (key) => redis.getBuffer(key).catch(() => null),
+    get: (key) => redis.getBuffer(key).catch((err: unknown) => { redisFailed(redis, err); return null }),
     async set (key, value, ttlSec) {
-      try { await redis.set(key, value, 'EX', Math.ceil(ttlSec)) } catch {}
+      try { await redis.set(key, value, 'EX', Math.ceil(ttlSec)) } catch (err) { redisFailed(redis, err) }
     },
     async delete (key) {
-      try { await redis.del(key) } catch {}
+      try { await redis.del(key) } catch (err) { redisFailed(redis, err) }
     }
   }
 }

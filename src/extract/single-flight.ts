@@ -5,7 +5,7 @@
 // a result tries to take it itself, so one process at a time does the work. Every
 // wait is bounded, and trouble with the locks means "do it yourself" — never a hang.
 import { randomBytes } from 'node:crypto'
-import { closeRedis } from '../redis.ts'
+import { closeRedis, redisFailed } from '../redis.ts'
 import type { Redis } from '../redis.ts'
 
 export interface SingleFlight {
@@ -106,7 +106,8 @@ export function redisLocks (redis: Redis, pollMs = 250): FlightLocks {
       const token = randomBytes(8).toString('hex')
       try {
         return await redis.set(lockKey(key), token, 'PX', ttlMs, 'NX') === 'OK' ? { token } : 'held'
-      } catch {
+      } catch (err) {
+        redisFailed(redis, err)
         return null
       }
     },

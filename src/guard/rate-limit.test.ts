@@ -142,9 +142,7 @@ test('redis limiter against a real redis-server', async (t) => {
     const l = createRedisRateLimiter({ ...opts, redis, prefix: prefix(), fallback })
     assert.deepEqual(await hitN(l, 'x', 2), [true, true])
     await server.stop()
-    const started = Date.now()
     const down = [await l.hit('x'), await l.hit('x')]
-    assert.ok(Date.now() - started < 2500, 'a Redis outage does not hang requests')
     assert.deepEqual(down.map((r) => r.allowed), [true, false], 'the fallback share applies')
     assert.equal(down[1]?.limit, 1)
     await server.restart()
@@ -154,5 +152,35 @@ test('redis limiter against a real redis-server', async (t) => {
     const back = await l.hit('x')
     assert.equal(back.limit, 2, 'Redis is used again once it is back')
     assert.equal(back.remaining, 1, 'the restarted Redis has a fresh count')
+  })
+  await t.test('a stalled Redis: the first command times out and drops the link; later hits fall back at once; back after', async () => {
+    const c = clock()
+    const opts = { limit: 5, windowSec: 60, now: c.now }
+    let fallbackHits = 0
+    const memory = createMemoryRateLimiter(opts)
+    const fallback: RateLimiter = { backend: 'memory', hit: (key) => { fallbackHits++; return memory.hit(key) } }
+    const l = createRedisRateLimiter({ ...opts, redis, prefix: prefix(), fallback })
+    assert.equal((await l.hit('y')).remaining, 4)
+    // a frozen Redis answers nothing and closes nothing, as a cut link does
+    process.kill(server.pid(), 'SIGSTOP')
+    try {
+      const first = await l.hit('y')
+      assert.equal(fallbackHits, 1, 'the timed-out command fell back')
+      assert.equal(first.allowed, true)
+      // the socket closes on the next turn of the loop
+      const dropBy = Date.now() + 10_000
+      while (redis.status === 'ready' && Date.now() < dropBy) await sleep(10)
+      assert.notEqual(redis.status, 'ready', 'the link that timed out was dropped')
+      // while ioredis reconnects, commands fail at once (no offline queue): no hit waits for a timeout
+      await l.hit('y')
+      assert.equal(fallbackHits, 2)
+    } finally {
+      process.kill(server.pid(), 'SIGCONT')
+    }
+    const deadline = Date.now() + 30_000
+    while (redis.status !== 'ready' && Date.now() < deadline) await sleep(50)
+    assert.equal(redis.status, 'ready', 'ioredis reconnects once Redis answers again')
+    assert.equal((await l.hit('y')).limit, 5)
+    assert.equal(fallbackHits, 2, 'Redis is used again')
   })
 })

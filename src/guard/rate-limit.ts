@@ -2,6 +2,7 @@
 // worker and host; the memory limiter counts in this process only and is
 // handed its share of the limit, so N workers never let more than the limit
 // through in total. Redis down = fall back to the memory share (fail safe).
+import { redisFailed } from '../redis.ts'
 import type { Redis } from '../redis.ts'
 
 export interface RateResult {
@@ -73,10 +74,12 @@ export function createRedisRateLimiter (opts: { redis: Redis, limit: number, win
     async hit (key, limit = opts.limit, cost = 1) {
       const t = now()
       const start = t - (t % windowMs)
+      if (opts.redis.status !== 'ready') return await opts.fallback.hit(key, limit, cost)
       try {
         const count = Number(await run(`${prefix}${start}:${key}`, windowMs + 1000, cost))
         return result(count, cost, limit, start + windowMs, t)
-      } catch {
+      } catch (err) {
+        redisFailed(opts.redis, err)
         return await opts.fallback.hit(key, limit, cost)
       }
     }
