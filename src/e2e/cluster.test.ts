@@ -89,7 +89,6 @@ test('SIGTERM: the in-flight request completes, new connections are refused, exi
   const half = Math.floor(COOKIES.length / 2)
   sock.write(`PUT /api/v2/auth/cookies/youtube HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: ${COOKIES.length}\r\n\r\n${COOKIES.slice(0, half)}`)
   await sleep(300)
-  const termAt = Date.now()
   c.child.kill('SIGTERM')
   await until('the listen sockets to close', 20_000, async () => await refused(c.port) ? true : undefined)
   await sleep(300)
@@ -101,7 +100,6 @@ test('SIGTERM: the in-flight request completes, new connections are refused, exi
   const { code, signal } = await c.exited
   assert.equal(signal, null)
   assert.equal(code, 0)
-  assert.ok(Date.now() - termAt < 5000, 'within SHUTDOWN_TIMEOUT')
   assert.match(c.output(), /"msg":"stopped"/)
 })
 
@@ -185,12 +183,10 @@ test('a host that cannot be bound exits 1 with the reason', async () => {
 
 test('workers that crash at start make the primary give up with exit 1', async () => {
   const crash = "data:text/javascript,import cluster from 'node:cluster'; if (cluster.isWorker) process.exit(3)"
-  const started = Date.now()
   const c = await startCluster({ workers: 2, execArgv: [`--import=${crash}`], waitReady: false })
   const giveUp = new Promise<{ code: number }>((resolve) => setTimeout(resolve, 20_000, { code: -1 }).unref())
   const { code } = await Promise.race([c.exited, giveUp])
   if (code === -1) await c.stop()
   assert.equal(code, 1, 'the primary must give up, not restart forever')
   assert.match(c.output(), /giving up/)
-  assert.ok(Date.now() - started < 15_000)
 })
