@@ -15,7 +15,7 @@ import { hostMatcher, isPublicAddress } from '../proxy/address.ts'
 import { wasRefused } from '../proxy/egress.ts'
 import { remedyFor } from './failure.ts'
 import type { Resolve } from '../proxy/upstream.ts'
-import type { MediaFormat, MediaInfo, PlaylistInfo } from '../../workers/protocol.ts'
+import type { MediaFormat, MediaInfo, PlaylistInfo, SubtitleTrack } from '../../workers/protocol.ts'
 
 export interface ScrubOptions {
   // GENERIC_HOSTS
@@ -87,6 +87,12 @@ export function createScrubber (opts: ScrubOptions): Scrub {
     return out
   }
 
+  function offered (langs: string[], before: readonly SubtitleTrack[], after: readonly SubtitleTrack[], automatic: boolean): string[] {
+    const kept = new Set(after.filter((t) => t.automatic === automatic).map((t) => t.lang))
+    const dropped = new Set(before.filter((t) => t.automatic === automatic && !kept.has(t.lang)).map((t) => t.lang))
+    return dropped.size === 0 ? langs : langs.filter((l) => !dropped.has(l))
+  }
+
   async function scrubInfo (info: MediaInfo): Promise<MediaInfo> {
     const all = new Set<string>(info.formats.flatMap(formatUrls))
     for (const t of info.thumbnails) all.add(t.url)
@@ -107,6 +113,9 @@ export function createScrubber (opts: ScrubOptions): Scrub {
       formats,
       thumbnails,
       subtitle_tracks: tracks,
+      // a language whose only track was dropped is no longer offered
+      subtitles: offered(info.subtitles, info.subtitle_tracks, tracks, false),
+      automatic_captions: offered(info.automatic_captions, info.subtitle_tracks, tracks, true),
       thumbnail: fine(info.thumbnail) ? info.thumbnail : thumbnails.at(-1)?.url ?? null,
       webpage_url: fine(info.webpage_url) ? info.webpage_url : null
     }

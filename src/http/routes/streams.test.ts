@@ -63,9 +63,12 @@ const VARIANTS: Array<{ method: string, headers: Record<string, string> }> = [
   { method: 'GET', headers: { origin: 'https://elsewhere.example', 'x-request-id': 'trace-1' } }
 ]
 
+// the media is on loopback, which the egress policy refuses unless the operator lists it
+const MEDIA_HOST = '127.0.0.1:9'
+
 async function withFixtures (t: { after: (fn: () => Promise<void> | void) => void }): Promise<void> {
   // the media is never fetched for a redirect: the origin's address only has to parse
-  const dir = writeLocalFixtures('http://127.0.0.1:9')
+  const dir = writeLocalFixtures(`http://${MEDIA_HOST}`)
   const previous = process.env.FAKE_YTDLP_FIXTURE_DIR
   process.env.FAKE_YTDLP_FIXTURE_DIR = dir
   t.after(() => {
@@ -78,7 +81,7 @@ async function withFixtures (t: { after: (fn: () => Promise<void> | void) => voi
 test('a cached video\'s 302 from the uWS lane has the status, headers and body of the hyper-express 302', async (t) => {
   await withFixtures(t)
   // the limiter runs (its headers are compared too) but never refuses these 64 requests
-  const app = await startApp({ CORS_ORIGINS: 'https://ok.example', CORS_ALLOW_CREDENTIALS: 'true', RATE_LIMIT_EXTRACT_MAX_REQUESTS: '1000' })
+  const app = await startApp({ GENERIC_HOSTS: MEDIA_HOST, CORS_ORIGINS: 'https://ok.example', CORS_ALLOW_CREDENTIALS: 'true', RATE_LIMIT_EXTRACT_MAX_REQUESTS: '1000' })
   t.after(async () => { await app.close() })
   let n = 0
   for (const path of REDIRECTS) {
@@ -104,7 +107,7 @@ test('a cached video\'s 302 from the uWS lane has the status, headers and body o
 
 test('a plan that is not a redirect, or a request the route has not checked, stays with the route\'s handler', async (t) => {
   await withFixtures(t)
-  const app = await startApp({})
+  const app = await startApp({ GENERIC_HOSTS: MEDIA_HOST })
   t.after(async () => { await app.close() })
   const route = app.app.routes.find((r) => r.path === '/api/v2/stream/:platform/:id' && r.method === 'get')
   assert.ok(route?.peek !== undefined)
@@ -140,7 +143,7 @@ test('with Redis: a hit fills L1; with L1 off the uWS lane answers from one L2 r
   await withFixtures(t)
   const redis = await startRedis()
   t.after(async () => { await redis.stop() })
-  const env = { REDIS_URL: redis.url, RATE_LIMIT_ENABLED: 'false' }
+  const env = { GENERIC_HOSTS: MEDIA_HOST, REDIS_URL: redis.url, RATE_LIMIT_ENABLED: 'false' }
   const writer = await startApp(env)
   const reader = await startApp(env)
   const off = await startApp({ ...env, CACHE_L1_TTL: '0' })
