@@ -21,9 +21,15 @@ test('two instances on one Redis share cache, rate limits and single-flight', as
     RATE_LIMIT_WINDOW: '86400',
     PROXY_SIGNING_SECRET: 'shared-secret-for-the-test'
   }
-  const a = await startCluster({ workers: 1, env })
-  const b = await startCluster({ workers: 1, env })
-  t.after(async () => { await a.stop(); await b.stop(); await origin.close(); await redis.stop() })
+  // cleanup first: a cluster that fails to start must not leave Redis and the origin holding the test open
+  const clusters: Array<Awaited<ReturnType<typeof startCluster>>> = []
+  t.after(async () => { for (const c of clusters) await c.stop(); await origin.close(); await redis.stop() })
+  const start = async (): Promise<Awaited<ReturnType<typeof startCluster>>> => {
+    const c = await startCluster({ workers: 1, env })
+    clusters.push(c)
+    return c
+  }
+  const [a, b] = await Promise.all([start(), start()])
 
   const page = encodeURIComponent(`${origin.url}/page.html`)
   const burst = await Promise.all(Array.from({ length: 20 }, async (_, i) => {

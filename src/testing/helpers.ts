@@ -231,7 +231,7 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<StartedC
   if (opts.waitReady !== false) {
     const ready = /"msg":"ready"/
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { stop().catch(() => {}); reject(new Error(`cluster not ready in time:\n${out.slice(-2000)}`)) }, opts.timeoutMs ?? 15000)
+      const timer = setTimeout(() => { stop().catch(() => {}); reject(new Error(`cluster not ready in time:\n${out.slice(-2000)}`)) }, opts.timeoutMs ?? 60_000)
       const check = (): void => { if (ready.test(out)) { clearTimeout(timer); resolve() } }
       child.stdout?.on('data', check)
       exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`cluster exited with ${code}:\n${out.slice(-2000)}`)) }, () => {})
