@@ -124,11 +124,12 @@ test('SIGHUP rolls the workers under load without a failed request', async (t) =
   assert.deepEqual((health.body.checks as Record<string, unknown>).workers, { status: 'ok', alive: 2, expected: 2 })
 })
 
-test('SIGKILL of a worker under load: at least 99.9 % of requests succeed and the worker is back', async (t) => {
+test('SIGKILL of a worker under load: only the requests in flight on it fail, and the worker is back', async (t) => {
   const c = await startCluster({ workers: 2, env: QUIET })
   t.after(c.stop)
   const before = c.workerPids()
-  const run = autocannon({ url: `${c.url}/health`, connections: 10, duration: 5 })
+  const connections = 10
+  const run = autocannon({ url: `${c.url}/health`, connections, duration: 5 })
   await sleep(1500)
   const killedAt = Date.now()
   process.kill(before[0] ?? 0, 'SIGKILL')
@@ -139,7 +140,9 @@ test('SIGKILL of a worker under load: at least 99.9 % of requests succeed and th
   const total = result.requests.total + result.errors
   t.diagnostic(`${result.requests.total} requests, ${result.errors} errors, ${result.non2xx} non-2xx; replacement forked after ${forkedMs} ms`)
   assert.ok(result.requests.total > 1000, 'the load actually ran')
-  assert.ok(failed / total <= 0.001, `${failed} of ${total} failed`)
+  // each connection has one request in flight at most (no pipelining); those on the killed worker
+  // are lost with it, and every request after the kill succeeds (a ratio would depend on the load)
+  assert.ok(failed <= connections, `${failed} of ${total} failed`)
   await until('two workers alive', 60_000, async () => {
     const h = await json(`${c.url}/api/v2/system/health`)
     return (h.body.checks as Record<string, { alive: number }>).workers?.alive === 2 ? true : undefined

@@ -17,7 +17,7 @@ interface Reply { id?: number, method?: string, sessionId?: string, result?: Rec
 
 export async function evaluateInPage (chromium: string, url: string, expression: string, timeoutMs = 60_000): Promise<unknown> {
   const profile = mkdtempSync(join(tmpdir(), 'vidgate-chromium-'))
-  const child = spawn(chromium, [...FLAGS, `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] })
+  const child = spawn(chromium, [...FLAGS, `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true })
   const toBrowser = child.stdio[3] as Writable
   const fromBrowser = child.stdio[4] as Readable
   let stderr = ''
@@ -73,6 +73,9 @@ export async function evaluateInPage (chromium: string, url: string, expression:
       child.kill('SIGKILL')
       await exited
     }
-    rmSync(profile, { recursive: true, force: true })
+    // its helpers (zygote, renderers, crashpad) are in its own process group and may still
+    // be writing into the profile: end them too, and retry the removal while they go
+    if (child.pid !== undefined) try { process.kill(-child.pid, 'SIGKILL') } catch {}
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
   }
 }
