@@ -10,8 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { REPO_ROOT, startApp } from '../testing/helpers.ts'
-import type { StartedApp } from '../testing/helpers.ts'
+import { REPO_ROOT, startCluster } from '../testing/helpers.ts'
 import { startMediaOrigin } from '../testing/origin.ts'
 import { writeLocalFixtures } from '../testing/fixtures.ts'
 import { QUALITY_VALUES } from './quality.ts'
@@ -55,18 +54,17 @@ const hlsFormat = (id: string, url: string, width: number, height: number, manif
   format_id: id, ext: 'mp4', protocol: 'm3u8_native', url, ...(manifest === undefined ? {} : { manifest_url: manifest }), width, height, vcodec: 'avc1.64000d', acodec: 'mp4a.40.2', tbr: height
 })
 
-async function setup (t: { after: (fn: () => Promise<void>) => void }): Promise<{ app: StartedApp, origin: Origin, dir: string, page: (name: string) => string }> {
+// The server as shipped (node dist/src/main.js, its default two workers here); the fake
+// yt-dlp reads the fixtures, the media origin is on loopback (GENERIC_HOSTS lets it through)
+// and one client sends every request (no rate limit).
+async function setup (t: { after: (fn: () => Promise<void>) => void }): Promise<{ app: { url: string }, origin: Origin, dir: string, page: (name: string) => string }> {
   const origin = await startMediaOrigin()
   const dir = writeLocalFixtures(origin.url)
   writeMoreFixtures(dir, origin.url)
-  const previous = process.env.FAKE_YTDLP_FIXTURE_DIR
-  process.env.FAKE_YTDLP_FIXTURE_DIR = dir
-  const app = await startApp({ GENERIC_HOSTS: origin.host, RATE_LIMIT_ENABLED: 'false' })
+  const app = await startCluster({ timeoutMs: 90_000, env: { FAKE_YTDLP_FIXTURE_DIR: dir, GENERIC_HOSTS: origin.host, RATE_LIMIT_ENABLED: 'false' } })
   t.after(async () => {
-    await app.close()
+    await app.stop()
     await origin.close()
-    if (previous === undefined) delete process.env.FAKE_YTDLP_FIXTURE_DIR
-    else process.env.FAKE_YTDLP_FIXTURE_DIR = previous
     rmSync(dir, { recursive: true, force: true })
   })
   return { app, origin, dir, page: (name) => encodeURIComponent(`${origin.url}/fixture/${name}`) }
