@@ -20,6 +20,10 @@ export const ERRORS = Object.freeze({
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path' },
   // The video exists but is not playable yet; asking again once it is live succeeds.
   LIVE_NOT_STARTED: { status: 409, message: 'The live stream or premiere has not started yet' },
+  // mode=redirect on a video that exists only as separate video and audio: redirecting needs one file (the detail names the remedy)
+  NO_SINGLE_FILE: { status: 409, message: 'The video has no single file with both video and audio to redirect to' },
+  // the HLS route on a format no playlist can describe (a file of unknown duration, separate WebM streams)
+  HLS_NOT_POSSIBLE: { status: 409, message: 'This video cannot be served as an HLS playlist' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   URL_TOO_LONG: { status: 414, message: 'The request URL is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be JSON' },

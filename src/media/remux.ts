@@ -37,12 +37,14 @@ export const REMUX_INPUT_PROTOCOLS = 'http,tcp,crypto'
 const isAac = (codec: string | null | undefined): boolean => codec !== null && codec !== undefined && /^(mp4a|aac)\b/i.test(codec)
 
 // httpProxy: the egress's local route (null: ffmpeg connects itself; tests only)
+// video === audio: one input holding both (an HLS source remuxed whole), read once
 export function remuxArgs (video: string, audio: string, output = 'pipe:1', httpProxy: string | null = null, audioCodec: string | null = null): string[] {
   const input = (url: string): string[] => ['-protocol_whitelist', REMUX_INPUT_PROTOCOLS, ...(httpProxy === null ? [] : ['-http_proxy', httpProxy]), '-i', url]
+  const one = video === audio
   return [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
-    ...input(video), ...input(audio),
-    '-map', '0:v:0', '-map', '1:a:0', '-c', 'copy',
+    ...input(video), ...(one ? [] : input(audio)),
+    '-map', '0:v:0', '-map', one ? '0:a:0' : '1:a:0', '-c', 'copy',
     ...(isAac(audioCodec) ? ['-bsf:a', 'aac_adtstoasc'] : []),
     '-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
     output

@@ -8,7 +8,8 @@ import type { MediaTarget } from '../proxy/stream.ts'
 import type { LinkRoute, LinkSigner, ReextractRef } from '../proxy/signer.ts'
 import type { UpstreamClient, UpstreamResponse } from '../proxy/upstream.ts'
 import { planStream, isHlsFormat, isMp4Member, safeLocation } from './stream-plan.ts'
-import { createMediaIndexer } from './media-index.ts'
+import { createMediaIndexer, runTask } from './media-index.ts'
+import { filterVariants, variantCap } from './hls-variants.ts'
 import { createSplitHls } from './split-hls.ts'
 import type { StreamMode, StreamPlan } from './stream-plan.ts'
 import type { Remuxer } from './remux.ts'
@@ -111,6 +112,10 @@ export interface StreamOptions {
   mode: StreamMode
   videoOnly: boolean
   prefersHls: boolean
+  // format=mp4: one MP4 file wanted, so an HLS source (not live) is remuxed too
+  mp4?: boolean
+  // the HLS route: the answer is a playlist (or an error), never media bytes
+  hlsOnly?: boolean
   download: boolean
   filename: string | null
   auto?: AutoInput
@@ -179,7 +184,7 @@ const planKeys = new WeakMap<StreamOptions, PlanKeys | null>()
 function planKey (opts: StreamOptions): PlanKeys | null {
   let keys = planKeys.get(opts)
   if (keys === undefined) {
-    const plan = `plan:${formatQuality(opts.quality)}:${opts.mode}:${opts.videoOnly ? 1 : 0}:${opts.prefersHls ? 1 : 0}`
+    const plan = `plan:${formatQuality(opts.quality)}:${opts.mode}:${opts.videoOnly ? 1 : 0}:${opts.prefersHls ? 1 : 0}:${opts.mp4 === true ? 1 : 0}`
     keys = opts.quality.kind === 'auto' ? null : { plan, redirect: `${plan}:302` }
     planKeys.set(opts, keys)
   }
@@ -246,6 +251,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     ipBound: target.platform.ipBound,
     isLive: info.is_live,
     prefersHls: opts.prefersHls,
+    mp4: opts.mp4 === true,
     auto: opts.auto
   })
 
@@ -336,6 +342,19 @@ export function createStreamService (deps: StreamDeps): StreamService {
     ex.send(200, text)
   }
 
+  // One file as a one-segment VOD playlist of its signed proxy link (the HLS route on a progressive format).
+  async function filePlaylist (target: Target, info: MediaInfo, f: MediaFormat): Promise<string> {
+    const duration = info.duration
+    if (duration === null || !Number.isFinite(duration) || duration <= 0 || info.is_live) {
+      throw new AppError('HLS_NOT_POSSIBLE', undefined, {
+        detail: `the ${f.height === null ? '' : `${f.height}p `}format is one file of unknown duration, which a playlist cannot describe: ` +
+          `ask /api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?mode=proxy for the file itself`
+      })
+    }
+    const ext = /^[a-z0-9]{1,5}$/.test(f.ext) ? f.ext : 'mp4'
+    return await runTask(deps.pool, 'buildHls', { media: { endList: true, segments: [{ uri: `${proxyLink(target, f)}/media.${ext}`, duration }] } })
+  }
+
   async function serve (ex: MediaExchange, target: Target, opts: StreamOptions): Promise<void> {
     const { info, entry } = await deps.extractor.info(target)
     const p = memoPlan(entry, target, info, opts)
@@ -353,6 +372,10 @@ export function createStreamService (deps: StreamDeps): StreamService {
     ex.header('x-stream-quality', formatQuality(opts.quality))
     switch (p.delivery) {
       case 'proxy': {
+        if (opts.hlsOnly === true) {
+          sendPlaylist(ex, await filePlaylist(target, info, p.primary), 'hls', `${p.reason}: one file, as a one-segment playlist of its proxy link`)
+          return
+        }
         const ref = { platform: target.platform.name, id: target.id, formatId: p.primary.format_id }
         await proxyMedia(ex, {
           url: p.primary.url,
@@ -365,7 +388,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
       case 'hls': {
         if (p.audio !== null) {
           const text = await split.master(target, p.primary, p.audio, opts.client).catch((err: unknown) => {
-            if (!(err instanceof AppError) || err.statusCode < 500) throw err
+            if (!(err instanceof AppError) || err.statusCode < 500 || opts.hlsOnly === true) throw err
             ex.header('x-stream-reason', `${p.reason}, but ${err.message.toLowerCase().replace(/\.$/, '')}: remuxed instead`)
             return null
           })
@@ -375,19 +398,27 @@ export function createStreamService (deps: StreamDeps): StreamService {
         }
         if (!isHlsFormat(p.primary)) break
         const text = await rewritePlaylist(ex.signal, p.primary.manifest_url ?? p.primary.url, p.primary.headers, { platform: target.platform.name, id: target.id, formatId: p.primary.format_id })
-        sendPlaylist(ex, text, 'hls', p.reason)
+        const cap = variantCap(opts.quality, opts.auto)
+        sendPlaylist(ex, cap === null ? text : filterVariants(text, cap), 'hls', p.reason)
         return
       }
       case 'remux':
         break
     }
-    if (p.audio === null) throw new AppError('INTERNAL', 'no audio track for a split stream')
+    if (opts.hlsOnly === true) {
+      throw new AppError('HLS_NOT_POSSIBLE', undefined, {
+        detail: `${p.reason}; no HLS form exists: ask /api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?format=mp4 for one MP4`
+      })
+    }
     const base = deps.selfBase()
     ex.header('x-stream-mode', 'remux')
-    await deps.remuxer.serve(ex, { video: base + remuxInput(target, p.primary), audio: base + remuxInput(target, p.audio), audioCodec: p.audio.acodec }, {
+    // one input: an HLS source remuxed whole (format=mp4); two: separate video and audio
+    const video = base + remuxInput(target, p.primary)
+    const audio = p.audio === null ? video : base + remuxInput(target, p.audio)
+    await deps.remuxer.serve(ex, { video, audio, audioCodec: (p.audio ?? p.primary).acodec }, {
       filename,
       download: opts.download,
-      key: `${target.platform.name}/${target.id}/${p.primary.format_id}+${p.audio.format_id}`
+      key: `${target.platform.name}/${target.id}/${p.primary.format_id}${p.audio === null ? '' : `+${p.audio.format_id}`}`
     })
   }
 
@@ -402,7 +433,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     const proxy = single && !isHlsFormat(p.primary) ? base + proxyLink(target, p.primary, opts.filename) : null
     const splitHls = p.audio !== null && isMp4Member(p.primary) && isMp4Member(p.audio) ? base + split.masterLink(target, p.primary, p.audio) : null
     const hls = single && isHlsFormat(p.primary) ? base + playlistLink(target, p.primary) : splitHls
-    const replay = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy${opts.videoOnly ? '&video_only=true' : ''}`
+    const replay = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy${opts.videoOnly ? '&video_only=true' : ''}${opts.mp4 === true ? '&format=mp4' : ''}`
     const streamUrl = p.delivery === 'redirect' ? p.primary.url : p.delivery === 'hls' && hls !== null ? hls : p.delivery === 'proxy' && proxy !== null ? proxy : replay
     return {
       platform: target.platform.name,

@@ -2,6 +2,7 @@
 // and whether the client is redirected, proxied, sent HLS or a remux. Pure.
 import { AppError } from '../errors.ts'
 import { selectFormat, explainVrchat, protocolRank, resolution } from './quality.ts'
+import { redirectChoice } from './redirect-plan.ts'
 import type { Quality, QualityOption, Selection } from './quality.ts'
 import type { MediaFormat } from '../../workers/protocol.ts'
 
@@ -19,6 +20,8 @@ export interface PlanInput {
   isLive: boolean
   // the client plays HLS (AVPro, Safari, mpv, VLC, hls.js) — used when video and audio are separate
   prefersHls: boolean
+  // format=mp4: the client wants one MP4 file, so an HLS source is remuxed too (never live, never under mode=redirect)
+  mp4?: boolean
   auto?: { bandwidthKbps?: number | undefined, userAgent?: string | undefined, device?: string | undefined }
 }
 
@@ -49,9 +52,18 @@ export function needsHeaders (f: MediaFormat): boolean {
   return Object.keys(f.headers).some((h) => h.toLowerCase() !== 'user-agent')
 }
 
+// mode=redirect sends the client to the media URL itself, as asked; the reason says when that may fail.
+function redirectCaveat (f: MediaFormat, input: PlanInput): string {
+  if (input.ipBound) return '; the media URL is bound to the server\'s IP, so a client elsewhere may be refused (mode=auto proxies it)'
+  const names = Object.keys(f.headers).filter((h) => h.toLowerCase() !== 'user-agent').join(', ')
+  return names === '' ? '' : `; the media needs ${names}, which a redirected client may not send (mode=auto proxies it)`
+}
+
 function singleDelivery (f: MediaFormat, input: PlanInput): { delivery: Delivery, reason: string } {
   const hls = isHlsFormat(f)
-  if (input.mode === 'redirect') return { delivery: 'redirect', reason: 'redirect requested' }
+  if (hls && input.mp4 === true && !input.isLive) {
+    return { delivery: 'remux', reason: `an HLS source (${f.height ?? '?'}p): remuxed into one MP4 stream (format=mp4)` }
+  }
   if (input.mode === 'proxy') {
     return hls ? { delivery: 'hls', reason: 'an HLS format: its playlist is rewritten to signed proxy links' } : { delivery: 'proxy', reason: 'proxy requested' }
   }
@@ -94,6 +106,10 @@ export function qualityServing (formats: readonly MediaFormat[], q: QualityOptio
 }
 
 export function planStream (input: PlanInput): StreamPlan {
+  if (input.mode === 'redirect') {
+    const { selection, format, lowered } = redirectChoice(input.formats, input.quality, { videoOnly: input.videoOnly, auto: input.auto })
+    return { selection, primary: format, audio: null, delivery: 'redirect', reason: (lowered ?? 'redirect requested') + redirectCaveat(format, input) }
+  }
   const selected = selectFormat(input.formats, input.quality, { videoOnly: input.videoOnly, auto: input.auto })
   if (selected.kind !== 'split') {
     const { delivery, reason } = singleDelivery(selected.format, input)
@@ -110,8 +126,15 @@ export function planStream (input: PlanInput): StreamPlan {
 }
 
 // VRChat/Unity: one progressive H.264/AAC MP4 at or below the quality; HLS for
-// live streams with AVPro; the Unity player gets MP4 only.
-export interface VrchatPlan { format: MediaFormat | null, split: { video: MediaFormat, audio: MediaFormat } | null, reason: string, hls: boolean }
+// live streams with AVPro; the Unity player gets MP4 only. A source that is
+// HLS only (not live) is remuxed into one MP4 (hlsRemux).
+export interface VrchatPlan {
+  format: MediaFormat | null
+  split: { video: MediaFormat, audio: MediaFormat } | null
+  hlsRemux?: MediaFormat
+  reason: string
+  hls: boolean
+}
 
 export function planVrchat (formats: readonly MediaFormat[], maxHeight: number, player: 'avpro' | 'unity', isLive: boolean): VrchatPlan {
   if (isLive) {
@@ -125,6 +148,10 @@ export function planVrchat (formats: readonly MediaFormat[], maxHeight: number, 
   if (selection.kind === 'split') {
     const split = mp4Pair(formats, selection.video, selection.audio) ?? { video: selection.video, audio: selection.audio }
     return { format: null, split, reason: `${choice.reason}: remuxed into one MP4`, hls: false }
+  }
+  if (!isLive && isHlsFormat(selection.format) && selection.format.has_video && selection.format.has_audio) {
+    const res = resolution(selection.format)
+    return { format: null, split: null, hlsRemux: selection.format, reason: `no single MP4 file with audio: the ${res}p HLS stream is remuxed into one MP4`, hls: false }
   }
   return { format: selection.format, split: null, reason: choice.reason, hls: false }
 }

@@ -53,6 +53,7 @@ export function withAgent (s: StreamQuery, ua: string): StreamOptions {
     mode: s.mode,
     videoOnly: s.videoOnly,
     prefersHls: prefersHls(s, ua),
+    mp4: s.format === 'mp4',
     download: s.download,
     filename: s.filename,
     auto: { bandwidthKbps: s.bandwidth === 0 ? undefined : s.bandwidth, userAgent: ua, device: s.device }

@@ -45,14 +45,18 @@ const VIDEO = '/api/v2/stream/youtube/dQw4w9WgXcQ'
 const PAGE = encodeURIComponent('https://www.youtube.com/watch?v=dQw4w9WgXcQ')
 const TWEET = '/api/v2/stream/twitter/1234567890123456789'
 // Paths whose plan is a redirect: mode=redirect (YouTube's URLs are IP-bound, so
-// only on request), the compat forms, and mode=auto for media any client can fetch.
+// only on request; at 1080p and best the single 360p file, a split pair being no
+// redirect), the compat forms, and mode=auto for media any client can fetch.
 const REDIRECTS = [
   `${VIDEO}?quality=360p&mode=redirect`,
+  `${VIDEO}?quality=1080p&mode=redirect`,
+  `${VIDEO}?mode=redirect`,
   `/api/v2/stream/url?url=${PAGE}&quality=360p&mode=redirect`,
   `/api/v2/stream?url=${PAGE}&quality=360p&mode=redirect`,
   '/api/v2/stream/direct/youtube/dQw4w9WgXcQ?quality=360p',
   `/api/stream?url=${PAGE}&quality=sd&format=redirect`,
   `/api/v1/?yt=${PAGE}&quality=360p&mode=redirect`,
+  `/api/v1/?yt=${PAGE}`,
   TWEET,
   `${TWEET}?quality=best&mode=auto`
 ]
@@ -118,11 +122,20 @@ test('a plan that is not a redirect, or a request the route has not checked, sta
   assert.notEqual(peek('quality=360p&mode=redirect'), null, 'seen, cached, a redirect: the lane answers')
   assert.equal(peek('quality=360p&mode=redirect&n=2'), null, 'another query is another request')
   // seen, whatever they answered (the media origin here refuses connections): proxy (IP-bound
-  // media with mode=auto), json, and a split quality (a remux or HLS, even with mode=redirect)
-  for (const query of ['quality=360p', 'quality=360p&mode=json', 'quality=1080p&mode=redirect']) {
+  // media with mode=auto), json, and a split quality with mode=auto (a remux or HLS)
+  for (const query of ['quality=360p', 'quality=360p&mode=json', 'quality=1080p']) {
     await send(app.port, `${VIDEO}?${query}`, 'HEAD')
     assert.equal(peek(query), null, query)
   }
+  // mode=redirect where no single file exists: a 409 from the handler, never from the lane
+  const bili = { platform: 'bilibili', id: 'BV1GJ411x7h7' }
+  for (let i = 0; i < 2; i++) {
+    const r = await send(app.port, '/api/v2/stream/bilibili/BV1GJ411x7h7?quality=720p&mode=redirect')
+    assert.equal(r.status, 409, r.body)
+    assert.equal(lane(r), 'hyper')
+    assert.equal((JSON.parse(r.body) as { code: string }).code, 'NO_SINGLE_FILE')
+  }
+  assert.equal(route.peek?.({ params: bili, query: 'quality=720p&mode=redirect', header: () => '' }), null)
   assert.equal(peek('quality=auto&mode=redirect'), null, 'quality=auto is planned per request')
 })
 

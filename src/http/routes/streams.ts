@@ -34,15 +34,20 @@ export interface StreamRouteDeps {
 
 const STREAM_PARAMS: readonly ParamDoc[] = [
   { name: 'quality', in: 'query', description: 'best|worst|2160p…144p|audio|auto (default best)', schema: { type: 'string', enum: [...QUALITY_VALUES] } },
-  { name: 'mode', in: 'query', description: 'redirect | proxy | json | auto (default): redirect when the media needs no headers and is not bound to our IP, else proxy; X-Stream-Mode says which and X-Stream-Reason why', schema: { type: 'string', enum: ['redirect', 'proxy', 'json', 'auto'] } },
+  { name: 'mode', in: 'query', description: 'redirect | proxy | json | auto (default): redirect when the media needs no headers and is not bound to our IP, else proxy; X-Stream-Mode says which and X-Stream-Reason why. redirect always answers 302 (or an error): the best single file with video and audio at or below the quality, X-Stream-Reason saying so when a better quality exists only as separate video and audio (which only auto remuxes); 409 NO_SINGLE_FILE when no single file exists', schema: { type: 'string', enum: ['redirect', 'proxy', 'json', 'auto'] } },
   { name: 'video_only', in: 'query', description: 'true: a silent video-only stream is acceptable' },
-  { name: 'format', in: 'query', description: 'hls | mp4: how separate video and audio are combined (default: hls for HLS players, else an MP4 remux)' },
+  { name: 'format', in: 'query', description: 'hls | mp4: how separate video and audio are combined (default: hls for HLS players, else an MP4 remux); mp4 also remuxes an HLS-only source (not live) into one MP4' },
   { name: 'download', in: 'query', description: 'true: Content-Disposition attachment' },
   { name: 'filename', in: 'query', description: 'file name for Content-Disposition (UTF-8 allowed)' },
   { name: 'bandwidth', in: 'query', description: 'kbps, for quality=auto' },
   { name: 'device', in: 'query', description: 'mobile|tablet|desktop|auto, for quality=auto' }
 ]
 const URL_PARAM: ParamDoc = { name: 'url', in: 'query', required: true, description: 'the video page URL' }
+
+const HLS_SUMMARY = 'An HLS playlist whose every URI goes through this server, never media bytes: an HLS format\'s own playlist ' +
+  '(a master keeps the variants at or below the quality, best first; the lowest when none is), separate video and audio as a ' +
+  'generated master with an audio rendition, a single file as a one-segment VOD playlist of its proxy link (409 HLS_NOT_POSSIBLE ' +
+  'when its duration is unknown, or for separate non-MP4 streams)'
 
 // what a route fixes whatever the query says
 interface Fixed { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean }
@@ -70,7 +75,8 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     const opts = withAgent(query, ua)
     if (fixed?.mode !== undefined) opts.mode = fixed.mode
     if (fixed?.quality !== undefined) opts.quality = fixed.quality
-    if (fixed?.hls === true) opts.prefersHls = true
+    // the HLS route answers a playlist or an error, never media bytes
+    if (fixed?.hls === true) { opts.prefersHls = true; opts.hlsOnly = true; opts.mp4 = false }
     return opts
   }
 
@@ -122,6 +128,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
         200: { description: 'the media (proxy, remux) or an HLS playlist', contentType: 'video/mp4' },
         206: { description: 'a byte range of the media', contentType: 'video/mp4' },
         302: { description: 'redirect to the media (X-Stream-Mode: redirect)' },
+        409: { description: 'NO_SINGLE_FILE: mode=redirect and the video exists only as separate video and audio; HLS_NOT_POSSIBLE: the HLS route and no playlist can describe the format (a file of unknown duration, separate non-MP4 streams)' },
         416: { description: 'RANGE_NOT_SATISFIABLE' }
       }
     },
@@ -235,11 +242,11 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     streamRoute('/api/v2/stream/proxy/:platform/:id', [], 'The media through this server (compat: mode=proxy)', { mode: 'proxy' }),
     streamRoute('/api/v2/stream/info/:platform/:id', [], 'The stream URL and its expiry as JSON (compat: mode=json)', { mode: 'json' }),
     streamRoute('/api/v2/stream/auto/:platform/:id', [], 'quality=auto from bandwidth and device (compat)', { quality: { kind: 'auto' } }),
-    streamRoute('/api/v2/stream/hls/:platform/:id', [], 'An HLS playlist whose every URI goes through this server (separate video and audio: a generated master with an audio rendition)', { mode: 'proxy', hls: true }),
-    streamRoute('/api/v2/stream/hls', [URL_PARAM], 'An HLS playlist for a page URL, every URI through this server', { mode: 'proxy', hls: true }),
+    streamRoute('/api/v2/stream/hls/:platform/:id', [], HLS_SUMMARY, { mode: 'proxy', hls: true }),
+    streamRoute('/api/v2/stream/hls', [URL_PARAM], `For a page URL: ${HLS_SUMMARY}`, { mode: 'proxy', hls: true }),
     streamRoute('/api/stream', [URL_PARAM], 'The simple API: stream of a page URL (compat; format=redirect|proxy|json maps to mode)'),
     streamRoute('/api/download', [URL_PARAM], 'The simple API: download a page URL\'s video through this server (compat)', { mode: 'proxy', download: true }),
-    streamRoute('/api/v1/', [{ name: 'yt', in: 'query', required: true, description: 'a video page URL (the original v1 API)' }], 'The stream of a page URL given as ?yt= (compat; the original redirected)', { urlParam: 'yt' }),
+    streamRoute('/api/v1/', [{ name: 'yt', in: 'query', required: true, description: 'a video page URL (the original v1 API)' }], 'Redirect to the media of a page URL given as ?yt= (compat: mode=redirect, as the original)', { urlParam: 'yt', mode: 'redirect' }),
     relay('/api/v2/hls/:token', 'A nested HLS playlist behind a signed link, rewritten to signed links', streams.servePlaylist),
     splitRelay,
     jsonStream,

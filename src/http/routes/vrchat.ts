@@ -1,6 +1,7 @@
 // VRChat/Unity: a plain GET that ends in one progressive H.264/AAC MP4 at or
 // below the quality (default 720p), or HLS for live streams with AVPro. The
-// Unity player gets MP4 only. /info explains what will play and why.
+// Unity player gets MP4 only. Separate video and audio, and an HLS-only source
+// that is not live, are remuxed into one MP4. /info explains what will play and why.
 import type { Request } from 'hyper-express'
 import { AppError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
@@ -41,7 +42,7 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
       const direct = !needsHeaders(plan.format) && !target.platform.ipBound
       url = direct ? plan.format.url : base + deps.streams.proxyLink(target, plan.format)
       plays = direct ? 'direct' : 'proxy'
-    } else if (plan.split !== null) {
+    } else if (plan.split !== null || plan.hlsRemux !== undefined) {
       url = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${maxHeight}p&mode=proxy&format=mp4`
       plays = 'remux'
     } else {
@@ -59,7 +60,7 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
     plays: c.plays,
     reason: c.plan.reason,
     stream_url: c.url,
-    format: c.plan.format !== null ? trackOut(c.plan.format) : c.plan.split !== null ? trackOut(c.plan.split.video) : null,
+    format: c.plan.format !== null ? trackOut(c.plan.format) : c.plan.split !== null ? trackOut(c.plan.split.video) : c.plan.hlsRemux !== undefined ? trackOut(c.plan.hlsRemux) : null,
     audio: c.plan.split !== null ? trackOut(c.plan.split.audio) : null
   })
 
@@ -81,7 +82,9 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
         const c = await choose(req, ctx)
         if (format === 'json') { sendJson(req, res, ctx, 200, serializeVrchatInfo(describe(c))); return }
         const url = format === 'proxy' && c.plays === 'direct' && c.plan.format !== null ? deps.publicBase(req) + deps.streams.proxyLink(c.target, c.plan.format) : c.url
-        res.status(302).header('location', safeLocation(url)).header('x-stream-mode', c.plays).header('cache-control', 'no-store').header('x-process-time', processTime(ctx)).send()
+        // (the reason may quote codec names from the metadata: printable ASCII only)
+        const reason = c.plan.reason.replace(/[^\x20-\x7e]/g, '?')
+        res.status(302).header('location', safeLocation(url)).header('x-stream-mode', c.plays).header('x-stream-reason', reason).header('cache-control', 'no-store').header('x-process-time', processTime(ctx)).send()
       }
     },
     jsonRoute({
