@@ -67,6 +67,9 @@ function variant (video: MediaFormat, audio: MediaFormat, uri: string): MasterVa
   return out
 }
 
+// a ref's item, for a target that is one item of a post
+export const itemOf = (target: Target): { item?: number } => target.item === undefined ? {} : { item: target.item }
+
 function findFormat (info: MediaInfo, id: string): MediaFormat {
   const f = info.formats.find((x) => x.format_id === id)
   if (f === undefined) throw new AppError('UPSTREAM_ERROR', 'The format is no longer offered by the platform', { detail: id.slice(0, 100) })
@@ -79,14 +82,14 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
     url: f.url,
     headers: f.headers,
     urlExpiresAt: expirySec(f),
-    ref: { platform: target.platform.name, id: target.id, formatId }
+    ref: { platform: target.platform.name, id: target.id, formatId, ...itemOf(target) }
   }, deps.linkTtlSec)
 
   const mediaLink = (target: Target, f: MediaFormat): string =>
     isHlsFormat(f) ? deps.playlistLink(target, f) : `${SPLIT_PATH}${token(target, f, f.format_id)}/${INDEX}`
 
   const refresher = (target: Target, id: string, client?: Requester) => async (): Promise<MediaFormat> => {
-    const { info } = await deps.lookup({ platform: target.platform.name, id: target.id, formatId: id }, true, client)
+    const { info } = await deps.lookup({ platform: target.platform.name, id: target.id, formatId: id, ...itemOf(target) }, true, client)
     return findFormat(info, id)
   }
 
