@@ -6,14 +6,15 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { assertErrorBody, startCluster, until } from '../testing/helpers.ts'
 import type { StartedCluster } from '../testing/helpers.ts'
 import { makeClip, startCountingServer, startMediaOrigin } from '../testing/origin.ts'
 import { writeLocalFixtures } from '../testing/fixtures.ts'
-import { makeItemMedia, POST_ID, POST_URL, twoVideoPage, writeMultiItemPost } from '../testing/items.ts'
+import { CAROUSEL_ID, makeItemMedia, POST_ID, POST_URL, twoVideoPage, writeCarousel, writeMultiItemPost } from '../testing/items.ts'
 import { waitForTask } from '../testing/downloads.ts'
 
 const sha = (b: Buffer | ArrayBuffer): string => createHash('sha256').update(Buffer.from(b as ArrayBuffer)).digest('hex')
@@ -24,6 +25,17 @@ const INFO_FIELDS = ['id', 'platform', 'url', 'title', 'description', 'duration'
   'like_count', 'thumbnail', 'thumbnails', 'is_live', 'webpage_url', 'formats', 'subtitles', 'automatic_captions', 'expires_at', 'cached']
 
 type Json = Record<string, unknown>
+
+// the stream types of an MP4 (ffprobe)
+function probe (media: Buffer): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'vidgate-items-probe-'))
+  try {
+    writeFileSync(join(dir, 'x.mp4'), media)
+    return execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', join(dir, 'x.mp4')]).toString().trim().split('\n').sort()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 interface After { after: (fn: () => unknown) => void }
 
 async function getJson (url: string, init: RequestInit = {}): Promise<{ res: Response, body: Json, text: string }> {
@@ -49,8 +61,8 @@ const postJson = async (url: string, body: unknown): Promise<{ res: Response, bo
   return { res, body: out }
 }
 
-async function cluster (t: After, env: Record<string, string>, timeoutMs = 30_000): Promise<StartedCluster> {
-  const c = await startCluster({ env: { RATE_LIMIT_ENABLED: 'false', ...env }, timeoutMs })
+async function cluster (t: After, env: Record<string, string>, timeoutMs = 30_000, workers = 2): Promise<StartedCluster> {
+  const c = await startCluster({ env: { RATE_LIMIT_ENABLED: 'false', ...env }, timeoutMs, workers })
   t.after(async () => { await c.stop() })
   return c
 }
@@ -192,6 +204,30 @@ test('an X post of two videos and a photo: entries, item=N on every route, the p
       assert.ok(((body.paths as Json)[path] as { get: { parameters: Json[] } }).get.parameters.some((p) => p.name === 'item'), path)
     }
   })
+})
+
+test('an Instagram carousel of separate video and audio: each item remuxed from its own sources, at once', async (t) => {
+  const origin = await startMediaOrigin()
+  t.after(async () => { await origin.close() })
+  const media = makeItemMedia()
+  origin.set.files.set('second.mp4', media.second)
+  origin.set.files.set('photo.jpg', media.photo)
+  const dir = mkdtempSync(join(tmpdir(), 'vidgate-items-fixtures-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  writeCarousel(dir, origin.url)
+  // one worker: concurrent remuxes of one key meet in one process, where they share one ffmpeg
+  const app = await cluster(t, { GENERIC_HOSTS: origin.host, FAKE_YTDLP_FIXTURE_DIR: dir }, 30_000, 1)
+  const path = `/api/v2/stream/instagram/${CAROUSEL_ID}?format=mp4`
+  // the two items' formats have the same ids: only the item tells their remuxes apart
+  const [one, two] = await Promise.all([bytes(`${app.url}${path}&item=1`), bytes(`${app.url}${path}&item=2`)])
+  for (const r of [one, two]) {
+    assert.equal(r.res.status, 200)
+    assert.equal(r.res.headers.get('x-stream-mode'), 'remux')
+    assert.deepEqual(probe(r.body), ['audio', 'video'])
+  }
+  assert.notEqual(sha(one.body), sha(two.body), 'item 2 is not item 1\'s remux')
+  assert.ok(origin.requests.some((r) => r.path.startsWith('/m/second.mp4')), 'item 2 read its own video')
+  await refused(`${app.url}${path}&item=3`, 422, 'ITEM_IS_PHOTO')
 })
 
 test('real yt-dlp: a page of two videos lists both; item=2 streams and downloads the second', async (t) => {

@@ -12,6 +12,9 @@ export const MAX_ITEM = 1000
 // the target as one item of its post: the links made for it name the item
 export const withItem = (target: Target, item: number | undefined): Target => item === undefined ? target : { ...target, item }
 
+// a signed link's ref names the item of a target that is one item of a post
+export const itemOf = (target: Target): { item?: number } => target.item === undefined ? {} : { item: target.item }
+
 // `&item=N` for a link back to one of our stream routes
 export const itemQuery = (item: number | undefined): string => item === undefined ? '' : `&item=${item}`
 

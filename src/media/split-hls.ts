@@ -10,6 +10,7 @@
 // per segment (a signature costs ~0.1 ms); the extensions satisfy players that
 // check segment URLs against the container they detect.
 import { AppError } from '../errors.ts'
+import { itemOf } from './items.ts'
 import { proxyMedia } from '../proxy/stream.ts'
 import type { MediaExchange } from '../proxy/exchange.ts'
 import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
@@ -66,9 +67,6 @@ function variant (video: MediaFormat, audio: MediaFormat, uri: string): MasterVa
   if (video.fps !== null && video.fps > 0) out.frameRate = video.fps
   return out
 }
-
-// a ref's item, for a target that is one item of a post
-export const itemOf = (target: Target): { item?: number } => target.item === undefined ? {} : { item: target.item }
 
 function findFormat (info: MediaInfo, id: string): MediaFormat {
   const f = info.formats.find((x) => x.format_id === id)

@@ -78,3 +78,31 @@ export function writeMultiItemPost (dir: string, originUrl: string): void {
 // An HTML page with two <video> elements (and a picture, which yt-dlp ignores).
 export const twoVideoPage = (title: string): string => `<!doctype html><html><head><title>${title}</title></head><body>` +
   '<video src="/a.mp4" controls></video><img src="/photo.jpg" alt=""><video src="/b.mp4" controls></video></body></html>'
+
+export const CAROUSEL_ID = 'DItems12345'
+export const CAROUSEL_URL = `https://www.instagram.com/p/${CAROUSEL_ID}/`
+
+// An Instagram-shaped carousel: two videos of separate video and audio (the same format ids,
+// as yt-dlp gives Instagram's DASH formats) and a photo; written as instagram.json into `dir`.
+export function writeCarousel (dir: string, originUrl: string): void {
+  const at = (file: string): string => `${originUrl}/m/${file}`
+  const split = (n: number, videoFile: string): Record<string, unknown> => ({
+    id: `3500000000000000${n}`,
+    title: `Post by vidgate #${n}`,
+    duration: 4,
+    http_headers: { Referer: 'https://www.instagram.com/' },
+    formats: [
+      { format_id: 'dash-v', url: at(videoFile), ext: 'mp4', protocol: 'https', vcodec: 'avc1.64000d', acodec: 'none', width: 320, height: 240, tbr: 500 },
+      { format_id: 'dash-a', url: at('audio.m4a'), ext: 'm4a', protocol: 'https', vcodec: 'none', acodec: 'mp4a.40.2', tbr: 128 }
+    ]
+  })
+  const post = {
+    _type: 'playlist',
+    id: CAROUSEL_ID,
+    title: 'Post by vidgate',
+    channel: 'vidgate',
+    extractor: 'Instagram',
+    entries: [split(1, 'video.mp4'), split(2, 'second.mp4'), { id: '35000000000000003', title: 'Post by vidgate #3', formats: [], thumbnails: [{ url: at('photo.jpg'), width: 320, height: 240 }] }]
+  }
+  writeFileSync(join(dir, 'instagram.json'), JSON.stringify(post))
+}
