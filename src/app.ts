@@ -24,6 +24,7 @@ import { createInfoCache, redisL2 } from './extract/cache.ts'
 import { redisLocks, createSingleFlight } from './extract/single-flight.ts'
 import { hostLocks, hostL2 } from './cluster/host-backends.ts'
 import { createExtractor } from './extract/engine.ts'
+import { itemInfo } from './media/items.ts'
 import { createScrubber } from './extract/scrub.ts'
 import { isMediaInfo, isPlaylistInfo } from './extract/media-guards.ts'
 import { randomBytes } from 'node:crypto'
@@ -286,6 +287,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     // jsRuntimesOption comes from the probe: a yt-dlp that predates --js-runtimes would refuse it
     // and ffmpeg under yt-dlp takes http(s) through the egress only
     settingsArgs: (platform) => [...settingsArgs({ ...ytdlpSettings(platform), jsRuntimesOption: pool.lastProbe()?.jsRuntimesOption === true }), ...DOWNLOAD_FFMPEG_ARGS],
+    // item=N: the post must have that item, and it must be a video (else 404 / 422 before anything is queued)
+    checkItem: async (target, item) => { itemInfo((await extractor.info(target)).info, item) },
     options: {
       ytdlpPath,
       ffmpegPath: tools.ffmpeg,

@@ -17,6 +17,8 @@ export const ERRORS = Object.freeze({
   TASK_NOT_FOUND: { status: 404, message: 'No such download task' },
   FILE_NOT_FOUND: { status: 404, message: 'No such file' },
   SUBTITLE_NOT_FOUND: { status: 404, message: 'The video has no subtitle track in this language' },
+  // item=N past the items of a post (a single video has one)
+  ITEM_NOT_FOUND: { status: 404, message: 'The post has no item with this number' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path' },
   // The video exists but is not playable yet; asking again once it is live succeeds.
   LIVE_NOT_STARTED: { status: 409, message: 'The live stream or premiere has not started yet' },
@@ -33,6 +35,8 @@ export const ERRORS = Object.freeze({
   SUBTITLE_UNSUPPORTED: { status: 422, message: 'The subtitle track is offered only in formats this server cannot convert' },
   // Valid request, content nobody can extract (yt-dlp does not download DRM media); retrying never helps.
   DRM_PROTECTED: { status: 422, message: 'The video is DRM-protected and cannot be extracted' },
+  // item=N names a photo of a post: it has an image (entries[].image in the info), no stream
+  ITEM_IS_PHOTO: { status: 422, message: 'This item of the post is a photo, not a video' },
   RATE_LIMITED: { status: 429, message: 'Too many requests' },
   // a client's stored download tasks are capped (DOWNLOAD_TASKS_PER_CLIENT); deleting finished ones makes room
   TOO_MANY_TASKS: { status: 429, message: 'Too many download tasks for this client' },

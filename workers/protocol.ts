@@ -172,6 +172,26 @@ export interface MediaInfo {
   subtitle_tracks: SubtitleTrack[]
   // earliest expiry among the format URLs, ISO 8601
   expires_at: string | null
+  // only for a post or page of several items (an X or Instagram post, a page of videos), in yt-dlp's
+  // order; the info's own fields are then those of its first video. Absent for a single item.
+  entries?: MediaEntry[]
+}
+
+// One item of a multi-item post. index: its position among yt-dlp's entries, from 1
+// (yt-dlp's --playlist-items numbering). A photo has no formats, only its image.
+export interface MediaEntry {
+  index: number
+  kind: 'video' | 'photo'
+  id: string | null
+  title: string | null
+  duration: number | null
+  thumbnail: string | null
+  // the photo's image URL (null for a video)
+  image: string | null
+  width: number | null
+  height: number | null
+  formats: MediaFormat[]
+  expires_at: string | null
 }
 
 export interface PlaylistEntry {

@@ -21,6 +21,8 @@ export interface DownloadArgsInput {
   messages?: boolean
   // subtitle languages to embed (validated language keys: yt-dlp reads them as regular expressions)
   subtitles?: readonly string[]
+  // one item of a multi-item post: yt-dlp's --playlist-items (a whole number, checked by the request)
+  item?: number
 }
 
 export const NO_QUIET = '--no-quiet'
@@ -92,6 +94,7 @@ export function buildDownloadArgs (input: DownloadArgsInput): string[] {
     ...conversion(input.quality, input.format, input.audioOnly),
     ...(isAudioRequest(input.quality, input.format, input.audioOnly) ? [] : subtitleArgs(input.subtitles ?? [], input.format))
   ]
+  if (input.item !== undefined) args.push('--playlist-items', String(Math.floor(input.item)))
   if (input.maxFileBytes !== null) args.push('--max-filesize', String(Math.max(1, Math.floor(input.maxFileBytes))))
   if (input.ffmpegPath !== null) args.push('--ffmpeg-location', input.ffmpegPath)
   if (input.cookiesFile !== null) args.push('--cookies', input.cookiesFile)

@@ -126,6 +126,7 @@ export function createExecutor (deps: ExecutorDeps): TaskRunner {
           format: spec.format,
           audioOnly: spec.audio_only,
           subtitles: spec.subtitles ?? [],
+          ...(spec.item === undefined ? {} : { item: spec.item }),
           outputTemplate: join(attemptDir, 'media.%(ext)s'),
           cookiesFile: deps.cookiesFor(spec.platform),
           ffmpegPath: deps.ffmpegPath,

@@ -10,7 +10,7 @@ import { AppError } from '../errors.ts'
 import type { Config } from '../config.ts'
 import { childEnv } from '../../workers/children.ts'
 import type { Logger } from '../log.ts'
-import type { PlatformRegistry } from '../platforms/index.ts'
+import type { PlatformRegistry, Target } from '../platforms/index.ts'
 import type { Redis } from '../redis.ts'
 import { runCleanup, startCleanupTimer } from './cleanup.ts'
 import type { CleanupCounts } from './cleanup.ts'
@@ -69,6 +69,8 @@ export interface DownloadsDeps {
   // the operator's yt-dlp settings for a platform, as options (default: none, and no cache folder)
   settingsArgs?: (platform: string) => readonly string[]
   options?: Partial<DownloadsOptions>
+  // item=N: the 4xx of an item the post does not have or that is a photo, before anything is queued
+  checkItem?: (target: Target, item: number) => Promise<void>
 }
 
 export interface Downloads {
@@ -174,6 +176,7 @@ export function createDownloads (deps: DownloadsDeps): Downloads {
       enqueueGraceMs: 10_000,
       caps: { perClient: config.DOWNLOAD_TASKS_PER_CLIENT, global: config.DOWNLOAD_TASKS_MAX },
       retentionMs,
+      ...(deps.checkItem === undefined ? {} : { checkItem: deps.checkItem }),
       unavailable: () => opts.ffmpegRequired && opts.ffmpegPath === null
         ? new AppError('FFMPEG_MISSING', undefined, { detail: 'no ffmpeg on this server (FFMPEG_PATH): downloads convert and merge with it. Install ffmpeg and ffprobe or set FFMPEG_PATH, then restart.' })
         : null

@@ -4,6 +4,7 @@
 import { AppError } from '../errors.ts'
 import { DOWNLOAD_FORMATS, DOWNLOAD_QUALITIES, TASK_STATES } from './types.ts'
 import type { DownloadFormat, DownloadQuality, TaskState } from './types.ts'
+import { MAX_ITEM } from '../media/items.ts'
 
 export const MAX_URL_CHARS = 2048
 export const MAX_FILENAME_CHARS = 200
@@ -22,6 +23,8 @@ export interface DownloadRequest {
   filename: string | null
   // subtitle languages to embed in the file
   subtitles: string[]
+  // one item of a multi-item post (from 1, as yt-dlp's --playlist-items); null: the post's video
+  item: number | null
 }
 
 export interface ListQuery {
@@ -96,6 +99,10 @@ export function parseDownloadRequest (value: unknown, prefix = '', defaults: Par
   }
   const filename = s('filename', MAX_FILENAME_CHARS) ?? s('custom_filename', MAX_FILENAME_CHARS) ?? defaults.filename ?? null
   const subtitles = subtitleLangs(value.subtitles, name('subtitles'))
+  const item = value.item ?? null
+  if (item !== null && (typeof item !== 'number' || !Number.isSafeInteger(item) || item < 1 || item > MAX_ITEM)) {
+    throw invalid(name('item'), `must be a whole number from 1 to ${MAX_ITEM}`, 'the item of a multi-item post: entries[].index of the video info')
+  }
   if (subtitles.length > 0 && (wantsAudio || format === 'mp3' || format === 'm4a')) throw invalid(name('subtitles'), 'need a video format (mp4, mkv or webm)')
   return {
     url,
@@ -105,7 +112,8 @@ export function parseDownloadRequest (value: unknown, prefix = '', defaults: Par
     format,
     audio_only: wantsAudio || format === 'mp3' || format === 'm4a',
     filename: filename === '' ? null : filename,
-    subtitles
+    subtitles,
+    item
   }
 }
 

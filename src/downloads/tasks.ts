@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { AppError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import type { PlatformRegistry } from '../platforms/index.ts'
+import type { PlatformRegistry, Target } from '../platforms/index.ts'
 import type { DownloadRequest, ListQuery } from './request.ts'
 import { newTaskId } from './names.ts'
 import { clientOf, taskIdOfFile, visibleTo } from './owner.ts'
@@ -35,6 +35,8 @@ export interface TaskManagerDeps {
   caps: TaskCaps
   // how long a finished task is kept (when a client at its cap gets a place back)
   retentionMs: number
+  // throws the 4xx of an item the post does not have, or that is a photo (item=N), before anything is queued
+  checkItem?: (target: Target, item: number) => Promise<void>
 }
 
 // A caller that owns what it creates (an anonymous one has been given a token).
@@ -54,10 +56,11 @@ export interface TaskManager {
 }
 
 // Per owner: the same download asked for by two clients is two tasks, neither seeing the other's.
-// Subtitle languages count only when given, so keys of downloads without them are unchanged.
+// Subtitle languages and the item count only when given, so keys of downloads without them are unchanged.
 export function dedupeKey (spec: DownloadSpec, owner: string): string {
   const subs = spec.subtitles ?? []
-  return createHash('sha256').update(JSON.stringify([owner, spec.url, spec.quality, spec.format, spec.audio_only, ...(subs.length > 0 ? [subs] : [])])).digest('hex').slice(0, 40)
+  const item = spec.item === undefined ? [] : [`item${spec.item}`]
+  return createHash('sha256').update(JSON.stringify([owner, spec.url, spec.quality, spec.format, spec.audio_only, ...(subs.length > 0 ? [subs] : []), ...item])).digest('hex').slice(0, 40)
 }
 
 export function createTaskManager (deps: TaskManagerDeps): TaskManager {
@@ -140,8 +143,10 @@ export function createTaskManager (deps: TaskManagerDeps): TaskManager {
       format: req.format,
       audio_only: req.audio_only,
       filename: req.filename,
-      ...(req.subtitles.length > 0 ? { subtitles: req.subtitles } : {})
+      ...(req.subtitles.length > 0 ? { subtitles: req.subtitles } : {}),
+      ...(req.item === null ? {} : { item: req.item })
     }
+    if (req.item !== null) await deps.checkItem?.(target, req.item)
     const key = dedupeKey(spec, caller.owner)
     const id = newTaskId()
     for (let i = 0; ; i++) {

@@ -27,6 +27,8 @@ export interface DownloadSpec {
   filename: string | null
   // subtitle languages to embed (absent in records written before subtitles existed)
   subtitles?: string[]
+  // one item of a multi-item post (absent: the post's video)
+  item?: number
 }
 
 export interface TaskError {

@@ -10,6 +10,7 @@ import { newRecord, revise, toView, isTaskRecord } from './record.ts'
 import { serializeBatch, serializeCleanup, serializeDelete, serializeStorage, serializeSubmit, serializeTask, serializeTaskList } from './schemas.ts'
 import { AppError } from '../errors.ts'
 import type { DownloadSpec } from './types.ts'
+import { dedupeKey } from './tasks.ts'
 
 const spec: DownloadSpec = { url: 'https://www.youtube.com/watch?v=dQw4w9WgXcQ', platform: 'youtube', video_id: 'dQw4w9WgXcQ', quality: '720p', format: 'mp4', audio_only: false, filename: null }
 
@@ -21,6 +22,21 @@ test('the URL comes last, after --, and options are fixed', () => {
   for (const flag of ['--ignore-config', '--no-playlist', '--newline', '--no-mtime']) assert.ok(args.includes(flag), flag)
   assert.equal(args[args.indexOf('--max-filesize') + 1], '1000')
   assert.ok(PROGRESS_TEMPLATE.startsWith('download:'))
+  assert.ok(!args.includes('--playlist-items'))
+  const item = buildDownloadArgs({ url: 'https://x.com/a/status/1', quality: 'best', format: 'mp4', audioOnly: false, outputTemplate: '/d/media.%(ext)s', cookiesFile: null, ffmpegPath: null, maxFileBytes: null, socketTimeoutSec: 20, item: 2 })
+  assert.equal(item[item.indexOf('--playlist-items') + 1], '2')
+  assert.equal(item.at(-1), 'https://x.com/a/status/1')
+})
+
+test('item=N of a post: a whole number from 1, in the dedupe key only when given', () => {
+  assert.equal(parseDownloadRequest({ url: 'https://x' }).item, null)
+  assert.equal(parseDownloadRequest({ url: 'https://x', item: 3 }).item, 3)
+  for (const item of [0, -1, 1.5, '2', 1001, true]) {
+    assert.throws(() => parseDownloadRequest({ url: 'https://x', item }), (err: unknown) => err instanceof AppError && err.code === 'INVALID_INPUT' && err.message.startsWith('item'), String(item))
+  }
+  assert.equal(dedupeKey(spec, 'o'), dedupeKey({ ...spec }, 'o'))
+  assert.notEqual(dedupeKey({ ...spec, item: 2 }, 'o'), dedupeKey(spec, 'o'))
+  assert.notEqual(dedupeKey({ ...spec, item: 2 }, 'o'), dedupeKey({ ...spec, item: 3 }, 'o'))
 })
 
 test('format selection: heights sort by res, containers by ext, audio extracts', () => {

@@ -155,7 +155,7 @@ export function createExtractor (deps: ExtractorDeps): Extractor {
       if (hit !== null) return { playlist: hit, cached: true }
       const playlist = await ownTurn(client, async () => await deps.flights.run(key, async () => await measured(target, 'playlist', async () => {
         const value = await deps.pool.ytdlp('playlist', target.url, deps.cookieFile(target.platform.name), limit, target.platform.name, client)
-        if (!('entries' in value)) throw new AppError('EXTRACTION_FAILED', 'yt-dlp did not return a playlist')
+        if (!('entry_count' in value)) throw new AppError('EXTRACTION_FAILED', 'yt-dlp did not return a playlist')
         await deps.playlists.set(key, value, deps.ttlSec(target.platform.name))
         return value
       }), async () => await deps.playlists.get(key)))

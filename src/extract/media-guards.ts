@@ -9,7 +9,8 @@ export function isMediaInfo (x: unknown): x is MediaInfo {
     'formats' in x && Array.isArray(x.formats) &&
     'thumbnails' in x && Array.isArray(x.thumbnails) &&
     'subtitles' in x && Array.isArray(x.subtitles) &&
-    'subtitle_tracks' in x && Array.isArray(x.subtitle_tracks)
+    'subtitle_tracks' in x && Array.isArray(x.subtitle_tracks) &&
+    (!('entries' in x) || x.entries === undefined || Array.isArray(x.entries))
 }
 
 export function isPlaylistInfo (x: unknown): x is PlaylistInfo {

@@ -132,3 +132,21 @@ test('playlist entries on refused addresses are dropped', async () => {
   const out = await scrub(playlist)
   assert.deepEqual(out.entries.map((e) => e.id), ['1', '3'])
 })
+
+test('items of a post on refused addresses are dropped; fewer than two left is a single video', async () => {
+  const scrub = createScrubber({ allow: [], resolve })
+  const video = (index: number, url: string): NonNullable<MediaInfo['entries']>[number] =>
+    ({ index, kind: 'video', id: `v${index}`, title: null, duration: null, thumbnail: null, image: null, width: null, height: null, formats: [format('http', url)], expires_at: null })
+  const photo = (index: number, url: string): NonNullable<MediaInfo['entries']>[number] =>
+    ({ index, kind: 'photo', id: `p${index}`, title: null, duration: null, thumbnail: url, image: url, width: null, height: null, formats: [], expires_at: null })
+  const fine = [video(1, 'https://93.184.216.34/1.mp4'), video(2, 'https://93.184.216.34/2.mp4'), photo(3, 'https://93.184.216.34/3.jpg')]
+  const kept = info([format('http', 'https://93.184.216.34/1.mp4')], { entries: fine })
+  assert.equal(await scrub(kept), kept, 'nothing refused: the same object')
+  const mixed = await scrub(info([format('http', 'https://93.184.216.34/1.mp4')], {
+    entries: [...fine, video(4, 'http://10.0.0.1/4.mp4'), photo(5, 'http://127.0.0.1:9/5.jpg')]
+  }))
+  assert.deepEqual(mixed.entries?.map((e) => e.index), [1, 2, 3])
+  assert.doesNotMatch(JSON.stringify(mixed), INTERNAL)
+  const lone = await scrub(info([format('http', 'https://93.184.216.34/1.mp4')], { entries: [fine[0] ?? video(1, ''), photo(2, 'http://[::1]/2.jpg')] }))
+  assert.ok(!('entries' in lone))
+})

@@ -6,7 +6,7 @@
 // GENERIC_HOSTS pass; otherwise a literal address must be public, a name must
 // not be one the egress refused lately, nor a localhost name, nor resolve to a
 // non-public address. Refused URLs are dropped (formats, thumbnails, subtitle
-// tracks, playlist entries) or nulled (webpage_url, thumbnail); an info left
+// tracks, playlist entries, items of a post) or nulled (webpage_url, thumbnail); an info left
 // without a format is EGRESS_REFUSED.
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
@@ -15,7 +15,7 @@ import { hostMatcher, isPublicAddress } from '../proxy/address.ts'
 import { wasRefused } from '../proxy/egress.ts'
 import { remedyFor } from './failure.ts'
 import type { Resolve } from '../proxy/upstream.ts'
-import type { MediaFormat, MediaInfo, PlaylistInfo, SubtitleTrack } from '../../workers/protocol.ts'
+import type { MediaEntry, MediaFormat, MediaInfo, PlaylistInfo, SubtitleTrack } from '../../workers/protocol.ts'
 
 export interface ScrubOptions {
   // GENERIC_HOSTS
@@ -99,7 +99,9 @@ export function createScrubber (opts: ScrubOptions): Scrub {
     for (const s of info.subtitle_tracks) if (s.source !== null) all.add(s.source.url)
     if (info.thumbnail !== null) all.add(info.thumbnail)
     if (info.webpage_url !== null) all.add(info.webpage_url)
+    for (const e of info.entries ?? []) entryUrls(e).forEach((u) => all.add(u))
     const fine = await verdicts(all)
+    const entries = info.entries === undefined ? undefined : scrubEntries(info.entries, fine)
     const formats = info.formats.filter((f) => formatUrls(f).every(fine))
     if (formats.length === 0 && info.formats.length > 0) {
       throw new AppError('EGRESS_REFUSED', undefined, { detail: `${remedyFor('EGRESS_REFUSED') ?? ''} Every format of this video is on such an address.`.trim() })
@@ -107,9 +109,11 @@ export function createScrubber (opts: ScrubOptions): Scrub {
     const thumbnails = info.thumbnails.filter((t) => fine(t.url))
     const tracks = info.subtitle_tracks.filter((s) => fine(s.source?.url))
     const same = formats.length === info.formats.length && thumbnails.length === info.thumbnails.length && tracks.length === info.subtitle_tracks.length
-    if (same && fine(info.thumbnail) && fine(info.webpage_url)) return info
+    if (same && fine(info.thumbnail) && fine(info.webpage_url) && entries === info.entries) return info
+    const { entries: _listed, ...rest } = info
     return {
-      ...info,
+      ...rest,
+      ...(entries === undefined ? {} : { entries }),
       formats,
       thumbnails,
       subtitle_tracks: tracks,
@@ -119,6 +123,21 @@ export function createScrubber (opts: ScrubOptions): Scrub {
       thumbnail: fine(info.thumbnail) ? info.thumbnail : thumbnails.at(-1)?.url ?? null,
       webpage_url: fine(info.webpage_url) ? info.webpage_url : null
     }
+  }
+
+  const entryUrls = (e: MediaEntry): string[] =>
+    [...e.formats.flatMap(formatUrls), ...(e.thumbnail === null ? [] : [e.thumbnail]), ...(e.image === null ? [] : [e.image])]
+
+  // Items keep their fine formats; a photo on a refused address, or a video left without a
+  // format, is dropped; fewer than two left: no items at all (a single video).
+  function scrubEntries (list: MediaEntry[], fine: (url: string | null | undefined) => boolean): MediaEntry[] | undefined {
+    if (list.every((e) => entryUrls(e).every(fine))) return list
+    const kept = list.flatMap((e): MediaEntry[] => {
+      if (e.kind === 'photo') return fine(e.image) ? [{ ...e, thumbnail: fine(e.thumbnail) ? e.thumbnail : null }] : []
+      const formats = e.formats.filter((f) => formatUrls(f).every(fine))
+      return formats.length === 0 ? [] : [{ ...e, formats, thumbnail: fine(e.thumbnail) ? e.thumbnail : null }]
+    })
+    return kept.length >= 2 ? kept : undefined
   }
 
   async function scrubPlaylist (playlist: PlaylistInfo): Promise<PlaylistInfo> {

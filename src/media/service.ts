@@ -11,6 +11,7 @@ import { planStream, isHlsFormat, isMp4Member, safeLocation } from './stream-pla
 import { createMediaIndexer, runTask } from './media-index.ts'
 import { filterVariants, variantCap } from './hls-variants.ts'
 import { createSplitHls } from './split-hls.ts'
+import { itemInfo, itemOf, itemQuery, withItem } from './items.ts'
 import type { StreamMode, StreamPlan } from './stream-plan.ts'
 import type { Remuxer } from './remux.ts'
 import type { Quality, AutoInput } from './quality.ts'
@@ -119,6 +120,8 @@ export interface StreamOptions {
   download: boolean
   filename: string | null
   auto?: AutoInput
+  // item=N: one item of a multi-item post (src/media/items.ts)
+  item?: number
   // who asks: extractions take turns per client and count against its cap (default: the server itself)
   client?: Requester
 }
@@ -184,7 +187,7 @@ const planKeys = new WeakMap<StreamOptions, PlanKeys | null>()
 function planKey (opts: StreamOptions): PlanKeys | null {
   let keys = planKeys.get(opts)
   if (keys === undefined) {
-    const plan = `plan:${formatQuality(opts.quality)}:${opts.mode}:${opts.videoOnly ? 1 : 0}:${opts.prefersHls ? 1 : 0}:${opts.mp4 === true ? 1 : 0}`
+    const plan = `plan:${formatQuality(opts.quality)}:${opts.mode}:${opts.videoOnly ? 1 : 0}:${opts.prefersHls ? 1 : 0}:${opts.mp4 === true ? 1 : 0}${opts.item === undefined ? '' : `:item${opts.item}`}`
     keys = opts.quality.kind === 'auto' ? null : { plan, redirect: `${plan}:302` }
     planKeys.set(opts, keys)
   }
@@ -211,7 +214,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     url: f.url,
     headers: f.headers,
     urlExpiresAt: expirySec(f),
-    ref: { platform: target.platform.name, id: target.id, formatId: f.format_id },
+    ref: { platform: target.platform.name, id: target.id, formatId: f.format_id, ...itemOf(target) },
     filename
   }, deps.linkTtlSec)
   const proxyLink = (target: Target, f: MediaFormat, filename: string | null = null): string => PROXY_PREFIX + sign('proxy', target, f, filename)
@@ -228,7 +231,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     lookup: async (ref, fresh, client) => {
       const target = deps.registry.resolve({ platform: ref.platform, id: ref.id, kind: 'video' })
       const { info } = await deps.extractor.info(target, { fresh, client })
-      return { target, info }
+      return { target: withItem(target, ref.item), info: itemInfo(info, ref.item) }
     }
   })
   // What ffmpeg reads for one side of a remux: segmented formats go through a playlist, files through the byte proxy.
@@ -237,7 +240,8 @@ export function createStreamService (deps: StreamDeps): StreamService {
 
   async function resolveRef (ref: ReextractRef, client?: Requester): Promise<MediaTarget> {
     const target = deps.registry.resolve({ platform: ref.platform, id: ref.id, kind: 'video' })
-    const { info } = await deps.extractor.info(target, { fresh: true, client })
+    const { info: post } = await deps.extractor.info(target, { fresh: true, client })
+    const info = itemInfo(post, ref.item)
     const f = info.formats.find((x) => x.format_id === ref.formatId)
     if (f === undefined) throw new AppError('UPSTREAM_ERROR', 'The format is no longer offered by the platform', { detail: ref.formatId })
     return { url: f.url, headers: f.headers }
@@ -274,7 +278,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     let r = entry.memo.get(key) as Redirect | false | undefined
     if (r === undefined) {
       try {
-        const p = memoPlan(entry, target, entry.value, opts)
+        const p = memoPlan(entry, target, itemInfo(entry.value, opts.item), opts)
         r = p.delivery === 'redirect' ? redirectOf(p, opts) : false
       } catch {
         r = false
@@ -298,7 +302,8 @@ export function createStreamService (deps: StreamDeps): StreamService {
   }
 
   async function plan (target: Target, opts: StreamOptions): Promise<{ info: MediaInfo, plan: StreamPlan }> {
-    const { info, entry } = await deps.extractor.info(target, { client: opts.client })
+    const { info: post, entry } = await deps.extractor.info(target, { client: opts.client })
+    const info = itemInfo(post, opts.item)
     return { info, plan: memoPlan(entry, target, info, opts) }
   }
 
@@ -348,15 +353,17 @@ export function createStreamService (deps: StreamDeps): StreamService {
     if (duration === null || !Number.isFinite(duration) || duration <= 0 || info.is_live) {
       throw new AppError('HLS_NOT_POSSIBLE', undefined, {
         detail: `the ${f.height === null ? '' : `${f.height}p `}format is one file of unknown duration, which a playlist cannot describe: ` +
-          `ask /api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?mode=proxy for the file itself`
+          `ask /api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?mode=proxy${itemQuery(target.item)} for the file itself`
       })
     }
     const ext = /^[a-z0-9]{1,5}$/.test(f.ext) ? f.ext : 'mp4'
     return await runTask(deps.pool, 'buildHls', { media: { endList: true, segments: [{ uri: `${proxyLink(target, f)}/media.${ext}`, duration }] } })
   }
 
-  async function serve (ex: MediaExchange, target: Target, opts: StreamOptions): Promise<void> {
-    const { info, entry } = await deps.extractor.info(target)
+  async function serve (ex: MediaExchange, postTarget: Target, opts: StreamOptions): Promise<void> {
+    const { info: post, entry } = await deps.extractor.info(postTarget)
+    const info = itemInfo(post, opts.item)
+    const target = withItem(postTarget, opts.item)
     const p = memoPlan(entry, target, info, opts)
     if (p.delivery === 'redirect') {
       // the very headers the uWS lane sends for a cached video (quickRedirect)
@@ -376,7 +383,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
           sendPlaylist(ex, await filePlaylist(target, info, p.primary), 'hls', `${p.reason}: one file, as a one-segment playlist of its proxy link`)
           return
         }
-        const ref = { platform: target.platform.name, id: target.id, formatId: p.primary.format_id }
+        const ref = { platform: target.platform.name, id: target.id, formatId: p.primary.format_id, ...itemOf(target) }
         await proxyMedia(ex, {
           url: p.primary.url,
           headers: p.primary.headers,
@@ -397,7 +404,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
           return
         }
         if (!isHlsFormat(p.primary)) break
-        const text = await rewritePlaylist(ex.signal, p.primary.manifest_url ?? p.primary.url, p.primary.headers, { platform: target.platform.name, id: target.id, formatId: p.primary.format_id })
+        const text = await rewritePlaylist(ex.signal, p.primary.manifest_url ?? p.primary.url, p.primary.headers, { platform: target.platform.name, id: target.id, formatId: p.primary.format_id, ...itemOf(target) })
         const cap = variantCap(opts.quality, opts.auto)
         sendPlaylist(ex, cap === null ? text : filterVariants(text, cap), 'hls', p.reason)
         return
@@ -407,7 +414,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     }
     if (opts.hlsOnly === true) {
       throw new AppError('HLS_NOT_POSSIBLE', undefined, {
-        detail: `${p.reason}; no HLS form exists: ask /api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?format=mp4 for one MP4`
+        detail: `${p.reason}; no HLS form exists: ask /api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?format=mp4${itemQuery(target.item)} for one MP4`
       })
     }
     const base = deps.selfBase()
@@ -418,7 +425,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     await deps.remuxer.serve(ex, { video, audio, audioCodec: (p.audio ?? p.primary).acodec }, {
       filename,
       download: opts.download,
-      key: `${target.platform.name}/${target.id}/${p.primary.format_id}${p.audio === null ? '' : `+${p.audio.format_id}`}`
+      key: `${target.platform.name}/${target.id}/${target.item === undefined ? '' : `item${target.item}/`}${p.primary.format_id}${p.audio === null ? '' : `+${p.audio.format_id}`}`
     })
   }
 
@@ -428,12 +435,13 @@ export function createStreamService (deps: StreamDeps): StreamService {
     sendPlaylist(ex, text, 'hls', 'a playlist rewritten to signed proxy links')
   }
 
-  function describe (base: string, target: Target, info: MediaInfo, p: StreamPlan, opts: StreamOptions): StreamInfoOut {
+  function describe (base: string, postTarget: Target, info: MediaInfo, p: StreamPlan, opts: StreamOptions): StreamInfoOut {
+    const target = withItem(postTarget, opts.item)
     const single = p.audio === null
     const proxy = single && !isHlsFormat(p.primary) ? base + proxyLink(target, p.primary, opts.filename) : null
     const splitHls = p.audio !== null && isMp4Member(p.primary) && isMp4Member(p.audio) ? base + split.masterLink(target, p.primary, p.audio) : null
     const hls = single && isHlsFormat(p.primary) ? base + playlistLink(target, p.primary) : splitHls
-    const replay = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy${opts.videoOnly ? '&video_only=true' : ''}${opts.mp4 === true ? '&format=mp4' : ''}`
+    const replay = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy${opts.videoOnly ? '&video_only=true' : ''}${opts.mp4 === true ? '&format=mp4' : ''}${itemQuery(opts.item)}`
     const streamUrl = p.delivery === 'redirect' ? p.primary.url : p.delivery === 'hls' && hls !== null ? hls : p.delivery === 'proxy' && proxy !== null ? proxy : replay
     return {
       platform: target.platform.name,

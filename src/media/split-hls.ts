@@ -10,6 +10,7 @@
 // per segment (a signature costs ~0.1 ms); the extensions satisfy players that
 // check segment URLs against the container they detect.
 import { AppError } from '../errors.ts'
+import { itemOf } from './items.ts'
 import { proxyMedia } from '../proxy/stream.ts'
 import type { MediaExchange } from '../proxy/exchange.ts'
 import type { LinkSigner, ReextractRef } from '../proxy/signer.ts'
@@ -79,14 +80,14 @@ export function createSplitHls (deps: SplitHlsDeps): SplitHls {
     url: f.url,
     headers: f.headers,
     urlExpiresAt: expirySec(f),
-    ref: { platform: target.platform.name, id: target.id, formatId }
+    ref: { platform: target.platform.name, id: target.id, formatId, ...itemOf(target) }
   }, deps.linkTtlSec)
 
   const mediaLink = (target: Target, f: MediaFormat): string =>
     isHlsFormat(f) ? deps.playlistLink(target, f) : `${SPLIT_PATH}${token(target, f, f.format_id)}/${INDEX}`
 
   const refresher = (target: Target, id: string, client?: Requester) => async (): Promise<MediaFormat> => {
-    const { info } = await deps.lookup({ platform: target.platform.name, id: target.id, formatId: id }, true, client)
+    const { info } = await deps.lookup({ platform: target.platform.name, id: target.id, formatId: id, ...itemOf(target) }, true, client)
     return findFormat(info, id)
   }
 

@@ -30,6 +30,8 @@ export interface Target {
   id: string
   url: string
   kind: TargetKind
+  // one item of a multi-item post (item=N; src/media/items.ts): the links made for it name it
+  item?: number
 }
 
 export interface ResolveInput {

@@ -12,6 +12,8 @@ export interface ReextractRef {
   platform: string
   id: string
   formatId: string
+  // the item of a multi-item post the format belongs to (src/media/items.ts)
+  item?: number
 }
 
 // proxy: /api/v2/proxy/<token>; hls: /api/v2/hls/<token>; split: /api/v2/hls/split/<token>/<name>
@@ -48,7 +50,7 @@ const CONTEXT = 'vidgate:proxy-link:v2:'
 const SECRET_HEADERS = new Set(['cookie', 'authorization', 'proxy-authorization'])
 const TOKEN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/
 
-interface Wire { k: LinkRoute, u: string, h?: Record<string, string>, e: number, x?: number, r?: [string, string, string], f?: string }
+interface Wire { k: LinkRoute, u: string, h?: Record<string, string>, e: number, x?: number, r?: [string, string, string], i?: number, f?: string }
 
 function invalid (detail: string): AppError {
   return new AppError('INVALID_SIGNATURE', undefined, { detail })
@@ -66,6 +68,7 @@ function isWire (value: unknown): value is Wire {
     (w.h === undefined || isStringRecord(w.h)) &&
     (w.x === undefined || Number.isSafeInteger(w.x)) &&
     (w.f === undefined || typeof w.f === 'string') &&
+    (w.i === undefined || (Number.isSafeInteger(w.i) && (w.i as number) >= 1)) &&
     (w.r === undefined || (Array.isArray(w.r) && w.r.length === 3 && w.r.every((s) => typeof s === 'string')))
 }
 
@@ -82,6 +85,7 @@ export function createLinkSigner (secret: string): LinkSigner {
       if (headers.length > 0) wire.h = Object.fromEntries(headers)
       if (payload.urlExpiresAt != null) wire.x = Math.floor(payload.urlExpiresAt)
       if (payload.ref != null) wire.r = [payload.ref.platform, payload.ref.id, payload.ref.formatId]
+      if (payload.ref?.item !== undefined) wire.i = payload.ref.item
       if (payload.filename != null) wire.f = payload.filename
       const body = deflateRawSync(JSON.stringify(wire), { level: 9 }).toString('base64url')
       return `${body}.${mac(body).toString('base64url')}`
@@ -109,7 +113,7 @@ export function createLinkSigner (secret: string): LinkSigner {
         headers: wire.h ?? {},
         expiresAt: wire.e,
         urlExpiresAt: wire.x ?? null,
-        ref: wire.r === undefined ? null : { platform: wire.r[0], id: wire.r[1], formatId: wire.r[2] },
+        ref: wire.r === undefined ? null : { platform: wire.r[0], id: wire.r[1], formatId: wire.r[2], ...(wire.i === undefined ? {} : { item: wire.i }) },
         filename: wire.f ?? null
       }
     }

@@ -32,6 +32,33 @@ export const formatSchema = object(formatProps)
 
 const thumbnailSchema = object({ url: { type: 'string' }, width: nullable('integer'), height: nullable('integer') })
 
+// One item of a multi-item post (item=N on the stream, embed, VRChat and download routes)
+export interface EntryOut {
+  index: number
+  kind: 'video' | 'photo'
+  id: string | null
+  title: string | null
+  duration: number | null
+  thumbnail: string | null
+  image: string | null
+  width: number | null
+  height: number | null
+  formats: FormatOut[]
+}
+
+export const entrySchema = object({
+  index: { type: 'integer', minimum: 1, description: 'the item number: item=N on the stream, embed, VRChat and download routes' },
+  kind: { type: 'string', enum: ['video', 'photo'] },
+  id: nullable('string'),
+  title: nullable('string'),
+  duration: nullable('number'),
+  thumbnail: nullable('string'),
+  image: { type: ['string', 'null'], description: 'a photo\'s image, through this server\'s signed image link (null for a video)' },
+  width: nullable('integer'),
+  height: nullable('integer'),
+  formats: { type: 'array', items: formatSchema, description: 'the video\'s formats (empty for a photo)' }
+})
+
 export interface VideoInfoOut {
   id: string
   platform: string
@@ -52,6 +79,8 @@ export interface VideoInfoOut {
   subtitles: string[]
   automatic_captions: string[]
   expires_at: string | null
+  // only when the post has several items (absent for a single video)
+  entries?: EntryOut[]
   cached: boolean
 }
 
@@ -75,9 +104,10 @@ const videoInfoProps: Record<string, JsonSchema> = {
   subtitles: { type: 'array', items: { type: 'string' } },
   automatic_captions: { type: 'array', items: { type: 'string' } },
   expires_at: nullable('string'),
+  entries: { type: 'array', items: entrySchema, description: 'only for a post or page of several items (X, Instagram, a page of videos): each video or photo, in order; the other fields are then those of its first video' },
   cached: { type: 'boolean' }
 }
-export const videoInfoSchema = object(videoInfoProps)
+export const videoInfoSchema = object(videoInfoProps, ['entries'])
 
 export interface QualityOut { quality: string, height: number | null, serving: string }
 

@@ -111,7 +111,7 @@ export function makeMediaSet (): MediaSet {
   return cachedSet
 }
 
-const TYPES: Readonly<Record<string, string>> = { mp4: 'video/mp4', m4a: 'audio/mp4', m3u8: 'application/vnd.apple.mpegurl', m4s: 'video/iso.segment', ts: 'video/mp2t', bin: 'application/octet-stream' }
+const TYPES: Readonly<Record<string, string>> = { jpg: 'image/jpeg', mp4: 'video/mp4', m4a: 'audio/mp4', m3u8: 'application/vnd.apple.mpegurl', m4s: 'video/iso.segment', ts: 'video/mp2t', bin: 'application/octet-stream' }
 
 // Serves the media set at /m/<file>; /bili/<file> only with BiliBili's Referer.
 export async function startMediaOrigin (): Promise<Origin & { set: MediaSet }> {

@@ -209,3 +209,52 @@ test('subtitle tracks: the source prefers vtt, then srt, then json3; unreadable-
     { lang: 'en', name: null, automatic: true, formats: ['json3'], source: { ext: 'json3', url: 'https://s.example/en.json3', headers: {} } }
   ])
 })
+
+const clip = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  ({ format_id: 'http-832', url: `https://video.twimg.com/${name}.mp4`, ext: 'mp4', vcodec: 'avc1', acodec: 'mp4a.40.2', height: 720, ...extra })
+
+test('a post of several items: its first video is the info, and every video and photo is an entry', () => {
+  const raw = {
+    _type: 'playlist',
+    id: 'post',
+    title: 'Post',
+    entries: [
+      // an Instagram carousel's photo: no formats, a picture
+      { id: 'p1', title: 'Post #1', formats: [], thumbnails: [{ url: 'https://scontent.test/small.jpg', width: 150, height: 150 }, { url: 'https://scontent.test/big.jpg?oe=674A2F1B', width: 1080, height: 1350 }] },
+      { id: 'v2', title: 'Post #2', duration: 4.5, thumbnail: 'https://pbs.twimg.com/v2.jpg', formats: [clip('v2', { url: 'https://video.twimg.com/v2.mp4?expire=1732461600' })] },
+      // no media at all: left out, its number kept by the others
+      { id: 'gone', title: 'Post #3' },
+      { id: 'v4', title: 'Post #4', formats: [clip('v4')] },
+      // a photo listed as an image format
+      { id: 'p5', formats: [{ format_id: 'orig', url: 'https://pbs.twimg.com/media/p5.png', ext: 'png', width: 2048, height: 1024 }, { format_id: 'small', url: 'https://pbs.twimg.com/media/p5s.png', ext: 'png', width: 680, height: 340 }] }
+    ]
+  }
+  const info = normalizeMediaInfo(raw)
+  assert.equal(info.id, 'v2', 'the first video, as before')
+  assert.equal(info.title, 'Post #2')
+  assert.deepEqual(info.formats.map((f) => f.url), ['https://video.twimg.com/v2.mp4?expire=1732461600'])
+  assert.deepEqual(info.entries?.map((e) => [e.index, e.kind, e.id, e.image, e.width, e.height, e.formats.length]), [
+    [1, 'photo', 'p1', 'https://scontent.test/big.jpg?oe=674A2F1B', 1080, 1350, 0],
+    [2, 'video', 'v2', null, null, null, 1],
+    [4, 'video', 'v4', null, null, null, 1],
+    [5, 'photo', 'p5', 'https://pbs.twimg.com/media/p5.png', 2048, 1024, 0]
+  ])
+  assert.equal(info.entries?.[1]?.duration, 4.5)
+  assert.equal(info.entries?.[1]?.thumbnail, 'https://pbs.twimg.com/v2.jpg')
+  assert.equal(info.entries?.[0]?.thumbnail, 'https://scontent.test/big.jpg?oe=674A2F1B')
+  // the earliest expiry of any item's media (the Instagram picture's oe= is earlier than v2's expire=)
+  assert.equal(info.entries?.[0]?.expires_at, '2024-11-29T21:16:11.000Z')
+  assert.equal(info.entries?.[1]?.expires_at, '2024-11-24T15:20:00.000Z')
+  assert.equal(info.expires_at, '2024-11-24T15:20:00.000Z')
+})
+
+test('multi_video results are items too; one usable item is a single video without entries', () => {
+  const parts = normalizeMediaInfo({ _type: 'multi_video', id: 'BV1', title: 'Parts', entries: [{ id: 'BV1_part1', formats: [clip('a')] }, { id: 'BV1_part2', formats: [clip('b')] }] })
+  assert.equal(parts.id, 'BV1_part1')
+  assert.deepEqual(parts.entries?.map((e) => [e.index, e.kind, e.formats[0]?.url]), [[1, 'video', 'https://video.twimg.com/a.mp4'], [2, 'video', 'https://video.twimg.com/b.mp4']])
+  const one = normalizeMediaInfo({ _type: 'playlist', id: 'page', entries: [{ id: 'page-1', formats: [clip('a')] }, { id: 'nothing' }] })
+  assert.equal(one.id, 'page-1')
+  assert.ok(!('entries' in one), 'a single item: the info as it always was')
+  const single = normalizeMediaInfo(fixture('twitter'))
+  assert.ok(!('entries' in single))
+})

@@ -1,6 +1,6 @@
 // yt-dlp info JSON (unknown) → MediaInfo / PlaylistInfo. Pure; runs in the thread so
 // the multi-megabyte JSON never reaches the HTTP event loop.
-import type { MediaFormat, MediaFragment, MediaInfo, MediaThumbnail, PlaylistEntry, PlaylistInfo, SubtitleInput, SubtitleTrack } from '../protocol.ts'
+import type { MediaEntry, MediaFormat, MediaFragment, MediaInfo, MediaThumbnail, PlaylistEntry, PlaylistInfo, SubtitleInput, SubtitleTrack } from '../protocol.ts'
 import { idOrNull, isRecord, numberOrNull, recordsOf, stringOrNull } from './json-guards.ts'
 import { parseUrlExpiry } from './url-expiry.ts'
 
@@ -153,17 +153,49 @@ function earliest (dates: (string | null)[]): string | null {
   return best
 }
 
-// A page holding several videos comes back as a playlist even with noplaylist: use its first video.
-function singleVideo (raw: unknown): Record<string, unknown> {
+// Image files yt-dlp may list as an item's only "formats" (a photo of a post)
+const IMAGE_EXTS = new Set(['jpg', 'jpeg', 'png', 'webp', 'avif', 'heic'])
+const isPlaylist = (raw: Record<string, unknown>): boolean =>
+  (raw._type === 'playlist' || raw._type === 'multi_video') && raw.formats === undefined && raw.url === undefined
+
+// One item of a multi-item post: a video (its formats), a photo (an image format, or
+// no formats but a picture, as yt-dlp lists an Instagram carousel's photos), else null.
+function mediaEntry (raw: Record<string, unknown>, index: number): MediaEntry | null {
+  const listed = Array.isArray(raw.formats) ? recordsOf(raw.formats) : raw.url !== undefined ? [raw] : []
+  const formats = listed.flatMap((f, i) => normalizeFormat(f, i) ?? [])
+  const media = formats.filter((f) => !IMAGE_EXTS.has(f.ext.toLowerCase()))
+  const thumbnails = parseThumbnails(raw)
+  const thumbnail = stringOrNull(raw.thumbnail) ?? thumbnails.at(-1)?.url ?? null
+  const base = { index, id: idOrNull(raw.id), title: stringOrNull(raw.title), duration: numberOrNull(raw.duration), thumbnail }
+  if (media.length > 0) {
+    return { ...base, kind: 'video', image: null, width: numberOrNull(raw.width), height: numberOrNull(raw.height), formats: media, expires_at: earliest(media.map((f) => f.expires_at)) }
+  }
+  const area = (x: { width: number | null, height: number | null }): number => (x.width ?? 0) * (x.height ?? 0)
+  const images = formats.filter((f) => IMAGE_EXTS.has(f.ext.toLowerCase()))
+  const picture = images.length > 0
+    ? images.reduce((a, b) => area(b) >= area(a) ? b : a)
+    : thumbnails.length > 0 ? thumbnails.reduce((a, b) => area(b) >= area(a) ? b : a) : null
+  const image = picture?.url ?? (listed.length === 0 ? thumbnail : null)
+  if (image === null) return null
+  return { ...base, kind: 'photo', image, width: picture?.width ?? null, height: picture?.height ?? null, formats: [], expires_at: parseUrlExpiry(image) }
+}
+
+// A page holding several items comes back as a playlist even with noplaylist: its first
+// video is the info, and with two items or more they are all listed (entries).
+function itemsOf (raw: unknown): { info: Record<string, unknown>, entries: MediaEntry[] | null } {
   if (!isRecord(raw)) throw new YtDlpOutputError('yt-dlp output is not a JSON object')
-  if (raw._type !== 'playlist' || raw.formats !== undefined || raw.url !== undefined) return raw
-  const first = recordsOf(raw.entries).find(e => e.formats !== undefined || e.url !== undefined)
+  if (!isPlaylist(raw)) return { info: raw, entries: null }
+  const listed = recordsOf(raw.entries)
+  const playable = listed.filter(e => e.formats !== undefined || e.url !== undefined)
+  const entries = listed.flatMap((e, i) => mediaEntry(e, i + 1) ?? [])
+  const firstVideo = entries.find((e) => e.kind === 'video')
+  const first = firstVideo === undefined ? playable[0] : listed[firstVideo.index - 1]
   if (first === undefined) throw new YtDlpOutputError('yt-dlp returned a playlist without playable entries')
-  return first
+  return { info: first, entries: entries.length >= 2 ? entries : null }
 }
 
 export function normalizeMediaInfo (raw: unknown): MediaInfo {
-  const info = singleVideo(raw)
+  const { info, entries } = itemsOf(raw)
   const id = idOrNull(info.id)
   if (id === null) throw new YtDlpOutputError('yt-dlp output has no id')
   // Extractors that find one URL may leave formats out; yt-dlp then treats the info itself as the format.
@@ -172,7 +204,7 @@ export function normalizeMediaInfo (raw: unknown): MediaInfo {
   const thumbnails = parseThumbnails(info)
   const manual = subtitleTracks(info.subtitles, false)
   const automatic = subtitleTracks(info.automatic_captions, true)
-  return {
+  const out: MediaInfo = {
     id,
     title: stringOrNull(info.title) ?? id,
     description: stringOrNull(info.description),
@@ -193,6 +225,11 @@ export function normalizeMediaInfo (raw: unknown): MediaInfo {
     subtitle_tracks: [...manual, ...automatic],
     expires_at: earliest(formats.map(f => f.expires_at))
   }
+  if (entries === null) return out
+  // the cache keeps the info no longer than its first URL to expire, any item's
+  out.expires_at = earliest([out.expires_at, ...entries.map((e) => e.expires_at)])
+  out.entries = entries
+  return out
 }
 
 function playlistEntry (e: Record<string, unknown>): PlaylistEntry | null {

@@ -147,7 +147,7 @@ test('fake yt-dlp: crash and huge output', async () => {
 test('fake yt-dlp: playlist, bad input, version', async () => {
   const list = await runYtDlpTask(task('https://video.test/playlist', { kind: 'playlist' }))
   assert.ok(list.ok)
-  assert.equal('entries' in list.value ? list.value.entries.length : -1, 5)
+  assert.equal('entry_count' in list.value ? list.value.entries.length : -1, 5)
   expectFailure(await runYtDlpTask(task('https://video.test/ok', { timeoutMs: 0 })), 'INVALID_INPUT')
   expectFailure(await runYtDlpTask(task('https://video.test/fixture/missing')), 'EXTRACTION_FAILED')
   const version = await ytDlpVersion(FAKE, 5000)

@@ -76,7 +76,7 @@ function jsonRoutes (deps: RouteDeps): Route[] {
         summary: 'Download a video to server storage (runs in the background)',
         tags: ['downloads'],
         params: [{ ...tokenParam, description: 'anonymous clients: an owner_token to create the task under (default: a new one)' }],
-        body: { schema: { type: 'object', description: '{ url } or { platform, id }, plus quality, format (mp4|webm|mkv|mp3|m4a), audio_only, filename' } },
+        body: { schema: { type: 'object', description: '{ url } or { platform, id }, plus quality, format (mp4|webm|mkv|mp3|m4a), audio_only, filename, item (one item of a multi-item post, from 1: entries[].index of the video info; 404 ITEM_NOT_FOUND past its items, 422 ITEM_IS_PHOTO for a photo)' } },
         responses: {
           202: { description: 'accepted, or the same download of this owner already queued, running or finished (reused: true); X-Task-Token carries owner_token', schema: submitSchema },
           ...caps

@@ -6,7 +6,8 @@ import { AppError } from '../../errors.ts'
 import { queryInt, queryBool, queryString } from '../input.ts'
 import { targetFrom } from './videos.ts'
 import { subtitlePath } from './subtitles.ts'
-import { streamOptions } from './stream-options.ts'
+import { streamOptions, ITEM_PARAM } from './stream-options.ts'
+import { itemQuery, withItem } from '../../media/items.ts'
 import { formatQuality } from '../../media/quality.ts'
 import type { StreamService } from '../../media/service.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
@@ -87,7 +88,8 @@ export function embedRoutes (deps: EmbedDeps): Route[] {
         { name: 'height', in: 'query', description: 'pixels (default 360)' },
         { name: 'autoplay', in: 'query', description: 'true: start muted' },
         { name: 'controls', in: 'query', description: 'false: hide controls' },
-        { name: 'captions', in: 'query', description: 'a language key of the track list: that track is shown from the start (the page lists the uploaded subtitles, or the automatic captions when there are none)' }
+        { name: 'captions', in: 'query', description: 'a language key of the track list: that track is shown from the start (the page lists the uploaded subtitles, or the automatic captions when there are none)' },
+        ITEM_PARAM
       ],
       responses: { 200: { description: 'HTML page', contentType: 'text/html' } }
     },
@@ -99,11 +101,11 @@ export function embedRoutes (deps: EmbedDeps): Route[] {
       if (captions !== null && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(captions)) throw new AppError('INVALID_INPUT', 'captions is not a language key', { detail: 'captions' })
       const { info } = await deps.streams.plan(target, opts)
       const image = deps.image
-      const src = `/api/v2/stream/${encodeURIComponent(target.platform.name)}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy&format=mp4`
+      const src = `/api/v2/stream/${encodeURIComponent(target.platform.name)}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy&format=mp4${itemQuery(opts.item)}`
       const html = embedPage({
         title: info.title,
         src,
-        poster: info.thumbnail !== null && /^https?:\/\//.test(info.thumbnail) && image !== undefined ? image(target, info.thumbnail) : null,
+        poster: info.thumbnail !== null && /^https?:\/\//.test(info.thumbnail) && image !== undefined ? image(withItem(target, opts.item), info.thumbnail) : null,
         width: queryInt(q, 'width', { min: 16, max: 7680, fallback: 640 }),
         height: queryInt(q, 'height', { min: 16, max: 4320, fallback: 360 }),
         autoplay: queryBool(q, 'autoplay'),

@@ -8,6 +8,7 @@ import type { Quality } from '../../media/quality.ts'
 import { STREAM_MODES } from '../../media/stream-plan.ts'
 import type { StreamMode } from '../../media/stream-plan.ts'
 import type { StreamOptions } from '../../media/service.ts'
+import { MAX_ITEM } from '../../media/items.ts'
 
 const HLS_PLAYERS = /AppleCoreMedia|VLC|mpv|Lavf|AVProVideo|NSPlayer|ExoPlayer|(?:Version\/[\d.]+.*Safari)/i
 
@@ -22,6 +23,21 @@ export interface StreamQuery {
   filename: string | null
   bandwidth: number
   device: string | undefined
+  // item=N of a multi-item post
+  item: number | undefined
+}
+
+// item=N (from 1): one item of a multi-item post; undefined when not asked
+export function queryItem (q: Readonly<Record<string, unknown>>): number | undefined {
+  const n = queryInt(q, 'item', { min: 1, max: MAX_ITEM, fallback: 0 })
+  return n === 0 ? undefined : n
+}
+
+export const ITEM_PARAM = {
+  name: 'item',
+  in: 'query' as const,
+  description: `one item of a multi-item post (an X or Instagram post, a page of several videos): its number, from 1, as entries[].index of the video info and yt-dlp's --playlist-items count (1 to ${MAX_ITEM}); a single video is item 1. Past the post's items: 404 ITEM_NOT_FOUND; a photo: 422 ITEM_IS_PHOTO (its image is entries[].image)`,
+  schema: { type: 'integer', minimum: 1, maximum: MAX_ITEM }
 }
 
 export function parseStreamQuery (q: Readonly<Record<string, unknown>>, defaults: { mode?: StreamMode, quality?: Quality, download?: boolean } = {}): StreamQuery {
@@ -39,7 +55,8 @@ export function parseStreamQuery (q: Readonly<Record<string, unknown>>, defaults
     download: queryBool(q, 'download', defaults.download ?? false),
     filename: queryString(q, 'filename', { max: 200 }) ?? null,
     bandwidth,
-    device: queryString(q, 'device', { max: 16 })
+    device: queryString(q, 'device', { max: 16 }),
+    item: queryItem(q)
   }
 }
 
@@ -56,7 +73,8 @@ export function withAgent (s: StreamQuery, ua: string): StreamOptions {
     mp4: s.format === 'mp4',
     download: s.download,
     filename: s.filename,
-    auto: { bandwidthKbps: s.bandwidth === 0 ? undefined : s.bandwidth, userAgent: ua, device: s.device }
+    auto: { bandwidthKbps: s.bandwidth === 0 ? undefined : s.bandwidth, userAgent: ua, device: s.device },
+    ...(s.item === undefined ? {} : { item: s.item })
   }
 }
 

@@ -8,7 +8,7 @@ import type { Route, ParamDoc, PeekAnswer } from '../route.ts'
 import { mediaExchange } from '../hyper-exchange.ts'
 import { jsonBody, bodyString, bodyArray } from '../input.ts'
 import { targetFrom } from './videos.ts'
-import { streamOptions, parseStreamQuery, prefersHls, withAgent } from './stream-options.ts'
+import { streamOptions, parseStreamQuery, prefersHls, withAgent, ITEM_PARAM } from './stream-options.ts'
 import type { StreamQuery } from './stream-options.ts'
 import { remember } from '../../guard/memo.ts'
 import { parseQuality, QUALITY_VALUES } from '../../media/quality.ts'
@@ -40,7 +40,8 @@ const STREAM_PARAMS: readonly ParamDoc[] = [
   { name: 'download', in: 'query', description: 'true: Content-Disposition attachment' },
   { name: 'filename', in: 'query', description: 'file name for Content-Disposition (UTF-8 allowed)' },
   { name: 'bandwidth', in: 'query', description: 'kbps, for quality=auto' },
-  { name: 'device', in: 'query', description: 'mobile|tablet|desktop|auto, for quality=auto' }
+  { name: 'device', in: 'query', description: 'mobile|tablet|desktop|auto, for quality=auto' },
+  ITEM_PARAM
 ]
 const URL_PARAM: ParamDoc = { name: 'url', in: 'query', required: true, description: 'the video page URL' }
 

@@ -10,13 +10,13 @@ import { randomBytes } from 'node:crypto'
 import { remember } from '../../guard/memo.ts'
 import { pathParam, queryString, queryInt, jsonBody, bodyArray, bodyString } from '../input.ts'
 import { serializeVideoInfo, serializeFormats, serializePlaylist, serializeBatch, serializePlatforms } from '../../schemas/videos.ts'
-import type { VideoInfoOut, FormatOut, BatchItemOut } from '../../schemas/videos.ts'
+import type { VideoInfoOut, FormatOut, BatchItemOut, EntryOut } from '../../schemas/videos.ts'
 import { availableQualities } from '../../media/quality.ts'
 import { qualityServing } from '../../media/stream-plan.ts'
 import type { Extractor } from '../../extract/engine.ts'
 import type { CacheEntry } from '../../extract/cache.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
-import type { MediaInfo, MediaFormat } from '../../../workers/protocol.ts'
+import type { MediaInfo, MediaFormat, MediaEntry } from '../../../workers/protocol.ts'
 
 // Thumbnails as this server's signed image links (absolute, on the request's public base)
 export interface InfoImages {
@@ -93,7 +93,26 @@ export function infoOut (target: Target, info: MediaInfo, cached: boolean, image
     subtitles: info.subtitles,
     automatic_captions: info.automatic_captions,
     expires_at: info.expires_at,
+    ...(info.entries === undefined ? {} : { entries: info.entries.map((e) => entryOut(e, img)) }),
     cached
+  }
+}
+
+const whole = (n: number | null): number | null => n === null ? null : Math.round(n)
+
+// One item of a post: its pictures through the image links like the info's
+export function entryOut (e: MediaEntry, img: (url: string) => string): EntryOut {
+  return {
+    index: e.index,
+    kind: e.kind,
+    id: e.id,
+    title: e.title,
+    duration: e.duration,
+    thumbnail: e.thumbnail === null ? null : img(e.thumbnail),
+    image: e.image === null ? null : img(e.image),
+    width: whole(e.width),
+    height: whole(e.height),
+    formats: e.formats.map(formatOut)
   }
 }
 

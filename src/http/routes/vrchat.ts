@@ -10,6 +10,8 @@ import type { RequestContext } from '../context.ts'
 import type { Route } from '../route.ts'
 import { queryString, queryEnum } from '../input.ts'
 import { targetFrom } from './videos.ts'
+import { queryItem, ITEM_PARAM } from './stream-options.ts'
+import { itemQuery, withItem } from '../../media/items.ts'
 import { parseQuality } from '../../media/quality.ts'
 import { planVrchat, needsHeaders, safeLocation } from '../../media/stream-plan.ts'
 import type { VrchatPlan } from '../../media/stream-plan.ts'
@@ -25,12 +27,13 @@ interface Choice { target: Target, info: MediaInfo, plan: VrchatPlan, player: 'a
 export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: StreamService, publicBase: (req: Request) => string }): Route[] {
   async function choose (req: Request, ctx: RequestContext): Promise<Choice> {
     const q = req.query_parameters
-    const target = targetFrom(deps.registry, {}, q, 'video')
+    const item = queryItem(q)
+    const target = withItem(targetFrom(deps.registry, {}, q, 'video'), item)
     const quality = parseQuality(queryString(q, 'quality', { max: 16 }), { kind: 'height', height: 720 })
     const maxHeight = quality.kind === 'height' ? quality.height : quality.kind === 'worst' ? 144 : 1080
     const asked = queryEnum(q, 'player', ['avpro', 'unity', 'auto'] as const, 'auto')
     const player = asked !== 'auto' ? asked : /UnityPlayer/i.test(req.headers['user-agent'] ?? '') ? 'unity' : 'avpro'
-    const { info } = await deps.streams.plan(target, { quality, mode: 'auto', videoOnly: false, prefersHls: false, download: false, filename: null, client: requester(ctx) })
+    const { info } = await deps.streams.plan(target, { quality, mode: 'auto', videoOnly: false, prefersHls: false, download: false, filename: null, client: requester(ctx), ...(item === undefined ? {} : { item }) })
     const plan = planVrchat(info.formats, maxHeight, player, info.is_live)
     const base = deps.publicBase(req)
     let url: string
@@ -43,7 +46,7 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
       url = direct ? plan.format.url : base + deps.streams.proxyLink(target, plan.format)
       plays = direct ? 'direct' : 'proxy'
     } else if (plan.split !== null || plan.hlsRemux !== undefined) {
-      url = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${maxHeight}p&mode=proxy&format=mp4`
+      url = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${maxHeight}p&mode=proxy&format=mp4${itemQuery(item)}`
       plays = 'remux'
     } else {
       throw new AppError('EXTRACTION_FAILED', 'No format VRChat can play', { detail: plan.reason })
@@ -67,7 +70,8 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
   const params = [
     { name: 'url', in: 'query' as const, required: true, description: 'the video page URL' },
     { name: 'quality', in: 'query' as const, description: '720p (default), 480p, 360p, best…' },
-    { name: 'player', in: 'query' as const, description: 'avpro | unity | auto (from the User-Agent)' }
+    { name: 'player', in: 'query' as const, description: 'avpro | unity | auto (from the User-Agent)' },
+    ITEM_PARAM
   ]
 
   return [
