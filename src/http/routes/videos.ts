@@ -344,7 +344,6 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
   return [
     infoRoute('/api/v2/videos/:platform/:id', []),
     infoRoute('/api/v2/videos', [URL_PARAM]),
-    infoRoute('/api/info', [URL_PARAM]),
     formatsRoute('/api/v2/videos/:platform/:id/formats', []),
     formatsRoute('/api/v2/videos/formats', [URL_PARAM]),
     formatsRoute('/api/formats', [URL_PARAM]),

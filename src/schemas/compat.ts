@@ -1,0 +1,143 @@
+// The original YouTuberBilBiliHelper's bodies on its compat paths, with its field
+// names and types (epoch-second floats where it sent time.time()); see
+// ../shared/reference/seed-system.md. The v2 bodies are in the other schema files.
+import { compile, nullable, object } from './compile.ts'
+import type { JsonSchema } from './compile.ts'
+import { videoInfoSchema } from './videos.ts'
+import type { VideoInfoOut } from './videos.ts'
+
+// the original's VideoInfo without formats (its /api/info and /api/vrchat/info "info")
+export interface OriginalInfo {
+  id: string
+  title: string
+  description: string | null
+  duration: number | null
+  uploader: string | null
+  upload_date: string | null
+  view_count: number | null
+  like_count: number | null
+  thumbnail: string | null
+}
+
+export const originalInfoSchema = object({
+  id: { type: 'string' },
+  title: { type: 'string' },
+  description: nullable('string'),
+  duration: nullable('number'),
+  uploader: nullable('string'),
+  upload_date: nullable('string'),
+  view_count: nullable('integer'),
+  like_count: nullable('integer'),
+  thumbnail: nullable('string')
+})
+
+// /api/info: the original's fields (platform, video_id, info, stream_available, success) beside ours
+export type CompatInfoOut = VideoInfoOut & { video_id: string, info: OriginalInfo, stream_available: boolean, success: boolean }
+
+const videoInfoProps = videoInfoSchema.properties as Record<string, JsonSchema>
+export const compatInfoSchema = object({
+  ...videoInfoProps,
+  video_id: { type: 'string' },
+  info: originalInfoSchema,
+  stream_available: { type: 'boolean' },
+  success: { type: 'boolean' }
+})
+
+// POST /api/v2/stream/batch with a bare array: the original's stream_data per "platform:video_id"
+export interface StreamData {
+  stream_url: string
+  quality: string
+  platform: string
+  video_id: string
+  video_info: { title: string, duration: number | null, thumbnail: string | null, uploader: string | null }
+  extracted_at: number | null
+  expires_at: number | null
+  cached_at: number | null
+}
+
+export interface CompatBatchOut {
+  batch_results: {
+    results: Record<string, { success: boolean, data?: StreamData, error?: string }>
+    total: number
+    successful: number
+    failed: number
+  }
+  processed_at: number
+  total_requests: number
+  valid_requests: number
+}
+
+const streamDataSchema = object({
+  stream_url: { type: 'string' },
+  quality: { type: 'string' },
+  platform: { type: 'string' },
+  video_id: { type: 'string' },
+  video_info: object({ title: { type: 'string' }, duration: nullable('number'), thumbnail: nullable('string'), uploader: nullable('string') }),
+  extracted_at: { ...nullable('number'), description: 'epoch seconds: when this request extracted it; null when it came from the cache' },
+  expires_at: { ...nullable('number'), description: 'epoch seconds: when the cached info (and so this URL) stops being served; null when unknown' },
+  cached_at: { ...nullable('number'), description: 'epoch seconds: when this request cached it; null when it was cached before' }
+})
+
+export const compatBatchSchema = object({
+  batch_results: object({
+    results: {
+      type: 'object',
+      description: 'by "<platform>:<video_id>" (a repeated pair answers once)',
+      additionalProperties: object({ success: { type: 'boolean' }, data: streamDataSchema, error: { type: 'string' } }, ['data', 'error'])
+    },
+    total: { type: 'integer' },
+    successful: { type: 'integer' },
+    failed: { type: 'integer' }
+  }),
+  processed_at: { type: 'number' },
+  total_requests: { type: 'integer' },
+  valid_requests: { type: 'integer' }
+})
+
+// GET /api/v2/stream/cache/stats
+export interface CacheStatsOut {
+  cache_stats: { total_cached_streams: number, platform_breakdown: Record<string, number>, cache_hit_rate: string, timestamp: number }
+  timestamp: number
+}
+
+export const cacheStatsSchema = object({
+  cache_stats: object({
+    total_cached_streams: { type: 'integer', description: 'videos whose info this host\'s workers hold (not expired)' },
+    platform_breakdown: { type: 'object', additionalProperties: { type: 'integer' } },
+    cache_hit_rate: { type: 'string', description: 'the info cache\'s hits over lookups since start, all workers, as "NN.N%"; "N/A" before any lookup' },
+    timestamp: { type: 'number' }
+  }),
+  timestamp: { type: 'number' }
+})
+
+// GET /api/vrchat/health
+export interface VrchatHealthOut {
+  status: string
+  service: string
+  version: string
+  features: Record<'get_only_endpoints' | 'unicode_filename_support' | 'unity_player_optimization' | 'avpro_video_support' | 'filename_sanitization' | 'error_handling_enhanced', boolean>
+  endpoints: { stream: string, download: string, info: string, health: string }
+  supported_players: string[]
+  supported_qualities: string[]
+  notes: string
+  checks: Record<string, string>
+}
+
+const FEATURES = ['get_only_endpoints', 'unicode_filename_support', 'unity_player_optimization', 'avpro_video_support', 'filename_sanitization', 'error_handling_enhanced']
+
+export const vrchatHealthSchema = object({
+  status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
+  service: { type: 'string' },
+  version: { type: 'string' },
+  features: object(Object.fromEntries(FEATURES.map((f) => [f, { type: 'boolean' }]))),
+  endpoints: object({ stream: { type: 'string' }, download: { type: 'string' }, info: { type: 'string' }, health: { type: 'string' } }),
+  supported_players: { type: 'array', items: { type: 'string' } },
+  supported_qualities: { type: 'array', items: { type: 'string' } },
+  notes: { type: 'string' },
+  checks: { type: 'object', description: 'the health checks VRChat playback depends on (ytdlp, ffmpeg) and their status', additionalProperties: { type: 'string' } }
+})
+
+export const serializeCompatInfo = compile<CompatInfoOut>(compatInfoSchema)
+export const serializeCompatBatch = compile<CompatBatchOut>(compatBatchSchema)
+export const serializeCacheStats = compile<CacheStatsOut>(cacheStatsSchema)
+export const serializeVrchatHealth = compile<VrchatHealthOut>(vrchatHealthSchema)
