@@ -76,7 +76,8 @@ export function compatRoutes (deps: CompatRouteDeps): Route[] {
           description: out.description,
           duration: out.duration,
           uploader: out.uploader,
-          upload_date: out.upload_date,
+          // the original's YYYYMMDD (ours is YYYY-MM-DD)
+          upload_date: out.upload_date === null ? null : out.upload_date.replaceAll('-', ''),
           view_count: out.view_count,
           like_count: out.like_count,
           thumbnail: out.thumbnail
