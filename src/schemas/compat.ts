@@ -3,8 +3,10 @@
 // ../shared/reference/seed-system.md. The v2 bodies are in the other schema files.
 import { compile, nullable, object } from './compile.ts'
 import type { JsonSchema } from './compile.ts'
-import { videoInfoSchema } from './videos.ts'
-import type { VideoInfoOut } from './videos.ts'
+import { formatsSchema, platformsSchema, videoInfoSchema } from './videos.ts'
+import type { FormatsOut, PlatformsOut, VideoInfoOut } from './videos.ts'
+import { streamInfoSchema } from './streams.ts'
+import type { StreamInfoOut } from './streams.ts'
 
 // the original's VideoInfo without formats (its /api/info and /api/vrchat/info "info")
 export interface OriginalInfo {
@@ -34,14 +36,61 @@ export const originalInfoSchema = object({
 // /api/info: the original's fields (platform, video_id, info, stream_available, success) beside ours
 export type CompatInfoOut = VideoInfoOut & { video_id: string, info: OriginalInfo, stream_available: boolean, success: boolean }
 
-const videoInfoProps = videoInfoSchema.properties as Record<string, JsonSchema>
 export const compatInfoSchema = object({
-  ...videoInfoProps,
+  ...(videoInfoSchema.properties as Record<string, JsonSchema>),
   video_id: { type: 'string' },
   info: originalInfoSchema,
   stream_available: { type: 'boolean' },
   success: { type: 'boolean' }
 })
+
+const propsOf = (schema: JsonSchema): Record<string, JsonSchema> => schema.properties as Record<string, JsonSchema>
+
+// /api/formats: the original's video_id, available_qualities, recommended_quality, video_info, success beside ours
+export type CompatFormatsOut = FormatsOut & { video_id: string, available_qualities: string[], recommended_quality: string, video_info: OriginalInfo, success: boolean }
+
+export const compatFormatsSchema = object({
+  ...propsOf(formatsSchema),
+  video_id: { type: 'string' },
+  available_qualities: { type: 'array', items: { type: 'string' }, description: 'the qualities this video has (the original listed a constant set)' },
+  recommended_quality: { type: 'string' },
+  video_info: originalInfoSchema,
+  success: { type: 'boolean' }
+})
+
+// /api/platforms: the original's supported_platforms, total_platforms and endpoint lists beside ours
+export interface OriginalPlatform { name: string, platform_id: string, domains: string[], example_urls: string[], features: string[], notes: string | null }
+export type CompatPlatformsOut = PlatformsOut & {
+  supported_platforms: OriginalPlatform[]
+  total_platforms: number
+  simple_endpoints: string[]
+  vrchat_endpoints: string[]
+  vrchat_features: string[]
+}
+
+export const compatPlatformsSchema = object({
+  ...propsOf(platformsSchema),
+  supported_platforms: {
+    type: 'array',
+    items: object({
+      name: { type: 'string' },
+      platform_id: { type: 'string' },
+      domains: { type: 'array', items: { type: 'string' } },
+      example_urls: { type: 'array', items: { type: 'string' } },
+      features: { type: 'array', items: { type: 'string' } },
+      notes: nullable('string')
+    })
+  },
+  total_platforms: { type: 'integer' },
+  simple_endpoints: { type: 'array', items: { type: 'string' } },
+  vrchat_endpoints: { type: 'array', items: { type: 'string' } },
+  vrchat_features: { type: 'array', items: { type: 'string' } }
+})
+
+// /api/stream?format=json: the original's video_id and success beside ours
+export type CompatStreamInfoOut = StreamInfoOut & { video_id: string, success: boolean }
+
+export const compatStreamInfoSchema = object({ ...propsOf(streamInfoSchema), video_id: { type: 'string' }, success: { type: 'boolean' } })
 
 // POST /api/v2/stream/batch with a bare array: the original's stream_data per "platform:video_id"
 export interface StreamData {
@@ -141,3 +190,6 @@ export const serializeCompatInfo = compile<CompatInfoOut>(compatInfoSchema)
 export const serializeCompatBatch = compile<CompatBatchOut>(compatBatchSchema)
 export const serializeCacheStats = compile<CacheStatsOut>(cacheStatsSchema)
 export const serializeVrchatHealth = compile<VrchatHealthOut>(vrchatHealthSchema)
+export const serializeCompatFormats = compile<CompatFormatsOut>(compatFormatsSchema)
+export const serializeCompatPlatforms = compile<CompatPlatformsOut>(compatPlatformsSchema)
+export const serializeCompatStreamInfo = compile<CompatStreamInfoOut>(compatStreamInfoSchema)

@@ -155,6 +155,44 @@ test('the original\'s compat forms answer as the original did', async (t) => {
     for (const key of ['video_id', 'info', 'stream_available', 'success']) assert.ok(!(key in v2.body), `v2 has no ${key}`)
   })
 
+  await t.test('/api/formats, /api/platforms and /api/stream?format=json carry the original\'s fields beside ours', async () => {
+    const formats = await json(`${base}/api/formats?url=${q(YT_PAGE)}`)
+    assert.equal(formats.res.status, 200, JSON.stringify(formats.body))
+    assertTypes(formats.body, { platform: 'string', video_id: 'string', available_qualities: 'array', recommended_quality: 'string', video_info: 'object', success: 'boolean', qualities: 'array', formats: 'array' }, 'formats')
+    assert.equal(formats.body.video_id, YT_ID)
+    assert.deepEqual(formats.body.available_qualities, (formats.body.qualities as Json[]).map((x) => x.quality))
+    assert.ok((formats.body.available_qualities as string[]).includes('360p'))
+    assert.deepEqual(Object.keys(formats.body.video_info as Json).sort(), ['description', 'duration', 'id', 'like_count', 'thumbnail', 'title', 'upload_date', 'uploader', 'view_count'])
+    assert.equal(formats.body.success, true)
+
+    const platforms = await json(`${base}/api/platforms`)
+    assert.equal(platforms.res.status, 200)
+    assert.equal(platforms.body.total_platforms, platforms.body.count)
+    const list = platforms.body.supported_platforms as Json[]
+    const youtube = list.find((p) => p.platform_id === 'youtube') ?? {}
+    assertTypes(youtube, { name: 'string', platform_id: 'string', domains: 'array', example_urls: 'array', features: 'array', notes: 'string|null' }, 'youtube')
+    assert.ok((youtube.domains as string[]).includes('youtube.com') && (youtube.domains as string[]).includes('youtu.be'))
+    assert.ok((youtube.features as string[]).includes('streaming'))
+    for (const key of ['simple_endpoints', 'vrchat_endpoints', 'vrchat_features']) assert.ok(Array.isArray(platforms.body[key]), key)
+
+    const stream = await json(`${base}/api/stream?url=${q(TWEET_PAGE)}&format=json`)
+    assert.equal(stream.res.status, 200, JSON.stringify(stream.body))
+    assertTypes(stream.body, { platform: 'string', video_id: 'string', stream_url: 'string', quality: 'string', success: 'boolean', delivery: 'string' }, 'stream')
+    assert.equal(stream.body.video_id, TWEET_ID)
+    assert.equal(stream.body.success, true)
+    // ours is unchanged
+    const v2 = await json(`${base}/api/v2/stream?url=${q(TWEET_PAGE)}&mode=json`)
+    assert.ok(!('video_id' in v2.body) && !('success' in v2.body))
+  })
+
+  await t.test('/api/v2/stream/url?proxy=true proxies, as the original redirected to its proxy', async () => {
+    const direct = await get(`/api/v2/stream/url?url=${q(TWEET_PAGE)}`, { method: 'HEAD' })
+    assert.equal(direct.status, 302)
+    const proxied = await get(`/api/v2/stream/url?url=${q(TWEET_PAGE)}&proxy=true`, { method: 'HEAD' })
+    assert.equal(proxied.status, 200)
+    assert.equal(proxied.headers.get('x-stream-mode'), 'proxy')
+  })
+
   await t.test('/api/vrchat/download and /api/v2/videos/download/vrchat: 302 to the proxy with a VRChat-safe .mp4 name', async () => {
     const res = await get(`/api/vrchat/download?url=${q(YT_PAGE)}`)
     assert.equal(res.status, 302)

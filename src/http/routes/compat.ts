@@ -7,7 +7,7 @@ import { jsonRoute } from '../route.ts'
 import type { Route, ParamDoc } from '../route.ts'
 import { processTime, requester } from '../context.ts'
 import { queryEnum, queryString } from '../input.ts'
-import { infoOut, targetFrom } from './videos.ts'
+import { formatsOut, infoOut, targetFrom } from './videos.ts'
 import { formatQuality, parseQuality } from '../../media/quality.ts'
 import { safeLocation } from '../../media/stream-plan.ts'
 import type { StreamService } from '../../media/service.ts'
@@ -15,8 +15,9 @@ import type { Extractor } from '../../extract/engine.ts'
 import { cacheKey } from '../../extract/cache.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import type { HealthReport } from '../../schemas/system.ts'
-import { serializeCacheStats, serializeCompatInfo, serializeVrchatHealth } from '../../schemas/compat.ts'
-import type { CacheStatsOut, CompatInfoOut, VrchatHealthOut } from '../../schemas/compat.ts'
+import { serializeCacheStats, serializeCompatFormats, serializeCompatInfo, serializeCompatPlatforms, serializeVrchatHealth } from '../../schemas/compat.ts'
+import type { CacheStatsOut, CompatFormatsOut, CompatInfoOut, CompatPlatformsOut, OriginalInfo, VrchatHealthOut } from '../../schemas/compat.ts'
+import type { VideoInfoOut } from '../../schemas/videos.ts'
 
 export interface CompatRouteDeps {
   registry: PlatformRegistry
@@ -42,6 +43,21 @@ export function vrchatFilename (name: string): string {
     .replace(/[^A-Za-z0-9_ .-]/g, '')
     .replace(/ /g, '_').replace(/_+/g, '_').replace(/^_+|_+$/g, '')
   return safe === '' ? 'video' : safe
+}
+
+// the original's VideoInfo without formats, from our info (its upload_date is YYYYMMDD, ours YYYY-MM-DD)
+function originalInfo (out: VideoInfoOut): OriginalInfo {
+  return {
+    id: out.id,
+    title: out.title,
+    description: out.description,
+    duration: out.duration,
+    uploader: out.uploader,
+    upload_date: out.upload_date === null ? null : out.upload_date.replaceAll('-', ''),
+    view_count: out.view_count,
+    like_count: out.like_count,
+    thumbnail: out.thumbnail
+  }
 }
 
 export function compatRoutes (deps: CompatRouteDeps): Route[] {
@@ -70,20 +86,56 @@ export function compatRoutes (deps: CompatRouteDeps): Route[] {
       return {
         ...out,
         video_id: target.id,
-        info: {
-          id: target.id,
-          title: out.title,
-          description: out.description,
-          duration: out.duration,
-          uploader: out.uploader,
-          // the original's YYYYMMDD (ours is YYYY-MM-DD)
-          upload_date: out.upload_date === null ? null : out.upload_date.replaceAll('-', ''),
-          view_count: out.view_count,
-          like_count: out.like_count,
-          thumbnail: out.thumbnail
-        },
+        info: originalInfo(out),
         stream_available: available,
         success: true
+      }
+    }
+  })
+
+  const formats = jsonRoute({
+    method: 'get',
+    path: '/api/formats',
+    limit: 'extract',
+    doc: {
+      summary: 'Formats by page URL (compat): ours plus the original\'s video_id, available_qualities, recommended_quality, video_info, success',
+      tags: ['videos', 'compat'],
+      params: [URL_PARAM]
+    },
+    serialize: serializeCompatFormats,
+    handle: async ({ req, ctx }): Promise<CompatFormatsOut> => {
+      const target = targetFrom(registry, {}, req.query_parameters, 'video')
+      const { info: media, cached } = await extractor.info(target, { client: requester(ctx) })
+      const base = deps.publicBase(req)
+      const image = deps.image
+      const out = formatsOut(target, media, cached)
+      return {
+        ...out,
+        video_id: target.id,
+        available_qualities: out.qualities.map((x) => x.quality),
+        recommended_quality: out.default_quality,
+        video_info: originalInfo(infoOut(target, media, cached, image === undefined ? null : (url) => base + image(target, url))),
+        success: true
+      }
+    }
+  })
+
+  const platforms = jsonRoute({
+    method: 'get',
+    path: '/api/platforms',
+    doc: { summary: 'Supported platforms with their domains, example URLs and features (compat: with the original\'s supported_platforms and endpoint lists)', tags: ['videos', 'compat'] },
+    serialize: serializeCompatPlatforms,
+    cacheMs: 60_000,
+    handle: (): CompatPlatformsOut => {
+      const list = registry.describe().map((p) => ({ ...p, enabled: true }))
+      return {
+        count: list.length,
+        platforms: list,
+        supported_platforms: list.map((p) => ({ name: p.display_name, platform_id: p.name, domains: p.domains, example_urls: p.example_urls, features: p.features, notes: p.notes })),
+        total_platforms: list.length,
+        simple_endpoints: ['/api/stream?url=', '/api/info?url=', '/api/download?url=', '/api/formats?url=', '/api/embed?url=', '/api/platforms'],
+        vrchat_endpoints: ['/api/vrchat/stream?url=', '/api/vrchat/info?url=', '/api/vrchat/download?url=', '/api/vrchat/health'],
+        vrchat_features: ['GET only', 'one progressive H.264/AAC MP4 at or below the quality (a remux when the platform has none)', 'HLS for live streams with AVPro', 'ASCII-safe download names with an RFC 5987 UTF-8 name']
       }
     }
   })
@@ -197,6 +249,8 @@ export function compatRoutes (deps: CompatRouteDeps): Route[] {
 
   return [
     info,
+    formats,
+    platforms,
     download('/api/vrchat/download', 'VRChat download (compat): 302 to the proxy with download=true and a VRChat-safe .mp4 name',
       (q) => formatQuality(parseQuality(queryString(q, 'quality', { max: 16 }), { kind: 'height', height: 720 }))),
     download('/api/v2/videos/download/vrchat', 'VRChat download (compat): as /api/vrchat/download; quality best means highest, unknown values 720p',

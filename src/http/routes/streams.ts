@@ -6,7 +6,7 @@ import { jsonRoute, sendJson } from '../route.ts'
 import { requester } from '../context.ts'
 import type { Route, ParamDoc, PeekAnswer } from '../route.ts'
 import { mediaExchange } from '../hyper-exchange.ts'
-import { jsonBody, jsonValue, bodyString, bodyArray } from '../input.ts'
+import { jsonBody, jsonValue, bodyString, bodyArray, queryBool } from '../input.ts'
 import { targetFrom } from './videos.ts'
 import { streamOptions, parseStreamQuery, prefersHls, withAgent, ITEM_PARAM } from './stream-options.ts'
 import type { StreamQuery } from './stream-options.ts'
@@ -17,6 +17,7 @@ import type { StreamMode } from '../../media/stream-plan.ts'
 import type { Redirect, StreamOptions, StreamService } from '../../media/service.ts'
 import type { MediaExchange } from '../../proxy/exchange.ts'
 import { serializeStreamInfo, serializeStreamBatch } from '../../schemas/streams.ts'
+import { serializeCompatStreamInfo } from '../../schemas/compat.ts'
 import type { StreamBatchOut } from '../../schemas/streams.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import { PROXY_MAX_URL_LENGTH } from './proxy.ts'
@@ -58,7 +59,9 @@ const HLS_SUMMARY = 'An HLS playlist whose every URI goes through this server, n
 
 // what a route fixes whatever the query says
 // headers: the original's X-Platform etc. on its compat paths (compat-headers.ts)
-interface Fixed { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean, headers?: CompatHeaders }
+// original: the mode=json answer carries the original's video_id and success beside ours
+// proxyParam: the original's proxy=true (on /url) means mode=proxy unless a mode is given
+interface Fixed { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean, headers?: CompatHeaders, original?: boolean, proxyParam?: boolean }
 
 export function streamRoutes (deps: StreamRouteDeps): Route[] {
   const { registry, streams } = deps
@@ -149,6 +152,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       const raw = req.path_parameters ?? {}
       const target = targetFrom(registry, raw, req.query_parameters, 'video', fixed?.urlParam)
       const query = parseStreamQuery(req.query_parameters, fixed)
+      if (fixed?.proxyParam === true && req.query_parameters.mode === undefined && queryBool(req.query_parameters, 'proxy')) query.mode = 'proxy'
       const opts = optionsOf(query, req.headers['user-agent'] ?? '', fixed)
       const seen = seenBy.get(path)
       // (hyper-express's path_query is undefined without a query string, as uWS's getQuery() is)
@@ -156,7 +160,8 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       opts.client = requester(ctx)
       if (opts.mode === 'json') {
         const { info, plan } = await streams.plan(target, opts)
-        sendJson(req, res, ctx, 200, serializeStreamInfo(streams.describe(deps.publicBase(req), target, info, plan, opts)))
+        const described = streams.describe(deps.publicBase(req), target, info, plan, opts)
+        sendJson(req, res, ctx, 200, fixed?.original === true ? serializeCompatStreamInfo({ ...described, video_id: target.id, success: true }) : serializeStreamInfo(described))
         return
       }
       if (fixed?.headers !== undefined) {
@@ -267,14 +272,14 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
   return [
     streamRoute('/api/v2/stream/:platform/:id', [], 'The stream of a video, by mode'),
     streamRoute('/api/v2/stream', [URL_PARAM], 'The stream of a video page URL, by mode'),
-    streamRoute('/api/v2/stream/url', [URL_PARAM], 'The stream of a video page URL (compat)'),
+    streamRoute('/api/v2/stream/url', [URL_PARAM, { name: 'proxy', in: 'query', description: 'true: mode=proxy (the original\'s form)' }], 'The stream of a video page URL (compat)', { proxyParam: true }),
     streamRoute('/api/v2/stream/direct/:platform/:id', [], 'Redirect to the media (compat: mode=redirect; X-Platform, X-Quality, X-Video-Title)', { mode: 'redirect', headers: 'direct' }),
     streamRoute('/api/v2/stream/proxy/:platform/:id', [], 'The media through this server (compat: mode=proxy; X-Platform)', { mode: 'proxy', headers: 'proxy' }),
     streamRoute('/api/v2/stream/info/:platform/:id', [], 'The stream URL and its expiry as JSON (compat: mode=json)', { mode: 'json' }),
     streamRoute('/api/v2/stream/auto/:platform/:id', [], 'quality=auto from bandwidth and device (compat; X-Platform, X-Selected-Quality, X-Device-Type)', { quality: { kind: 'auto' }, headers: 'auto' }),
     streamRoute('/api/v2/stream/hls/:platform/:id', [], HLS_SUMMARY, { mode: 'proxy', hls: true }),
     streamRoute('/api/v2/stream/hls', [URL_PARAM], `For a page URL: ${HLS_SUMMARY}`, { mode: 'proxy', hls: true }),
-    streamRoute('/api/stream', [URL_PARAM], 'The simple API: stream of a page URL (compat; format=redirect|proxy|json maps to mode)'),
+    streamRoute('/api/stream', [URL_PARAM], 'The simple API: stream of a page URL (compat; format=redirect|proxy|json maps to mode; json adds the original\'s video_id and success)', { original: true }),
     streamRoute('/api/download', [URL_PARAM], 'The simple API: download a page URL\'s video through this server (compat)', { mode: 'proxy', download: true }),
     streamRoute('/api/v1/', [{ name: 'yt', in: 'query', required: true, description: 'a video page URL (the original v1 API)' }], 'Redirect to the media of a page URL given as ?yt= (compat: mode=redirect, as the original)', { urlParam: 'yt', mode: 'redirect' }),
     streamRoute('/api/v1', [{ name: 'yt', in: 'query', required: true, description: 'a video page URL (the original v1 API)' }], 'The same as /api/v1/ without the trailing slash (compat)', { urlParam: 'yt', mode: 'redirect' }),
