@@ -5,8 +5,8 @@ import { compile, nullable, object } from './compile.ts'
 import type { JsonSchema } from './compile.ts'
 import { formatsSchema, platformsSchema, videoInfoSchema } from './videos.ts'
 import type { FormatsOut, PlatformsOut, VideoInfoOut } from './videos.ts'
-import { streamInfoSchema } from './streams.ts'
-import type { StreamInfoOut } from './streams.ts'
+import { streamInfoSchema, vrchatInfoSchema } from './streams.ts'
+import type { StreamInfoOut, VrchatInfoOut } from './streams.ts'
 
 // the original's VideoInfo without formats (its /api/info and /api/vrchat/info "info")
 export interface OriginalInfo {
@@ -193,3 +193,44 @@ export const serializeVrchatHealth = compile<VrchatHealthOut>(vrchatHealthSchema
 export const serializeCompatFormats = compile<CompatFormatsOut>(compatFormatsSchema)
 export const serializeCompatPlatforms = compile<CompatPlatformsOut>(compatPlatformsSchema)
 export const serializeCompatStreamInfo = compile<CompatStreamInfoOut>(compatStreamInfoSchema)
+
+// /api/vrchat/stream?format=json and /api/vrchat/info: ours plus the original's fields of both
+export interface VrchatOriginal {
+  video_id: string
+  quality: string
+  player_type: string
+  vrchat_optimized: boolean
+  unity_optimized: boolean
+  notes: string
+  codec_info: { avpro_compatible: boolean, unity_compatible: boolean, recommended_codecs: string }
+  info: OriginalInfo
+  vrchat_compatible: boolean
+  unity_compatible: boolean
+  compatibility_notes: string[]
+  performance_notes: string[]
+  recommended_quality: string
+  codec_recommendations: { avpro_best: string, unity_best: string, current_selection: string }
+  success: boolean
+}
+export type CompatVrchatOut = VrchatInfoOut & VrchatOriginal
+
+export const compatVrchatSchema = object({
+  ...propsOf(vrchatInfoSchema),
+  video_id: { type: 'string' },
+  quality: { type: 'string' },
+  player_type: { type: 'string', description: 'the player asked for (auto, avpro, unity); `player` is the one we planned for' },
+  vrchat_optimized: { type: 'boolean' },
+  unity_optimized: { type: 'boolean', description: 'the answer is an MP4, which the Unity player plays' },
+  notes: { type: 'string' },
+  codec_info: object({ avpro_compatible: { type: 'boolean' }, unity_compatible: { type: 'boolean' }, recommended_codecs: { type: 'string' } }),
+  info: originalInfoSchema,
+  vrchat_compatible: { type: 'boolean' },
+  unity_compatible: { type: 'boolean' },
+  compatibility_notes: { type: 'array', items: { type: 'string' } },
+  performance_notes: { type: 'array', items: { type: 'string' } },
+  recommended_quality: { type: 'string' },
+  codec_recommendations: object({ avpro_best: { type: 'string' }, unity_best: { type: 'string' }, current_selection: { type: 'string' } }),
+  success: { type: 'boolean' }
+})
+
+export const serializeCompatVrchat = compile<CompatVrchatOut>(compatVrchatSchema)

@@ -185,6 +185,24 @@ test('the original\'s compat forms answer as the original did', async (t) => {
     assert.ok(!('video_id' in v2.body) && !('success' in v2.body))
   })
 
+  await t.test('/api/vrchat/info and /api/vrchat/stream?format=json carry the original\'s fields beside ours', async () => {
+    const info = await json(`${base}/api/vrchat/info?url=${q(YT_PAGE)}&player=avpro`)
+    assert.equal(info.res.status, 200, JSON.stringify(info.body))
+    const infoTypes = { platform: 'string', video_id: 'string', info: 'object', vrchat_compatible: 'boolean', unity_compatible: 'boolean', player_type: 'string' }
+    assertTypes(info.body, { ...infoTypes, compatibility_notes: 'array', performance_notes: 'array', recommended_quality: 'string', codec_recommendations: 'object', success: 'boolean', plays: 'string' }, 'vrchat info')
+    assert.equal(info.body.player_type, 'avpro')
+    // the original's rules: 212 s is at most 5 minutes, so 720p; the title's apostrophe is noted
+    assert.equal(info.body.recommended_quality, '720p')
+    assert.ok((info.body.compatibility_notes as string[]).some((n) => /apostrophe/.test(n)))
+    assert.equal((info.body.info as Json).title, TITLE)
+    const stream = await json(`${base}/api/vrchat/stream?url=${q(YT_PAGE)}&format=json&quality=480p`)
+    assert.equal(stream.res.status, 200, JSON.stringify(stream.body))
+    assertTypes(stream.body, { platform: 'string', video_id: 'string', stream_url: 'string', quality: 'string', player_type: 'string', vrchat_optimized: 'boolean', unity_optimized: 'boolean', success: 'boolean', notes: 'string', codec_info: 'object' }, 'vrchat json')
+    assert.equal(stream.body.quality, '480p')
+    assert.equal(stream.body.player_type, 'auto')
+    assertTypes(stream.body.codec_info as Json, { avpro_compatible: 'boolean', unity_compatible: 'boolean', recommended_codecs: 'string' }, 'codec_info')
+  })
+
   await t.test('/api/v2/stream/url?proxy=true proxies, as the original redirected to its proxy', async () => {
     const direct = await get(`/api/v2/stream/url?url=${q(TWEET_PAGE)}`, { method: 'HEAD' })
     assert.equal(direct.status, 302)

@@ -46,7 +46,7 @@ export function vrchatFilename (name: string): string {
 }
 
 // the original's VideoInfo without formats, from our info (its upload_date is YYYYMMDD, ours YYYY-MM-DD)
-function originalInfo (out: VideoInfoOut): OriginalInfo {
+export function originalInfo (out: VideoInfoOut): OriginalInfo {
   return {
     id: out.id,
     title: out.title,

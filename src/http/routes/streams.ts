@@ -288,6 +288,6 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     jsonStream,
     batch,
     ...embedRoutes({ registry, streams, image: deps.image }),
-    ...vrchatRoutes({ registry, streams, publicBase: deps.publicBase })
+    ...vrchatRoutes({ registry, streams, publicBase: deps.publicBase, image: deps.image })
   ]
 }
