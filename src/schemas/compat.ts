@@ -33,18 +33,20 @@ export const originalInfoSchema = object({
   thumbnail: nullable('string')
 })
 
+const propsOf = (schema: JsonSchema): Record<string, JsonSchema> => schema.properties as Record<string, JsonSchema>
+// what a superset keeps optional: the fields its base schema does not require
+const optionalOf = (schema: JsonSchema): string[] => Object.keys(propsOf(schema)).filter((k) => !(schema.required as string[]).includes(k))
+
 // /api/info: the original's fields (platform, video_id, info, stream_available, success) beside ours
 export type CompatInfoOut = VideoInfoOut & { video_id: string, info: OriginalInfo, stream_available: boolean, success: boolean }
 
 export const compatInfoSchema = object({
-  ...(videoInfoSchema.properties as Record<string, JsonSchema>),
+  ...propsOf(videoInfoSchema),
   video_id: { type: 'string' },
   info: originalInfoSchema,
   stream_available: { type: 'boolean' },
   success: { type: 'boolean' }
-})
-
-const propsOf = (schema: JsonSchema): Record<string, JsonSchema> => schema.properties as Record<string, JsonSchema>
+}, optionalOf(videoInfoSchema))
 
 // /api/formats: the original's video_id, available_qualities, recommended_quality, video_info, success beside ours
 export type CompatFormatsOut = FormatsOut & { video_id: string, available_qualities: string[], recommended_quality: string, video_info: OriginalInfo, success: boolean }
@@ -56,7 +58,7 @@ export const compatFormatsSchema = object({
   recommended_quality: { type: 'string' },
   video_info: originalInfoSchema,
   success: { type: 'boolean' }
-})
+}, optionalOf(formatsSchema))
 
 // /api/platforms: the original's supported_platforms, total_platforms and endpoint lists beside ours
 export interface OriginalPlatform { name: string, platform_id: string, domains: string[], example_urls: string[], features: string[], notes: string | null }
@@ -85,12 +87,12 @@ export const compatPlatformsSchema = object({
   simple_endpoints: { type: 'array', items: { type: 'string' } },
   vrchat_endpoints: { type: 'array', items: { type: 'string' } },
   vrchat_features: { type: 'array', items: { type: 'string' } }
-})
+}, optionalOf(platformsSchema))
 
 // /api/stream?format=json: the original's video_id and success beside ours
 export type CompatStreamInfoOut = StreamInfoOut & { video_id: string, success: boolean }
 
-export const compatStreamInfoSchema = object({ ...propsOf(streamInfoSchema), video_id: { type: 'string' }, success: { type: 'boolean' } })
+export const compatStreamInfoSchema = object({ ...propsOf(streamInfoSchema), video_id: { type: 'string' }, success: { type: 'boolean' } }, optionalOf(streamInfoSchema))
 
 // POST /api/v2/stream/batch with a bare array: the original's stream_data per "platform:video_id"
 export interface StreamData {
@@ -231,6 +233,6 @@ export const compatVrchatSchema = object({
   recommended_quality: { type: 'string' },
   codec_recommendations: object({ avpro_best: { type: 'string' }, unity_best: { type: 'string' }, current_selection: { type: 'string' } }),
   success: { type: 'boolean' }
-})
+}, optionalOf(vrchatInfoSchema))
 
 export const serializeCompatVrchat = compile<CompatVrchatOut>(compatVrchatSchema)
