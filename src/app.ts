@@ -38,6 +38,7 @@ import { createSubtitleService } from './media/subtitles.ts'
 import { createRemuxer } from './media/remux.ts'
 import { createStreamService, PLAYLIST_PATH, PROXY_PREFIX } from './media/service.ts'
 import { createEgress } from './proxy/egress.ts'
+import { compatRoutes } from './http/routes/compat.ts'
 import { streamRoutes } from './http/routes/streams.ts'
 import { downloadRoutes } from './http/routes/downloads.ts'
 import { createPeekBase, createPublicBase } from './http/public-base.ts'
@@ -207,6 +208,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   const collectLocal = async (what: CollectKind): Promise<unknown> => {
     if (what === 'ytdlp-reload') return await reloadHere()
     if (what === 'metrics') return await metrics.registry.getMetricsAsJSON()
+    if (what === 'cache') return { keys: infoCache.keys(), hits: infoCache.stats().hits, misses: infoCache.stats().misses }
     const stats = localStats()
     loopDelay.reset()
     return stats
@@ -332,7 +334,8 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
   routes.push(...imageRoutes({ images }))
   routes.push(...authRoutes({ cookies, platforms: PLATFORM_NAMES }))
   routes.push(...downloadRoutes(downloads))
-  routes.push(...streamRoutes({ registry, streams, publicBase, batchMax: config.BATCH_MAX, image: imageOf }))
+  routes.push(...streamRoutes({ registry, streams, extractor, publicBase, batchMax: config.BATCH_MAX, image: imageOf }))
+  routes.push(...compatRoutes({ registry, extractor, streams, publicBase, image: imageOf, health: health.report, version: own.version, cacheState: async () => await link.collect('cache') }))
   routes.push(...proxyRoutes({ signer, upstream, allowHosts: config.GENERIC_HOSTS, resolveRef: async (ref, _signal, client) => await streams.resolveRef(ref, client), proxyBytes: metrics.proxyBytes }))
   routes.push(...docsRoutes(() => JSON.stringify(buildOpenApi(routes, { title: own.name, version: own.version, description: own.description }))))
 

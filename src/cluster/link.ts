@@ -12,8 +12,9 @@ import type { UpdateStatus } from '../extract/ytdlp-status.ts'
 export interface ClusterState { alive: number, expected: number, restarts: number }
 
 // ytdlp-reload: every worker reloads its warm yt-dlp processes and answers how it went
-export type CollectKind = 'stats' | 'metrics' | 'ytdlp-reload'
-const COLLECT_KINDS: ReadonlySet<unknown> = new Set<CollectKind>(['stats', 'metrics', 'ytdlp-reload'])
+// cache: each worker's cached info keys and cache counts (/api/v2/stream/cache/stats)
+export type CollectKind = 'stats' | 'metrics' | 'ytdlp-reload' | 'cache'
+const COLLECT_KINDS: ReadonlySet<unknown> = new Set<CollectKind>(['stats', 'metrics', 'ytdlp-reload', 'cache'])
 export const isCollectKind = (x: unknown): x is CollectKind => COLLECT_KINDS.has(x)
 
 // How long the primary waits for the workers' answers when the request names no timeout, and the bounds of one.

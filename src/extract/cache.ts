@@ -79,6 +79,8 @@ export interface InfoCache<V> {
   set: (key: string, value: V, ttlSec: number, parts?: ReadonlyArray<readonly [string, Buffer]>) => Promise<void>
   delete: (key: string) => Promise<void>
   stats: () => CacheStats
+  // the keys L1 holds whose values have not expired (the compat cache stats)
+  keys: () => string[]
 }
 
 export interface CacheOptions<V> {
@@ -237,6 +239,12 @@ export function createInfoCache<V> (opts: CacheOptions<V>): InfoCache<V> {
       l1Size: l1.size,
       backend,
       l2: opts.l2?.kind ?? null
-    })
+    }),
+    keys: () => {
+      const t = now()
+      const out: string[] = []
+      for (const [key, entry] of l1) if (entry.expiresAt > t) out.push(key)
+      return out
+    }
   }
 }

@@ -66,6 +66,13 @@ function depthOf (value: unknown, depth = 0): number {
 
 // Reads a JSON object body; the pipeline has already bounded its size.
 export async function jsonBody (req: Request): Promise<Record<string, unknown>> {
+  const value = await jsonValue(req)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('body', 'must be a JSON object')
+  return value as Record<string, unknown>
+}
+
+// A JSON body that is an object or an array (the original's bare-array batch), depth-checked.
+export async function jsonValue (req: Request): Promise<Record<string, unknown> | unknown[]> {
   const type = (req.headers['content-type'] ?? '').toLowerCase()
   if (type !== '' && !type.startsWith('application/json')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json')
   let text: string
@@ -75,9 +82,9 @@ export async function jsonBody (req: Request): Promise<Record<string, unknown>> 
   }
   let value: unknown
   try { value = JSON.parse(text) } catch { throw new AppError('INVALID_INPUT', 'The request body is not valid JSON', { detail: 'body' }) }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('body', 'must be a JSON object')
+  if (typeof value !== 'object' || value === null) throw invalid('body', 'must be a JSON object or array')
   if (depthOf(value) > MAX_DEPTH) throw invalid('body', `must not nest deeper than ${MAX_DEPTH} levels`)
-  return value as Record<string, unknown>
+  return value as Record<string, unknown> | unknown[]
 }
 
 export function bodyString (body: Readonly<Record<string, unknown>>, name: string, opts: { required?: boolean, max?: number } = {}): string | undefined {

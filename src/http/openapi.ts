@@ -3,6 +3,7 @@
 import type { Route } from './route.ts'
 import { errorSchema } from '../schemas/error.ts'
 import { ERRORS } from '../errors.ts'
+import { COMPAT_ROUTES } from './compat-paths.ts'
 
 export interface OpenApiInfo { title: string, version: string, description: string }
 
@@ -35,10 +36,11 @@ export function buildOpenApi (routes: readonly Route[], info: OpenApiInfo): Reco
     }
     responses['4XX'] = { description: 'Client error (see the code)', content: { 'application/json': { schema: ERROR_REF } } }
     responses['5XX'] = { description: 'Server or upstream error (see the code)', content: { 'application/json': { schema: ERROR_REF } } }
+    const compat = COMPAT_ROUTES.has(`${route.method} ${route.path}`) && !route.doc.tags.includes('compat')
     const op: Record<string, unknown> = {
       operationId: operationId(route),
       summary: route.doc.summary,
-      tags: route.doc.tags,
+      tags: compat ? [...route.doc.tags, 'compat'] : route.doc.tags,
       parameters,
       responses
     }
@@ -46,7 +48,15 @@ export function buildOpenApi (routes: readonly Route[], info: OpenApiInfo): Reco
       op.requestBody = { required: true, description: route.doc.body.description, content: { [route.doc.body.contentType ?? 'application/json']: { schema: route.doc.body.schema } } }
     }
     if (route.admin) op.security = [{ apiKey: [] }, { bearer: [] }]
-    paths[path] = { ...paths[path], [route.method]: op }
+    // every GET route answers HEAD (src/http/server.ts); documented where the route says HEAD matters
+    const headOp = {
+      ...op,
+      operationId: `head${String(op.operationId).slice(3)}`,
+      summary: `${route.doc.summary} (headers only)`,
+      responses: Object.fromEntries(Object.entries(responses).map(([status, r]) => [status, { description: (r as { description: string }).description }]))
+    }
+    const head = route.method === 'get' && route.doc.head === true ? { head: headOp } : {}
+    paths[path] = { ...paths[path], [route.method]: op, ...head }
   }
   return {
     openapi: '3.1.0',

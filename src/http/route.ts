@@ -17,6 +17,8 @@ export interface RouteDoc {
   params?: readonly ParamDoc[]
   body?: { schema: JsonSchema, contentType?: string, description?: string }
   responses: Readonly<Record<number, ResponseDoc>>
+  // a GET whose HEAD answer is part of its contract: /openapi.json lists the head operation too
+  head?: boolean
 }
 
 export type LimitClass = 'none' | 'default' | 'extract'

@@ -44,6 +44,10 @@ const NAMED: Readonly<Record<string, Quality>> = Object.freeze({
   lowest: { kind: 'worst' },
   audio: { kind: 'audio' },
   bestaudio: { kind: 'audio' },
+  // the original Python API's VideoQuality names: bestvideo is its "best video", which we give
+  // with sound (a silent stream only with video_only=true); custom took its selector elsewhere
+  bestvideo: { kind: 'best' },
+  custom: { kind: 'best' },
   auto: { kind: 'auto' },
   '8k': { kind: 'height', height: 4320 },
   '4k': { kind: 'height', height: 2160 },
@@ -52,7 +56,7 @@ const NAMED: Readonly<Record<string, Quality>> = Object.freeze({
 })
 
 export const QUALITY_VALUES: readonly string[] = Object.freeze([
-  'best', 'highest', 'worst', 'lowest', ...QUALITY_HEIGHTS.map(h => `${h}p`), '8k', '4k', 'hd', 'sd', 'audio', 'bestaudio', 'auto'
+  'best', 'highest', 'worst', 'lowest', ...QUALITY_HEIGHTS.map(h => `${h}p`), '8k', '4k', 'hd', 'sd', 'audio', 'bestaudio', 'bestvideo', 'custom', 'auto'
 ])
 
 export function parseQuality (value: string | undefined, fallback: Quality = { kind: 'best' }): Quality {

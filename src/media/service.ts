@@ -151,6 +151,8 @@ export interface Redirect {
   readonly lines: string
   // the media URL's expiry (ms since the epoch), null when unknown
   readonly expiresAtMs: number | null
+  // the video's title (the compat routes' X-Video-Title)
+  readonly title: string
 }
 
 export interface StreamService {
@@ -194,7 +196,7 @@ function planKey (opts: StreamOptions): PlanKeys | null {
   return keys
 }
 
-function redirectOf (p: StreamPlan, opts: StreamOptions): Redirect {
+function redirectOf (p: StreamPlan, opts: StreamOptions, title: string): Redirect {
   const headers: Array<readonly [string, string]> = [
     ['x-stream-mode', p.delivery],
     ['x-stream-reason', p.reason],
@@ -205,7 +207,7 @@ function redirectOf (p: StreamPlan, opts: StreamOptions): Redirect {
   // whatever the media metadata said, no header line of ours may break (Location is re-serialized; reasons are ours)
   if (/[\r\n]/.test(headers.map(([, v]) => v).join(''))) throw new AppError('UPSTREAM_ERROR', 'The extracted media cannot be redirected to')
   const expiresAtMs = p.primary.expires_at === null ? null : Date.parse(p.primary.expires_at)
-  return { headers, lines, expiresAtMs: Number.isNaN(expiresAtMs) ? null : expiresAtMs }
+  return { headers, lines, expiresAtMs: Number.isNaN(expiresAtMs) ? null : expiresAtMs, title }
 }
 
 export function createStreamService (deps: StreamDeps): StreamService {
@@ -278,8 +280,9 @@ export function createStreamService (deps: StreamDeps): StreamService {
     let r = entry.memo.get(key) as Redirect | false | undefined
     if (r === undefined) {
       try {
-        const p = memoPlan(entry, target, itemInfo(entry.value, opts.item), opts)
-        r = p.delivery === 'redirect' ? redirectOf(p, opts) : false
+        const info = itemInfo(entry.value, opts.item)
+        const p = memoPlan(entry, target, info, opts)
+        r = p.delivery === 'redirect' ? redirectOf(p, opts, info.title) : false
       } catch {
         r = false
       }
@@ -367,7 +370,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
     const p = memoPlan(entry, target, info, opts)
     if (p.delivery === 'redirect') {
       // the very headers the uWS lane sends for a cached video (quickRedirect)
-      const r = (entry === null ? null : memoRedirect(entry, target, opts)) ?? redirectOf(p, opts)
+      const r = (entry === null ? null : memoRedirect(entry, target, opts)) ?? redirectOf(p, opts, info.title)
       for (const [k, v] of r.headers) ex.header(k, v)
       ex.header('cache-control', `private, max-age=${maxAge(r, Date.now())}`)
       ex.send(302)

@@ -8,8 +8,9 @@ import { readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { FIXTURES as BASE, STREAM_FIXTURES } from './fixtures/responses.ts'
 import { SUBTITLE_FIXTURES } from './fixtures/subtitles.ts'
+import { COMPAT_FIXTURES } from './fixtures/compat.ts'
 
-const FIXTURES: Readonly<Record<string, readonly unknown[]>> = { ...BASE, ...STREAM_FIXTURES, ...SUBTITLE_FIXTURES }
+const FIXTURES: Readonly<Record<string, readonly unknown[]>> = { ...BASE, ...STREAM_FIXTURES, ...SUBTITLE_FIXTURES, ...COMPAT_FIXTURES }
 
 interface Found { file: string, name: string, fn: (value: unknown) => string, schema: Record<string, unknown> }
 

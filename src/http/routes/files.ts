@@ -81,6 +81,7 @@ export function fileRoute (root: string, readable: (name: string, caller: Caller
     caller: true,
     doc: {
       summary: 'A finished download (Range, HEAD, ETag, Last-Modified); only its task\'s owner and admins may read it',
+      head: true,
       tags: ['downloads'],
       params: [
         { name: 'name', in: 'path', required: true, description: 'the file name from a completed task' },

@@ -6,7 +6,7 @@ import { jsonRoute, sendJson } from '../route.ts'
 import { requester } from '../context.ts'
 import type { Route, ParamDoc, PeekAnswer } from '../route.ts'
 import { mediaExchange } from '../hyper-exchange.ts'
-import { jsonBody, bodyString, bodyArray } from '../input.ts'
+import { jsonBody, jsonValue, bodyString, bodyArray, queryBool } from '../input.ts'
 import { targetFrom } from './videos.ts'
 import { streamOptions, parseStreamQuery, prefersHls, withAgent, ITEM_PARAM } from './stream-options.ts'
 import type { StreamQuery } from './stream-options.ts'
@@ -17,17 +17,24 @@ import type { StreamMode } from '../../media/stream-plan.ts'
 import type { Redirect, StreamOptions, StreamService } from '../../media/service.ts'
 import type { MediaExchange } from '../../proxy/exchange.ts'
 import { serializeStreamInfo, serializeStreamBatch } from '../../schemas/streams.ts'
+import { serializeCompatStreamInfo } from '../../schemas/compat.ts'
 import type { StreamBatchOut } from '../../schemas/streams.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import { PROXY_MAX_URL_LENGTH } from './proxy.ts'
 import { embedRoutes } from './embed.ts'
 import { vrchatRoutes } from './vrchat.ts'
+import { autoHeaders, directHeaders, headerLines } from './compat-headers.ts'
+import type { CompatHeaders } from './compat-headers.ts'
+import { compatBatch } from './compat-batch.ts'
+import type { Extractor } from '../../extract/engine.ts'
 
 export interface StreamRouteDeps {
   registry: PlatformRegistry
   streams: StreamService
   publicBase: (req: Request) => string
   batchMax: number
+  // the original's bare-array batch reads whether an info came from the cache
+  extractor: Extractor
   // the embed page's poster: the path of a signed image link
   image?: (target: Target, url: string) => string
 }
@@ -51,7 +58,10 @@ const HLS_SUMMARY = 'An HLS playlist whose every URI goes through this server, n
   'when its duration is unknown, or for separate non-MP4 streams)'
 
 // what a route fixes whatever the query says
-interface Fixed { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean }
+// headers: the original's X-Platform etc. on its compat paths (compat-headers.ts)
+// original: the mode=json answer carries the original's video_id and success beside ours
+// proxyParam: the original's proxy=true (on /url) means mode=proxy unless a mode is given
+interface Fixed { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean, headers?: CompatHeaders, original?: boolean, proxyParam?: boolean }
 
 export function streamRoutes (deps: StreamRouteDeps): Route[] {
   const { registry, streams } = deps
@@ -81,13 +91,14 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     return opts
   }
 
-  // The answer to a redirect, made again only when its Cache-Control changes (at most once a second).
-  const answers = new WeakMap<Redirect, { age: number, answer: PeekAnswer }>()
-  const redirectAnswer = (r: Redirect): PeekAnswer => {
+  // The answer to a redirect, made again only when its Cache-Control changes (at most once a second);
+  // one map per route, since a route's own headers (extra) join those of the redirect.
+  type Answers = WeakMap<Redirect, { age: number, answer: PeekAnswer }>
+  const redirectAnswer = (answers: Answers, r: Redirect, extra: string): PeekAnswer => {
     const age = streams.maxAge(r, Date.now())
     const kept = answers.get(r)
     if (kept !== undefined && kept.age === age) return kept.answer
-    const answer: PeekAnswer = { status: 302, lines: `${r.lines}\r\ncache-control: private, max-age=${age}`, body: '', type: null }
+    const answer: PeekAnswer = { status: 302, lines: `${r.lines}\r\ncache-control: private, max-age=${age}${extra}`, body: '', type: null }
     answers.set(r, { age, answer })
     return answer
   }
@@ -99,6 +110,10 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
   function withRedirectPeek (route: Route, fixed: Fixed | undefined): Route {
     const seen: Seen = new Map()
     seenBy.set(route.path, seen)
+    const answers: Answers = new WeakMap()
+    // the original's headers on /direct (the title is the cached info's)
+    const extra = (r: Redirect, target: Target, opts: StreamOptions): string =>
+      fixed?.headers === 'direct' ? headerLines(directHeaders(target.platform.name, r.title, opts)) : ''
     return {
       ...route,
       peek (input) {
@@ -109,8 +124,8 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
         const opts = known.byHls[hls] ?? (known.byHls[hls] = optionsOf(known.query, ua, fixed))
         const r = streams.quickRedirect(known.target, opts)
         if (r === null) return null
-        if (r instanceof Promise) return r.then((x) => x === null ? null : redirectAnswer(x))
-        return redirectAnswer(r)
+        if (r instanceof Promise) return r.then((x) => x === null ? null : redirectAnswer(answers, x, extra(x, known.target, opts)))
+        return redirectAnswer(answers, r, extra(r, known.target, opts))
       }
     }
   }
@@ -137,6 +152,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       const raw = req.path_parameters ?? {}
       const target = targetFrom(registry, raw, req.query_parameters, 'video', fixed?.urlParam)
       const query = parseStreamQuery(req.query_parameters, fixed)
+      if (fixed?.proxyParam === true && req.query_parameters.mode === undefined && queryBool(req.query_parameters, 'proxy')) query.mode = 'proxy'
       const opts = optionsOf(query, req.headers['user-agent'] ?? '', fixed)
       const seen = seenBy.get(path)
       // (hyper-express's path_query is undefined without a query string, as uWS's getQuery() is)
@@ -144,8 +160,18 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       opts.client = requester(ctx)
       if (opts.mode === 'json') {
         const { info, plan } = await streams.plan(target, opts)
-        sendJson(req, res, ctx, 200, serializeStreamInfo(streams.describe(deps.publicBase(req), target, info, plan, opts)))
+        const described = streams.describe(deps.publicBase(req), target, info, plan, opts)
+        sendJson(req, res, ctx, 200, fixed?.original === true ? serializeCompatStreamInfo({ ...described, video_id: target.id, success: true }) : serializeStreamInfo(described))
         return
+      }
+      if (fixed?.headers !== undefined) {
+        // what the original sent beside the media (a cached info: planned once more from memory)
+        const headers = fixed.headers === 'proxy'
+          ? [['x-platform', target.platform.name] as [string, string]]
+          : await streams.plan(target, opts).then(({ info, plan }) => fixed.headers === 'auto'
+            ? autoHeaders(target.platform.name, plan, opts)
+            : directHeaders(target.platform.name, info.title, opts))
+        for (const [k, v] of headers) res.header(k, v)
       }
       await streams.serve(mediaExchange(req, res, ctx), target, opts)
     }
@@ -170,10 +196,18 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     method: 'post',
     path: '/api/v2/stream/batch',
     limit: 'extract',
-    doc: { summary: `Stream URLs for up to ${deps.batchMax} items ({platform,id} or {url}, optional quality)`, tags: ['streams', 'compat'], body: { schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', maxItems: deps.batchMax } } } } },
-    serialize: serializeStreamBatch,
-    handle: async ({ req, ctx }): Promise<StreamBatchOut> => {
-      const body = await jsonBody(req)
+    doc: {
+      summary: `Stream URLs for up to ${deps.batchMax} items ({platform,id} or {url}, optional quality); ` +
+        'a bare JSON array of {platform, video_id, quality} (the original\'s form) answers in the original\'s shape',
+      tags: ['streams', 'compat'],
+      body: { schema: { oneOf: [{ type: 'object', required: ['items'], properties: { items: { type: 'array', maxItems: deps.batchMax } } }, compatBatch.bodySchema(deps.batchMax)] } }
+    },
+    serialize: compatBatch.serializer(serializeStreamBatch),
+    handle: async ({ req, ctx }) => {
+      const body = await jsonValue(req)
+      if (Array.isArray(body)) {
+        return await compatBatch.handle(body, { req, ctx, streams, extractor: deps.extractor, registry, batchMax: deps.batchMax, base: deps.publicBase(req), image: deps.image })
+      }
       const items = bodyArray(body, 'items', deps.batchMax)
       // every item counts: against the rate limit, and against the client's extraction cap
       await ctx.charge(items.length - 1)
@@ -195,7 +229,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
           return { index, ok: false, input, stream: null, error: itemError(err) }
         }
       }))
-      return { count: results.length, results }
+      return { count: results.length, results } satisfies StreamBatchOut
     }
   })
 
@@ -238,21 +272,22 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
   return [
     streamRoute('/api/v2/stream/:platform/:id', [], 'The stream of a video, by mode'),
     streamRoute('/api/v2/stream', [URL_PARAM], 'The stream of a video page URL, by mode'),
-    streamRoute('/api/v2/stream/url', [URL_PARAM], 'The stream of a video page URL (compat)'),
-    streamRoute('/api/v2/stream/direct/:platform/:id', [], 'Redirect to the media (compat: mode=redirect)', { mode: 'redirect' }),
-    streamRoute('/api/v2/stream/proxy/:platform/:id', [], 'The media through this server (compat: mode=proxy)', { mode: 'proxy' }),
+    streamRoute('/api/v2/stream/url', [URL_PARAM, { name: 'proxy', in: 'query', description: 'true: mode=proxy (the original\'s form)' }], 'The stream of a video page URL (compat)', { proxyParam: true }),
+    streamRoute('/api/v2/stream/direct/:platform/:id', [], 'Redirect to the media (compat: mode=redirect; X-Platform, X-Quality, X-Video-Title)', { mode: 'redirect', headers: 'direct' }),
+    streamRoute('/api/v2/stream/proxy/:platform/:id', [], 'The media through this server (compat: mode=proxy; X-Platform)', { mode: 'proxy', headers: 'proxy' }),
     streamRoute('/api/v2/stream/info/:platform/:id', [], 'The stream URL and its expiry as JSON (compat: mode=json)', { mode: 'json' }),
-    streamRoute('/api/v2/stream/auto/:platform/:id', [], 'quality=auto from bandwidth and device (compat)', { quality: { kind: 'auto' } }),
+    streamRoute('/api/v2/stream/auto/:platform/:id', [], 'quality=auto from bandwidth and device (compat; X-Platform, X-Selected-Quality, X-Device-Type)', { quality: { kind: 'auto' }, headers: 'auto' }),
     streamRoute('/api/v2/stream/hls/:platform/:id', [], HLS_SUMMARY, { mode: 'proxy', hls: true }),
     streamRoute('/api/v2/stream/hls', [URL_PARAM], `For a page URL: ${HLS_SUMMARY}`, { mode: 'proxy', hls: true }),
-    streamRoute('/api/stream', [URL_PARAM], 'The simple API: stream of a page URL (compat; format=redirect|proxy|json maps to mode)'),
+    streamRoute('/api/stream', [URL_PARAM], 'The simple API: stream of a page URL (compat; format=redirect|proxy|json maps to mode; json adds the original\'s video_id and success)', { original: true }),
     streamRoute('/api/download', [URL_PARAM], 'The simple API: download a page URL\'s video through this server (compat)', { mode: 'proxy', download: true }),
     streamRoute('/api/v1/', [{ name: 'yt', in: 'query', required: true, description: 'a video page URL (the original v1 API)' }], 'Redirect to the media of a page URL given as ?yt= (compat: mode=redirect, as the original)', { urlParam: 'yt', mode: 'redirect' }),
+    streamRoute('/api/v1', [{ name: 'yt', in: 'query', required: true, description: 'a video page URL (the original v1 API)' }], 'The same as /api/v1/ without the trailing slash (compat)', { urlParam: 'yt', mode: 'redirect' }),
     relay('/api/v2/hls/:token', 'A nested HLS playlist behind a signed link, rewritten to signed links', streams.servePlaylist),
     splitRelay,
     jsonStream,
     batch,
     ...embedRoutes({ registry, streams, image: deps.image }),
-    ...vrchatRoutes({ registry, streams, publicBase: deps.publicBase })
+    ...vrchatRoutes({ registry, streams, publicBase: deps.publicBase, image: deps.image })
   ]
 }

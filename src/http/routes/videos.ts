@@ -9,8 +9,8 @@ import { parse as parseQuery } from 'node:querystring'
 import { randomBytes } from 'node:crypto'
 import { remember } from '../../guard/memo.ts'
 import { pathParam, queryString, queryInt, jsonBody, bodyArray, bodyString } from '../input.ts'
-import { serializeVideoInfo, serializeFormats, serializePlaylist, serializeBatch, serializePlatforms } from '../../schemas/videos.ts'
-import type { VideoInfoOut, FormatOut, BatchItemOut, EntryOut } from '../../schemas/videos.ts'
+import { serializeVideoInfo, serializeFormats, serializePlaylist, serializeBatch } from '../../schemas/videos.ts'
+import type { VideoInfoOut, FormatOut, FormatsOut, BatchItemOut, EntryOut } from '../../schemas/videos.ts'
 import { availableQualities } from '../../media/quality.ts'
 import { qualityServing } from '../../media/stream-plan.ts'
 import type { Extractor } from '../../extract/engine.ts'
@@ -151,6 +151,20 @@ function fillImages (body: Buffer, urls: Buffer, link: ((url: string) => string)
   return Buffer.from(out)
 }
 
+export function formatsOut (target: Target, info: MediaInfo, cached: boolean): FormatsOut {
+  const qualities = availableQualities(info.formats).map((q) => ({ quality: q.quality, height: q.height, serving: qualityServing(info.formats, q) }))
+  return {
+    id: target.id,
+    platform: target.platform.name,
+    title: info.title,
+    formats: info.formats.map(formatOut),
+    qualities,
+    default_quality: 'best',
+    expires_at: info.expires_at,
+    cached
+  }
+}
+
 export function targetFrom (registry: PlatformRegistry, params: Readonly<Record<string, string>>, query: Readonly<Record<string, unknown>>, kind: 'video' | 'playlist', urlParam = 'url'): Target {
   if (params.platform !== undefined) {
     return registry.resolve({ platform: pathParam(params, 'platform'), id: pathParam(params, 'id'), kind })
@@ -231,17 +245,7 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
     handle: async ({ req, ctx, params: p }) => {
       const target = targetFrom(registry, p, req.query_parameters, 'video')
       const { info, cached } = await extractor.info(target, { client: requester(ctx) })
-      const qualities = availableQualities(info.formats).map((q) => ({ quality: q.quality, height: q.height, serving: qualityServing(info.formats, q) }))
-      return {
-        id: target.id,
-        platform: target.platform.name,
-        title: info.title,
-        formats: info.formats.map(formatOut),
-        qualities,
-        default_quality: 'best',
-        expires_at: info.expires_at,
-        cached
-      }
+      return formatsOut(target, info, cached)
     }
   })
 
@@ -329,29 +333,14 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
     }
   })
 
-  const platforms = jsonRoute({
-    method: 'get',
-    path: '/api/platforms',
-    doc: { summary: 'Supported platforms with their domains, example URLs and features', tags: ['videos', 'compat'] },
-    serialize: serializePlatforms,
-    cacheMs: 60_000,
-    handle: () => {
-      const list = registry.describe().map((p) => ({ ...p, enabled: true }))
-      return { count: list.length, platforms: list }
-    }
-  })
-
   return [
     infoRoute('/api/v2/videos/:platform/:id', []),
     infoRoute('/api/v2/videos', [URL_PARAM]),
-    infoRoute('/api/info', [URL_PARAM]),
     formatsRoute('/api/v2/videos/:platform/:id/formats', []),
     formatsRoute('/api/v2/videos/formats', [URL_PARAM]),
-    formatsRoute('/api/formats', [URL_PARAM]),
     playlistRoute('/api/v2/playlists/:platform/:id', []),
     playlistRoute('/api/v2/playlists', [URL_PARAM]),
     batch,
-    postInfo,
-    platforms
+    postInfo
   ]
 }

@@ -17,14 +17,16 @@ import { planVrchat, needsHeaders, safeLocation } from '../../media/stream-plan.
 import type { VrchatPlan } from '../../media/stream-plan.ts'
 import { trackOut } from '../../media/service.ts'
 import type { StreamService } from '../../media/service.ts'
-import { serializeVrchatInfo } from '../../schemas/streams.ts'
+import { serializeCompatVrchat } from '../../schemas/compat.ts'
+import type { CompatVrchatOut } from '../../schemas/compat.ts'
+import { vrchatOriginal } from './vrchat-compat.ts'
 import type { VrchatInfoOut } from '../../schemas/streams.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import type { MediaInfo } from '../../../workers/protocol.ts'
 
 interface Choice { target: Target, info: MediaInfo, plan: VrchatPlan, player: 'avpro' | 'unity', maxHeight: number, url: string, plays: string }
 
-export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: StreamService, publicBase: (req: Request) => string }): Route[] {
+export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: StreamService, publicBase: (req: Request) => string, image?: (target: Target, url: string) => string }): Route[] {
   async function choose (req: Request, ctx: RequestContext): Promise<Choice> {
     const q = req.query_parameters
     const item = queryItem(q)
@@ -67,6 +69,13 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
     audio: c.plan.split !== null ? trackOut(c.plan.split.audio) : null
   })
 
+  // ours plus the original's fields (vrchat-compat.ts)
+  const answer = (req: Request, c: Choice): CompatVrchatOut => {
+    const base = deps.publicBase(req)
+    const image = deps.image
+    return { ...describe(c), ...vrchatOriginal(c, req.query_parameters, image === undefined ? null : (url) => base + image(c.target, url)) }
+  }
+
   const params = [
     { name: 'url', in: 'query' as const, required: true, description: 'the video page URL' },
     { name: 'quality', in: 'query' as const, description: '720p (default), 480p, 360p, best…' },
@@ -84,7 +93,7 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
       async handle (req, res, ctx) {
         const format = queryEnum(req.query_parameters, 'format', ['redirect', 'proxy', 'json'] as const, 'redirect')
         const c = await choose(req, ctx)
-        if (format === 'json') { sendJson(req, res, ctx, 200, serializeVrchatInfo(describe(c))); return }
+        if (format === 'json') { sendJson(req, res, ctx, 200, serializeCompatVrchat(answer(req, c))); return }
         const url = format === 'proxy' && c.plays === 'direct' && c.plan.format !== null ? deps.publicBase(req) + deps.streams.proxyLink(c.target, c.plan.format) : c.url
         // (the reason may quote codec names from the metadata: printable ASCII only)
         const reason = c.plan.reason.replace(/[^\x20-\x7e]/g, '?')
@@ -96,8 +105,8 @@ export function vrchatRoutes (deps: { registry: PlatformRegistry, streams: Strea
       path: '/api/vrchat/info',
       limit: 'extract',
       doc: { summary: 'What VRChat will play for this URL and why', tags: ['vrchat', 'compat'], params },
-      serialize: serializeVrchatInfo,
-      handle: async ({ req, ctx }) => describe(await choose(req, ctx))
+      serialize: serializeCompatVrchat,
+      handle: async ({ req, ctx }) => answer(req, await choose(req, ctx))
     })
   ]
 }
