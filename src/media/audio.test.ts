@@ -168,7 +168,8 @@ test('a bad format, bitrate or combination is a 400 in the error shape', async (
     [`${YT}?quality=720p&format=mp3`, /quality=audio/],
     [`/api/v2/stream/auto/youtube/${ID}?format=mp3`, /quality=audio/],
     [`${YT}?quality=audio&format=mp3&mode=redirect`, /redirect cannot transcode/],
-    [`/api/v2/stream/direct/youtube/${ID}?quality=audio&format=m4a`, /redirect cannot transcode/]
+    [`/api/v2/stream/direct/youtube/${ID}?quality=audio&format=m4a`, /redirect cannot transcode/],
+    [`/api/v2/stream/hls/youtube/${ID}?quality=audio&format=mp3`, /HLS route serves playlists/]
   ]
   for (const [path, message] of cases) {
     const res = await fetch(app.url + path, { redirect: 'manual' })

@@ -128,7 +128,7 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
       throw new AppError('FFMPEG_MISSING', undefined, { detail: `no ffmpeg on this server (FFMPEG_PATH): ${spec.purpose} needs it. Install ffmpeg or set FFMPEG_PATH, then restart.` })
     }
     if (active >= opts.maxConcurrent) {
-      throw new AppError('STREAM_BUSY', 'Too many remuxes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
+      throw new AppError('STREAM_BUSY', 'Too many remuxes and transcodes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
     }
     const broadcast = createBroadcast()
     const sub = broadcast.join()
@@ -169,7 +169,7 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
   async function run (ex: MediaExchange, spec: FfmpegJob): Promise<void> {
     const key = spec.key
     if (active >= opts.maxConcurrent && !(key !== null && jobs.get(key)?.broadcast.joinable() === true)) {
-      throw new AppError('STREAM_BUSY', 'Too many remuxes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
+      throw new AppError('STREAM_BUSY', 'Too many remuxes and transcodes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
     }
     ex.header('content-type', spec.contentType)
     ex.header('x-stream-mode', spec.mode)

@@ -109,7 +109,8 @@ export function qualityServing (formats: readonly MediaFormat[], q: QualityOptio
 }
 
 export function planStream (input: PlanInput): StreamPlan {
-  const transcode = input.transcode ?? null
+  // (only with quality=audio, which the stream routes' query parser holds it to)
+  const transcode = input.quality.kind === 'audio' ? input.transcode ?? null : null
   if (transcode !== null && input.mode === 'redirect') {
     throw new AppError('INVALID_INPUT', `A redirect cannot transcode: format=${transcode.format} needs mode=auto or mode=proxy (or no format, to be redirected to the original audio)`, { detail: 'mode' })
   }

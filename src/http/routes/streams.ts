@@ -1,7 +1,7 @@
 // "Play this video": the stream endpoints by mode, their compat forms, the
 // signed-link relays, HLS, the embed page and the VRChat/Unity endpoints.
 import type { Request } from 'hyper-express'
-import { itemError } from '../../errors.ts'
+import { AppError, itemError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
 import { requester } from '../context.ts'
 import type { Route, ParamDoc, PeekAnswer } from '../route.ts'
@@ -138,6 +138,9 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       const raw = req.path_parameters ?? {}
       const target = targetFrom(registry, raw, req.query_parameters, 'video', fixed?.urlParam)
       const query = parseStreamQuery(req.query_parameters, fixed)
+      if (fixed?.hls === true && query.transcode !== null) {
+        throw new AppError('INVALID_INPUT', `The HLS route serves playlists: format=${query.format} is a transcode of the stream routes`, { detail: 'format' })
+      }
       const opts = optionsOf(query, req.headers['user-agent'] ?? '', fixed)
       const seen = seenBy.get(path)
       // (hyper-express's path_query is undefined without a query string, as uWS's getQuery() is)
