@@ -7,7 +7,9 @@
 // and the worker's event loop never stalled > 20 ms in either scenario (from
 // /api/v2/system/stats, whose max resets on each read and includes its 10 ms
 // sampling interval, subtracted here).
-// Prints JSON. Run: node dist/bench/remux.js [--concurrency=10] [--runs=5]
+// With --audio=mp3|opus|m4a|wav the same scenarios run the audio transcode
+// (quality=audio&format=…) of the clip instead, on the same shared-ffmpeg machinery.
+// Prints JSON. Run: node dist/bench/remux.js [--concurrency=10] [--runs=5] [--audio=mp3]
 import { execFile, execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, get } from 'node:http'
@@ -102,6 +104,8 @@ const perRemux = (a: Cpu, b: Cpu, n: number): { node: number, ffmpeg: number } =
 
 async function main (): Promise<void> {
   const concurrency = arg('concurrency', 10)
+  const audio = process.argv.find((a) => a.startsWith('--audio='))?.split('=')[1] ?? null
+  if (audio !== null && !['mp3', 'opus', 'm4a', 'wav'].includes(audio)) throw new Error('--audio must be mp3, opus, m4a or wav')
   const runs = arg('runs', 5)
   const dir = mkdtempSync(join(tmpdir(), 'vidgate-bench-remux-'))
   const clip = makeClip(dir)
@@ -134,16 +138,19 @@ async function main (): Promise<void> {
       YTDLP_PATH: join(ROOT, 'workers', 'fixtures', 'fake-yt-dlp'),
       YTDLP_MODE: 'spawn',
       FAKE_YTDLP_FIXTURE_DIR: dir,
+      // yt-dlp's children see only allow-listed variables: the fake yt-dlp needs its fixture folder
+      CHILD_ENV_ALLOW: 'FAKE_YTDLP_FIXTURE_DIR',
       GENERIC_HOSTS: host,
       RATE_LIMIT_ENABLED: 'false',
       REMUX_MAX_CONCURRENT: String(Math.max(16, concurrency))
     }
   })
   try {
-    const urlOf = (name: string): string => `${server.base}/api/v2/stream?url=${encodeURIComponent(`http://${host}/fixture/${name}`)}&quality=720p&format=mp4`
+    const urlOf = (name: string): string => `${server.base}/api/v2/stream?url=${encodeURIComponent(`http://${host}/fixture/${name}`)}&${audio === null ? 'quality=720p&format=mp4' : `quality=audio&format=${audio}`}`
     const url = urlOf('remux')
     const first = await remux(url, true)
-    if (first.mode !== 'remux' || first.body === null) throw new Error(`expected a remux, got ${first.mode ?? 'no X-Stream-Mode'}`)
+    const mode = audio === null ? 'remux' : 'transcode'
+    if (first.mode !== mode || first.body === null) throw new Error(`expected a ${mode}, got ${first.mode ?? 'no X-Stream-Mode'}`)
     const check = await probe(first.body, dir)
     const distinct = Array.from({ length: concurrency }, (_, i) => urlOf(`remux-${i}`))
     for (const u of distinct) await remux(u)
@@ -180,13 +187,13 @@ async function main (): Promise<void> {
     const same = await scenario(Array.from({ length: concurrency }, () => url))
     const different = await scenario(distinct)
     const result = {
-      clip: { seconds: 10, height: 720, video_bytes: clip.video.length, audio_bytes: clip.audio.length, remuxed_bytes: first.bytes, ffprobe: check },
+      clip: { seconds: 10, height: 720, transcode: audio, video_bytes: clip.video.length, audio_bytes: clip.audio.length, remuxed_bytes: first.bytes, ffprobe: check },
       single: { runs_ms: single.map(round), median_ms: round(singleMs), cpu_ms: singleCpu },
       concurrent_same_video: same,
       concurrent_distinct_videos: different,
       machine: { cpus: availableParallelism(), load_avg_1m: round(loadavg()[0] ?? 0) },
       event_loop_sampling_ms: LOOP_RESOLUTION_MS,
-      sound: check.streams.join(',') === 'audio,video'
+      sound: check.streams.join(',') === (audio === null ? 'audio,video' : 'audio')
     }
     process.stdout.write(JSON.stringify(result, null, 2) + '\n')
     if (!result.sound || !same.pass.ratio || !same.pass.event_loop || !different.pass.event_loop) process.exitCode = 1

@@ -196,7 +196,7 @@ export const CONFIG_TABLE = {
   COOKIES_DIRECTORY: entry(str, 'config/cookies', 'folder of per-platform Netscape cookie files (<platform>_cookies.txt)'),
   API_KEYS: entry(list, [], 'API keys, comma-separated: key[:scope+scope[:limit]] (scope admin; limit = that key\'s requests per window)'),
   API_KEYS_FILE: entry(str, '', 'file of API key entries, one per line; sha256:<hex> may stand for the key'),
-  STREAM_MAX_PER_CLIENT: entry(int(0, 100000), 16, 'concurrent streams (proxy, remux, HLS) per API key, or per client IP without one; 0 = no cap'),
+  STREAM_MAX_PER_CLIENT: entry(int(0, 100000), 16, 'concurrent streams (proxy, remux, audio transcode, HLS) per API key, or per client IP without one; 0 = no cap'),
   IPV6_PREFIX: entry(int(32, 128), 64, 'IPv6 clients are grouped by this prefix length for rate limits'),
   REQUIRE_API_KEY: entry(bool, false, 'require an API key on public endpoints too'),
   GENERIC_HOSTS: entry(list, [], 'hosts the generic extractor may fetch (off when empty)'),
@@ -225,7 +225,7 @@ export const CONFIG_TABLE = {
   PUBLIC_URL: entry(str, '', 'this API\'s public base URL for links we hand out (default: from the request\'s Host)'),
   FFMPEG_PATH: entry(str, 'ffmpeg', 'ffmpeg executable (remux of separate video and audio, merges, audio conversion); a bare name is looked up on PATH'),
   FFPROBE_PATH: entry(str, 'ffprobe', 'ffprobe executable (yt-dlp\'s conversions need it beside ffmpeg); a bare name is looked up on PATH'),
-  REMUX_MAX_CONCURRENT: entry(int(0, 256), 4, 'remuxes (ffmpeg) per worker before 503 STREAM_BUSY'),
+  REMUX_MAX_CONCURRENT: entry(int(0, 256), 4, 'remuxes and audio transcodes (ffmpeg) per worker before 503 STREAM_BUSY'),
   CHILD_ENV_ALLOW: entry(envNames, [], 'more environment variables (names, comma-separated) that yt-dlp, ffmpeg and Deno get; they see only PATH, HOME, USER, LANG, LC_*, TZ, temp folders, XDG_CACHE_HOME, DENO_DIR and TLS CA settings besides, never vidgate\'s settings or secrets')
 } as const
 

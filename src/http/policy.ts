@@ -29,7 +29,7 @@ export const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"]
 ]
 // what a browser script may read of our responses (CORS)
-export const EXPOSED = 'X-Request-Id, X-Process-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Stream-Mode, X-Task-Token, Content-Range, Content-Length, Accept-Ranges'
+export const EXPOSED = 'X-Request-Id, X-Process-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Stream-Mode, X-Task-Token, Content-Range, Content-Length, Accept-Ranges, Estimated-Content-Length'
 // a client's X-Request-Id is echoed only when it looks like this
 export const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/
 

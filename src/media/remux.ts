@@ -26,7 +26,28 @@ export interface Remuxer {
   // while the output is young share one ffmpeg (remux-share.ts)
   // audioCodec: the audio format's codec as extracted (mp4a.* for AAC), when known
   serve: (ex: MediaExchange, inputs: { video: string, audio: string, audioCodec?: string | null }, opts: { filename?: string | null, download?: boolean, key?: string }) => Promise<void>
+  // any other ffmpeg output streamed the same way (shared by key, bounded, killed when its last client leaves)
+  run: (ex: MediaExchange, job: FfmpegJob) => Promise<void>
   active: () => number
+}
+
+// One ffmpeg output streamed to its clients: a remux, an audio transcode (audio.ts).
+export interface FfmpegJob {
+  // what the output depends on: requests with the same key while it is young share one ffmpeg
+  key: string | null
+  // ffmpeg's arguments: it writes to `output`, and reads its inputs through `httpProxy` (the egress's local route)
+  args: (output: string, httpProxy: string | null) => string[]
+  contentType: string
+  // X-Stream-Mode
+  mode: string
+  // Content-Disposition (the file name with its extension), or none
+  disposition: { filename: string, attachment: boolean } | null
+  // more response headers (Estimated-Content-Length)
+  headers?: ReadonlyArray<readonly [string, string]>
+  // what ffmpeg does here, for FFMPEG_MISSING ("merging separate video and audio")
+  purpose: string
+  // the error message when ffmpeg produced nothing
+  failure: string
 }
 
 export const REMUX_INPUT_PROTOCOLS = 'http,tcp,crypto'
@@ -102,12 +123,12 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
 
   // Registers the job and joins the caller before the first await, so requests
   // arriving meanwhile share it; then starts ffmpeg.
-  function start (inputs: { video: string, audio: string, audioCodec?: string | null }, key: string | null): { job: Job, sub: Subscription } {
+  function start (spec: FfmpegJob, key: string | null): { job: Job, sub: Subscription } {
     if (launcher === null) {
-      throw new AppError('FFMPEG_MISSING', undefined, { detail: 'no ffmpeg on this server (FFMPEG_PATH): merging separate video and audio needs it. Install ffmpeg or set FFMPEG_PATH, then restart.' })
+      throw new AppError('FFMPEG_MISSING', undefined, { detail: `no ffmpeg on this server (FFMPEG_PATH): ${spec.purpose} needs it. Install ffmpeg or set FFMPEG_PATH, then restart.` })
     }
     if (active >= opts.maxConcurrent) {
-      throw new AppError('STREAM_BUSY', 'Too many remuxes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
+      throw new AppError('STREAM_BUSY', 'Too many remuxes and transcodes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
     }
     const broadcast = createBroadcast()
     const sub = broadcast.join()
@@ -124,7 +145,7 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
         output = await listenOnce(join(await dir, `${++seq}.sock`))
         if (abandoned) return { code: null, stderr: 'every client left' }
         const o = output
-        const p = launcher.start(remuxArgs(inputs.video, inputs.audio, `unix:${o.path}`, opts.httpProxy?.() ?? null, inputs.audioCodec ?? null), FFMPEG_NICE)
+        const p = launcher.start(spec.args(`unix:${o.path}`, opts.httpProxy?.() ?? null), FFMPEG_NICE)
         proc = p
         stop = () => { p.kill(); o.close() }
         await broadcast.pump(await Promise.race([o.connection, p.exited.then(() => null)]))
@@ -145,42 +166,58 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
     return { job, sub }
   }
 
+  async function run (ex: MediaExchange, spec: FfmpegJob): Promise<void> {
+    const key = spec.key
+    if (active >= opts.maxConcurrent && !(key !== null && jobs.get(key)?.broadcast.joinable() === true)) {
+      throw new AppError('STREAM_BUSY', 'Too many remuxes and transcodes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
+    }
+    ex.header('content-type', spec.contentType)
+    ex.header('x-stream-mode', spec.mode)
+    ex.header('cache-control', 'no-store')
+    if (spec.disposition !== null) ex.header('content-disposition', contentDisposition(spec.disposition.filename, spec.disposition.attachment ? 'attachment' : 'inline'))
+    for (const [name, value] of spec.headers ?? []) ex.header(name, value)
+    // the length is not known before ffmpeg ends: none rather than a false one
+    if (ex.head) { ex.sink().headOnly(200, null); return }
+    const signal = ex.signal
+    const shared = key === null ? undefined : jobs.get(key)
+    const joined = shared?.broadcast.join() ?? null
+    const { job, sub: subscription } = shared !== undefined && joined !== null ? { job: shared, sub: joined } : start(spec, key)
+    const leave = (): void => { subscription.leave() }
+    signal.addEventListener('abort', leave, { once: true })
+    try {
+      const sink = ex.sink()
+      let started = false
+      for (let chunk = await subscription.next(); chunk !== null && !signal.aborted; chunk = await subscription.next()) {
+        if (!started) { sink.start(200, null); started = true }
+        if (!sink.write(chunk)) await sink.drained()
+      }
+      const { code, stderr } = await job.finished
+      if (signal.aborted) return
+      if (!started) {
+        throw new AppError('UPSTREAM_ERROR', spec.failure, { detail: stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || `ffmpeg exited with ${String(code)}` })
+      }
+      if (code === 0) sink.end()
+      else sink.close()
+    } finally {
+      signal.removeEventListener('abort', leave)
+      leave()
+    }
+  }
+
   return {
     active: () => active,
+    run,
     async serve (ex, inputs, o) {
-      const key = o.key ?? null
-      if (active >= opts.maxConcurrent && !(key !== null && jobs.get(key)?.broadcast.joinable() === true)) {
-        throw new AppError('STREAM_BUSY', 'Too many remuxes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
-      }
-      ex.header('content-type', 'video/mp4')
-      ex.header('x-stream-mode', 'remux')
-      ex.header('cache-control', 'no-store')
-      if (o.download === true || (o.filename ?? null) !== null) ex.header('content-disposition', contentDisposition(`${o.filename ?? 'video'}.mp4`, o.download === true ? 'attachment' : 'inline'))
-      if (ex.head) { ex.send(200); return }
-      const signal = ex.signal
-      const shared = key === null ? undefined : jobs.get(key)
-      const joined = shared?.broadcast.join() ?? null
-      const { job, sub: subscription } = shared !== undefined && joined !== null ? { job: shared, sub: joined } : start(inputs, key)
-      const leave = (): void => { subscription.leave() }
-      signal.addEventListener('abort', leave, { once: true })
-      try {
-        const sink = ex.sink()
-        let started = false
-        for (let chunk = await subscription.next(); chunk !== null && !signal.aborted; chunk = await subscription.next()) {
-          if (!started) { sink.start(200, null); started = true }
-          if (!sink.write(chunk)) await sink.drained()
-        }
-        const { code, stderr } = await job.finished
-        if (signal.aborted) return
-        if (!started) {
-          throw new AppError('UPSTREAM_ERROR', 'The video and audio could not be combined', { detail: stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300) || `ffmpeg exited with ${String(code)}` })
-        }
-        if (code === 0) sink.end()
-        else sink.close()
-      } finally {
-        signal.removeEventListener('abort', leave)
-        leave()
-      }
+      const named = o.download === true || (o.filename ?? null) !== null
+      await run(ex, {
+        key: o.key ?? null,
+        args: (output, httpProxy) => remuxArgs(inputs.video, inputs.audio, output, httpProxy, inputs.audioCodec ?? null),
+        contentType: 'video/mp4',
+        mode: 'remux',
+        disposition: named ? { filename: `${o.filename ?? 'video'}.mp4`, attachment: o.download === true } : null,
+        purpose: 'merging separate video and audio',
+        failure: 'The video and audio could not be combined'
+      })
     }
   }
 }

@@ -14,6 +14,8 @@ import { createSplitHls } from './split-hls.ts'
 import { itemInfo, itemOf, itemQuery, withItem } from './items.ts'
 import type { StreamMode, StreamPlan } from './stream-plan.ts'
 import type { Remuxer } from './remux.ts'
+import { transcodeJob, transcodeLabel, transcodeOut } from './audio.ts'
+import type { AudioTranscode } from './audio.ts'
 import type { Quality, AutoInput } from './quality.ts'
 import { formatQuality } from './quality.ts'
 import type { Extractor } from '../extract/engine.ts'
@@ -122,6 +124,8 @@ export interface StreamOptions {
   auto?: AutoInput
   // item=N: one item of a multi-item post (src/media/items.ts)
   item?: number
+  // quality=audio&format=mp3|opus|m4a|wav: transcoded on the fly (null/absent: none)
+  transcode?: AudioTranscode | null
   // who asks: extractions take turns per client and count against its cap (default: the server itself)
   client?: Requester
 }
@@ -189,7 +193,8 @@ const planKeys = new WeakMap<StreamOptions, PlanKeys | null>()
 function planKey (opts: StreamOptions): PlanKeys | null {
   let keys = planKeys.get(opts)
   if (keys === undefined) {
-    const plan = `plan:${formatQuality(opts.quality)}:${opts.mode}:${opts.videoOnly ? 1 : 0}:${opts.prefersHls ? 1 : 0}:${opts.mp4 === true ? 1 : 0}${opts.item === undefined ? '' : `:item${opts.item}`}`
+    const t = opts.transcode ?? null
+    const plan = `plan:${formatQuality(opts.quality)}:${opts.mode}:${opts.videoOnly ? 1 : 0}:${opts.prefersHls ? 1 : 0}:${opts.mp4 === true ? 1 : 0}${opts.item === undefined ? '' : `:item${opts.item}`}${t === null ? '' : `:${transcodeLabel(t)}`}`
     keys = opts.quality.kind === 'auto' ? null : { plan, redirect: `${plan}:302` }
     planKeys.set(opts, keys)
   }
@@ -258,7 +263,8 @@ export function createStreamService (deps: StreamDeps): StreamService {
     isLive: info.is_live,
     prefersHls: opts.prefersHls,
     mp4: opts.mp4 === true,
-    auto: opts.auto
+    auto: opts.auto,
+    transcode: opts.transcode
   })
 
   // A plan, made once per cached info (entry) and options; a failed plan throws each time.
@@ -412,6 +418,20 @@ export function createStreamService (deps: StreamDeps): StreamService {
         sendPlaylist(ex, cap === null ? text : filterVariants(text, cap), 'hls', p.reason)
         return
       }
+      case 'transcode': {
+        if (opts.transcode === undefined || opts.transcode === null) throw new AppError('INTERNAL', 'a transcode plan without a format')
+        await deps.remuxer.run(ex, transcodeJob({
+          input: deps.selfBase() + remuxInput(target, p.primary),
+          transcode: opts.transcode,
+          source: `${target.platform.name}/${target.id}/${target.item === undefined ? '' : `item${target.item}/`}${p.primary.format_id}`,
+          duration: info.duration,
+          title: info.title,
+          artist: info.uploader,
+          filename,
+          download: opts.download
+        }))
+        return
+      }
       case 'remux':
         break
     }
@@ -444,7 +464,9 @@ export function createStreamService (deps: StreamDeps): StreamService {
     const proxy = single && !isHlsFormat(p.primary) ? base + proxyLink(target, p.primary, opts.filename) : null
     const splitHls = p.audio !== null && isMp4Member(p.primary) && isMp4Member(p.audio) ? base + split.masterLink(target, p.primary, p.audio) : null
     const hls = single && isHlsFormat(p.primary) ? base + playlistLink(target, p.primary) : splitHls
-    const replay = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy${opts.videoOnly ? '&video_only=true' : ''}${opts.mp4 === true ? '&format=mp4' : ''}${itemQuery(opts.item)}`
+    const t = p.delivery === 'transcode' ? opts.transcode ?? null : null
+    const audioArgs = t === null ? '' : `&format=${t.format}${t.bitrate === null ? '' : `&bitrate=${t.bitrate}`}`
+    const replay = `${base}/api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?quality=${encodeURIComponent(formatQuality(opts.quality))}&mode=proxy${opts.videoOnly ? '&video_only=true' : ''}${opts.mp4 === true ? '&format=mp4' : ''}${itemQuery(opts.item)}${audioArgs}`
     const streamUrl = p.delivery === 'redirect' ? p.primary.url : p.delivery === 'hls' && hls !== null ? hls : p.delivery === 'proxy' && proxy !== null ? proxy : replay
     return {
       platform: target.platform.name,
@@ -462,7 +484,8 @@ export function createStreamService (deps: StreamDeps): StreamService {
       headers: single ? p.primary.headers : {},
       expires_at: p.primary.expires_at ?? info.expires_at,
       video: trackOut(p.primary),
-      audio: p.audio === null ? null : trackOut(p.audio)
+      audio: p.audio === null ? null : trackOut(p.audio),
+      transcode: t === null ? null : transcodeOut(t, info.duration)
     }
   }
 

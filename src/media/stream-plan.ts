@@ -5,11 +5,12 @@ import { selectFormat, explainVrchat, protocolRank, resolution } from './quality
 import { redirectChoice } from './redirect-plan.ts'
 import type { Quality, QualityOption, Selection } from './quality.ts'
 import type { MediaFormat } from '../../workers/protocol.ts'
+import type { AudioTranscode } from './audio.ts'
 
 export type StreamMode = 'redirect' | 'proxy' | 'json' | 'auto'
 export const STREAM_MODES: readonly StreamMode[] = ['redirect', 'proxy', 'json', 'auto']
 
-export type Delivery = 'redirect' | 'proxy' | 'hls' | 'remux'
+export type Delivery = 'redirect' | 'proxy' | 'hls' | 'remux' | 'transcode'
 
 export interface PlanInput {
   formats: readonly MediaFormat[]
@@ -23,6 +24,8 @@ export interface PlanInput {
   // format=mp4: the client wants one MP4 file, so an HLS source is remuxed too (never live, never under mode=redirect)
   mp4?: boolean
   auto?: { bandwidthKbps?: number | undefined, userAgent?: string | undefined, device?: string | undefined }
+  // quality=audio&format=mp3|opus|m4a|wav: the best audio, transcoded on the fly
+  transcode?: AudioTranscode | null
 }
 
 export interface StreamPlan {
@@ -106,11 +109,22 @@ export function qualityServing (formats: readonly MediaFormat[], q: QualityOptio
 }
 
 export function planStream (input: PlanInput): StreamPlan {
+  // (only with quality=audio, which the stream routes' query parser holds it to)
+  const transcode = input.quality.kind === 'audio' ? input.transcode ?? null : null
+  if (transcode !== null && input.mode === 'redirect') {
+    throw new AppError('INVALID_INPUT', `A redirect cannot transcode: format=${transcode.format} needs mode=auto or mode=proxy (or no format, to be redirected to the original audio)`, { detail: 'mode' })
+  }
   if (input.mode === 'redirect') {
     const { selection, format, lowered } = redirectChoice(input.formats, input.quality, { videoOnly: input.videoOnly, auto: input.auto })
     return { selection, primary: format, audio: null, delivery: 'redirect', reason: (lowered ?? 'redirect requested') + redirectCaveat(format, input) }
   }
   const selected = selectFormat(input.formats, input.quality, { videoOnly: input.videoOnly, auto: input.auto })
+  if (transcode !== null && selected.kind !== 'split') {
+    const f = selected.format
+    const from = `${f.acodec ?? f.ext}${f.bitrate === null ? '' : ` ${Math.round(f.bitrate)} kbit/s`}`
+    const to = transcode.bitrate === null ? transcode.format : `${transcode.format} at ${transcode.bitrate} kbit/s`
+    return { selection: selected, primary: f, audio: null, delivery: 'transcode', reason: `the best audio (${from}) transcoded to ${to}` }
+  }
   if (selected.kind !== 'split') {
     const { delivery, reason } = singleDelivery(selected.format, input)
     return { selection: selected, primary: selected.format, audio: null, delivery, reason }

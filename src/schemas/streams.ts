@@ -26,7 +26,27 @@ export interface StreamInfoOut {
   expires_at: string | null
   video: StreamTrackOut
   audio: StreamTrackOut | null
+  // quality=audio&format=…: what the audio is transcoded to (null: served as it is)
+  transcode: TranscodeOut | null
 }
+
+export interface TranscodeOut {
+  format: string
+  codec: string
+  // kbit/s
+  bitrate: number
+  content_type: string
+  // bytes, the Estimated-Content-Length header (null: duration unknown)
+  estimated_content_length: number | null
+}
+
+const transcode = object({
+  format: { type: 'string', enum: ['mp3', 'opus', 'm4a', 'wav'] },
+  codec: { type: 'string' },
+  bitrate: { type: 'number' },
+  content_type: { type: 'string' },
+  estimated_content_length: nullable('integer')
+})
 
 const track = object(Object.fromEntries(TRACK_FIELDS.map((k) => [k, formatProps[k]])))
 
@@ -37,7 +57,7 @@ export const streamInfoSchema = object({
   duration: nullable('number'),
   is_live: { type: 'boolean' },
   quality: { type: 'string' },
-  delivery: { type: 'string', enum: ['redirect', 'proxy', 'hls', 'remux'] },
+  delivery: { type: 'string', enum: ['redirect', 'proxy', 'hls', 'remux', 'transcode'] },
   reason: { type: 'string' },
   stream_url: { type: 'string' },
   direct_url: nullable('string'),
@@ -46,7 +66,8 @@ export const streamInfoSchema = object({
   headers: { type: 'object', additionalProperties: { type: 'string' } },
   expires_at: nullable('string'),
   video: track,
-  audio: { anyOf: [track, { type: 'null' }] }
+  audio: { anyOf: [track, { type: 'null' }] },
+  transcode: { anyOf: [transcode, { type: 'null' }] }
 })
 
 export interface StreamBatchOut {

@@ -2,6 +2,7 @@
 // combined, download name), read from its query and User-Agent: shared by the
 // stream and embed routes.
 import type { Request } from 'hyper-express'
+import { AppError } from '../../errors.ts'
 import { queryString, queryEnum, queryBool, queryInt } from '../input.ts'
 import { parseQuality } from '../../media/quality.ts'
 import type { Quality } from '../../media/quality.ts'
@@ -9,6 +10,8 @@ import { STREAM_MODES } from '../../media/stream-plan.ts'
 import type { StreamMode } from '../../media/stream-plan.ts'
 import type { StreamOptions } from '../../media/service.ts'
 import { MAX_ITEM } from '../../media/items.ts'
+import { AUDIO_FORMATS, parseTranscode } from '../../media/audio.ts'
+import type { AudioFormat, AudioTranscode } from '../../media/audio.ts'
 
 const HLS_PLAYERS = /AppleCoreMedia|VLC|mpv|Lavf|AVProVideo|NSPlayer|ExoPlayer|(?:Version\/[\d.]+.*Safari)/i
 
@@ -18,7 +21,9 @@ export interface StreamQuery {
   quality: Quality
   mode: StreamMode
   videoOnly: boolean
-  format: 'hls' | 'mp4' | 'auto' | 'redirect' | 'proxy' | 'json'
+  format: 'hls' | 'mp4' | 'auto' | 'redirect' | 'proxy' | 'json' | AudioFormat
+  // format=mp3|opus|m4a|wav (with quality=audio): the audio transcoded on the fly
+  transcode: AudioTranscode | null
   download: boolean
   filename: string | null
   bandwidth: number
@@ -41,9 +46,14 @@ export const ITEM_PARAM = {
 }
 
 export function parseStreamQuery (q: Readonly<Record<string, unknown>>, defaults: { mode?: StreamMode, quality?: Quality, download?: boolean } = {}): StreamQuery {
-  const quality = parseQuality(queryString(q, 'quality', { max: 32 }), defaults.quality ?? { kind: 'best' })
-  // The simple API's `format` was redirect|proxy|json (a mode); ours is hls|mp4.
-  const format = queryEnum(q, 'format', ['hls', 'mp4', 'auto', 'redirect', 'proxy', 'json'] as const, 'auto')
+  // The simple API's `format` was redirect|proxy|json (a mode); ours is hls|mp4, or an audio format.
+  const format = queryEnum(q, 'format', ['hls', 'mp4', 'auto', 'redirect', 'proxy', 'json', ...AUDIO_FORMATS] as const, 'auto')
+  const transcode = parseTranscode(AUDIO_FORMATS.find((f) => f === format) ?? null, queryString(q, 'bitrate', { max: 16 }))
+  // an audio format alone means quality=audio
+  const quality = parseQuality(queryString(q, 'quality', { max: 32 }), defaults.quality ?? (transcode === null ? { kind: 'best' } : { kind: 'audio' }))
+  if (transcode !== null && quality.kind !== 'audio') {
+    throw new AppError('INVALID_INPUT', `format=${format} transcodes the audio alone: it takes quality=audio`, { detail: 'quality' })
+  }
   const legacyMode = format === 'redirect' || format === 'proxy' || format === 'json' ? format : undefined
   const mode = queryEnum(q, 'mode', STREAM_MODES, legacyMode ?? defaults.mode ?? 'auto')
   const bandwidth = queryInt(q, 'bandwidth', { min: 1, max: 10_000_000, fallback: 0 })
@@ -52,6 +62,7 @@ export function parseStreamQuery (q: Readonly<Record<string, unknown>>, defaults
     mode,
     videoOnly: queryBool(q, 'video_only'),
     format,
+    transcode,
     download: queryBool(q, 'download', defaults.download ?? false),
     filename: queryString(q, 'filename', { max: 200 }) ?? null,
     bandwidth,
@@ -73,6 +84,7 @@ export function withAgent (s: StreamQuery, ua: string): StreamOptions {
     mp4: s.format === 'mp4',
     download: s.download,
     filename: s.filename,
+    transcode: s.transcode,
     auto: { bandwidthKbps: s.bandwidth === 0 ? undefined : s.bandwidth, userAgent: ua, device: s.device },
     ...(s.item === undefined ? {} : { item: s.item })
   }

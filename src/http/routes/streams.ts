@@ -1,7 +1,7 @@
 // "Play this video": the stream endpoints by mode, their compat forms, the
 // signed-link relays, HLS, the embed page and the VRChat/Unity endpoints.
 import type { Request } from 'hyper-express'
-import { itemError } from '../../errors.ts'
+import { AppError, itemError } from '../../errors.ts'
 import { jsonRoute, sendJson } from '../route.ts'
 import { requester } from '../context.ts'
 import type { Route, ParamDoc, PeekAnswer } from '../route.ts'
@@ -43,7 +43,8 @@ const STREAM_PARAMS: readonly ParamDoc[] = [
   { name: 'quality', in: 'query', description: 'best|worst|2160p…144p|audio|auto (default best)', schema: { type: 'string', enum: [...QUALITY_VALUES] } },
   { name: 'mode', in: 'query', description: 'redirect | proxy | json | auto (default): redirect when the media needs no headers and is not bound to our IP, else proxy; X-Stream-Mode says which and X-Stream-Reason why. redirect always answers 302 (or an error): the best single file with video and audio at or below the quality, X-Stream-Reason saying so when a better quality exists only as separate video and audio (which only auto remuxes); 409 NO_SINGLE_FILE when no single file exists', schema: { type: 'string', enum: ['redirect', 'proxy', 'json', 'auto'] } },
   { name: 'video_only', in: 'query', description: 'true: a silent video-only stream is acceptable' },
-  { name: 'format', in: 'query', description: 'hls | mp4: how separate video and audio are combined (default: hls for HLS players, else an MP4 remux); mp4 also remuxes an HLS-only source (not live) into one MP4' },
+  { name: 'format', in: 'query', description: 'hls | mp4: how separate video and audio are combined (default: hls for HLS players, else an MP4 remux); mp4 also remuxes an HLS-only source (not live) into one MP4; mp3 | opus | m4a | wav (with quality=audio, implied when quality is absent): the best audio transcoded on the fly (X-Stream-Mode: transcode; Estimated-Content-Length; not with mode=redirect)' },
+  { name: 'bitrate', in: 'query', description: 'kbit/s of an audio transcode: mp3 32-320 (default 192), opus 16-256 (128), m4a 32-320 (160); wav takes none', schema: { type: 'integer' } },
   { name: 'download', in: 'query', description: 'true: Content-Disposition attachment' },
   { name: 'filename', in: 'query', description: 'file name for Content-Disposition (UTF-8 allowed)' },
   { name: 'bandwidth', in: 'query', description: 'kbps, for quality=auto' },
@@ -141,7 +142,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       tags: ['streams'],
       params: [...params, ...STREAM_PARAMS],
       responses: {
-        200: { description: 'the media (proxy, remux) or an HLS playlist', contentType: 'video/mp4' },
+        200: { description: 'the media (proxy, remux, audio transcode: audio/mpeg, audio/ogg, audio/mp4, audio/wav) or an HLS playlist', contentType: 'video/mp4' },
         206: { description: 'a byte range of the media', contentType: 'video/mp4' },
         302: { description: 'redirect to the media (X-Stream-Mode: redirect)' },
         409: { description: 'NO_SINGLE_FILE: mode=redirect and the video exists only as separate video and audio; HLS_NOT_POSSIBLE: the HLS route and no playlist can describe the format (a file of unknown duration, separate non-MP4 streams)' },
@@ -153,6 +154,9 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       const target = targetFrom(registry, raw, req.query_parameters, 'video', fixed?.urlParam)
       const query = parseStreamQuery(req.query_parameters, fixed)
       if (fixed?.proxyParam === true && req.query_parameters.mode === undefined && queryBool(req.query_parameters, 'proxy')) query.mode = 'proxy'
+      if (fixed?.hls === true && query.transcode !== null) {
+        throw new AppError('INVALID_INPUT', `The HLS route serves playlists: format=${query.format} is a transcode of the stream routes`, { detail: 'format' })
+      }
       const opts = optionsOf(query, req.headers['user-agent'] ?? '', fixed)
       const seen = seenBy.get(path)
       // (hyper-express's path_query is undefined without a query string, as uWS's getQuery() is)
