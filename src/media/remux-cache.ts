@@ -62,9 +62,9 @@ export function createRemuxCache (opts: { dir: string, maxBytes: number, ttlMs: 
   const ensureDir = async (): Promise<boolean> => await (ready ??= mkdir(opts.dir, { recursive: true, mode: 0o700 }).then(() => true, () => false))
 
   // Counts the folder, deletes expired files and parts of dead processes, then
-  // the least recently used finished files until `want` more bytes fit (never
-  // `keep`); answers how many bytes are left under the cap.
-  async function makeRoom (want: number): Promise<number> {
+  // the least recently used finished files until `need` more bytes fit;
+  // answers how many bytes are left under the cap.
+  async function makeRoom (need: number): Promise<number> {
     let names: string[]
     try { names = await readdir(opts.dir) } catch { return 0 }
     let total = 0
@@ -81,7 +81,7 @@ export function createRemuxCache (opts: { dir: string, maxBytes: number, ttlMs: 
     }
     done.sort((a, b) => a.used - b.used)
     for (const f of done) {
-      if (total + want <= opts.maxBytes) break
+      if (total + need <= opts.maxBytes) break
       await rm(f.path, { force: true })
       total -= f.size
     }
@@ -116,7 +116,7 @@ export function createRemuxCache (opts: { dir: string, maxBytes: number, ttlMs: 
         async append (chunk) {
           if (closed) return false
           if (chunk.length > budget) {
-            const left = await makeRoom(Math.max(chunk.length, CACHE_STEP_BYTES))
+            const left = await makeRoom(chunk.length)
             if (left < chunk.length) { await abort(); return false }
             budget = Math.min(left, Math.max(chunk.length, CACHE_STEP_BYTES))
           }
