@@ -38,6 +38,8 @@ export interface RemuxCache {
   create: (key: string) => Promise<CacheWriter | null>
 }
 
+// deleting is best effort: a file that cannot be deleted is counted and left
+const remove = async (path: string): Promise<void> => { await rm(path, { force: true }).catch(() => {}) }
 const nameOf = (key: string): string => createHash('sha256').update(key).digest('hex').slice(0, 40)
 const PART = /^[0-9a-f]{40}\.(\d+)\.\d+\.part$/
 const DONE = /^[0-9a-f]{40}\.mp4$/
@@ -59,6 +61,8 @@ export function createRemuxCache (opts: { dir: string, maxBytes: number, ttlMs: 
   const enabled = opts.maxBytes > 0
   let ready: Promise<boolean> | null = null
   let seq = 0
+  // the parts this process is writing
+  const writing = new Set<string>()
   const ensureDir = async (): Promise<boolean> => await (ready ??= mkdir(opts.dir, { recursive: true, mode: 0o700 }).then(() => true, () => false))
 
   // Counts the folder, deletes expired files and parts of dead processes, then
@@ -74,15 +78,16 @@ export function createRemuxCache (opts: { dir: string, maxBytes: number, ttlMs: 
       const st = await stat(path).catch(() => null)
       if (st === null) continue
       const part = PART.exec(name)
-      if (part !== null && !alive(Number(part[1]))) { await rm(path, { force: true }); continue }
-      if (part === null && DONE.test(name) && now() - st.mtimeMs > opts.ttlMs) { await rm(path, { force: true }); continue }
+      // a part of a process that is gone (or one not written to for the TTL: its pid may be another's now)
+      if (part !== null && !writing.has(path) && (!alive(Number(part[1])) || now() - st.mtimeMs > opts.ttlMs)) { await remove(path); continue }
+      if (part === null && DONE.test(name) && now() - st.mtimeMs > opts.ttlMs) { await remove(path); continue }
       total += st.size
       if (part === null && DONE.test(name)) done.push({ path, size: st.size, used: st.mtimeMs })
     }
     done.sort((a, b) => a.used - b.used)
     for (const f of done) {
       if (total + need <= opts.maxBytes) break
-      await rm(f.path, { force: true })
+      await remove(f.path)
       total -= f.size
     }
     return Math.max(0, opts.maxBytes - total)
@@ -95,7 +100,7 @@ export function createRemuxCache (opts: { dir: string, maxBytes: number, ttlMs: 
       const st = await stat(path).catch(() => null)
       if (st === null || !st.isFile()) return null
       const t = now()
-      if (t - st.mtimeMs > opts.ttlMs) { await rm(path, { force: true }); return null }
+      if (t - st.mtimeMs > opts.ttlMs) { await remove(path); return null }
       await utimes(path, t / 1000, t / 1000).catch(() => {})
       return { path, size: st.size }
     },
@@ -106,11 +111,12 @@ export function createRemuxCache (opts: { dir: string, maxBytes: number, ttlMs: 
       const part = join(opts.dir, `${name}.${process.pid}.${++seq}.part`)
       let fh: FileHandle
       try { fh = await open(part, 'wx', 0o600) } catch { return null }
+      writing.add(part)
       let budget = 0
       let size = 0
       let closed = false
-      const close = async (): Promise<void> => { if (!closed) { closed = true; await fh.close().catch(() => {}) } }
-      const abort = async (): Promise<void> => { await close(); await rm(part, { force: true }) }
+      const close = async (): Promise<void> => { if (!closed) { closed = true; writing.delete(part); await fh.close().catch(() => {}) } }
+      const abort = async (): Promise<void> => { await close(); await remove(part) }
       return {
         path: part,
         async append (chunk) {
@@ -138,7 +144,7 @@ export function createRemuxCache (opts: { dir: string, maxBytes: number, ttlMs: 
           try {
             await rename(part, path)
           } catch {
-            await rm(part, { force: true })
+            await remove(part)
             return null
           }
           return { path, size }
