@@ -142,7 +142,10 @@ async function main (): Promise<void> {
       CHILD_ENV_ALLOW: 'FAKE_YTDLP_FIXTURE_DIR',
       GENERIC_HOSTS: host,
       RATE_LIMIT_ENABLED: 'false',
-      REMUX_MAX_CONCURRENT: String(Math.max(16, concurrency))
+      REMUX_MAX_CONCURRENT: String(Math.max(16, concurrency)),
+      // what is measured is ffmpeg's remux: with the remux cache, every run after the
+      // first would be served from a file (bench/seek.ts measures that)
+      REMUX_CACHE_MB: '0'
     }
   })
   try {

@@ -36,6 +36,7 @@ import { subtitleRoutes } from './http/routes/subtitles.ts'
 import { createImageService, imageLinkKey } from './proxy/images.ts'
 import { createSubtitleService } from './media/subtitles.ts'
 import { createRemuxer } from './media/remux.ts'
+import { remuxCacheOf } from './media/remux-cache.ts'
 import { createStreamService, PLAYLIST_PATH, PROXY_PREFIX } from './media/service.ts'
 import { createEgress } from './proxy/egress.ts'
 import { compatRoutes } from './http/routes/compat.ts'
@@ -267,7 +268,7 @@ export function createApp ({ config, log, redis, pool: givenPool, executables }:
     upstream,
     allowHosts: config.GENERIC_HOSTS,
     pool,
-    remuxer: createRemuxer({ ffmpegPath: tools.ffmpeg, maxConcurrent: config.REMUX_MAX_CONCURRENT, httpProxy: () => egress.localUrl(), env }),
+    remuxer: createRemuxer({ ffmpegPath: tools.ffmpeg, maxConcurrent: config.REMUX_MAX_CONCURRENT, httpProxy: () => egress.localUrl(), env, cache: remuxCacheOf(config) }),
     linkTtlSec: config.PROXY_LINK_TTL,
     cacheMaxAgeSec: config.CACHE_MAX_AGE,
     selfBase: () => `http://${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${listenPort}`,

@@ -226,6 +226,9 @@ export const CONFIG_TABLE = {
   FFMPEG_PATH: entry(str, 'ffmpeg', 'ffmpeg executable (remux of separate video and audio, merges, audio conversion); a bare name is looked up on PATH'),
   FFPROBE_PATH: entry(str, 'ffprobe', 'ffprobe executable (yt-dlp\'s conversions need it beside ffmpeg); a bare name is looked up on PATH'),
   REMUX_MAX_CONCURRENT: entry(int(0, 256), 4, 'remuxes and audio transcodes (ffmpeg) per worker before 503 STREAM_BUSY'),
+  REMUX_CACHE_MB: entry(num(0, 16 * 1024 * 1024), 1024, 'megabytes of finished remuxes (merged video + audio) kept on disk by all workers of the host, so that merged streams answer Range and HEAD with an exact length; least recently served out first; 0 = no cache (a merged stream is streamed only and Range is ignored)'),
+  REMUX_CACHE_TTL: entry(int(1, 30 * 86400), 3600, 'seconds a cached remux is kept after it was last served'),
+  REMUX_CACHE_DIRECTORY: entry(str, '', 'folder of the remux cache; empty = vidgate-remux-cache-<PORT> in the system temp folder'),
   CHILD_ENV_ALLOW: entry(envNames, [], 'more environment variables (names, comma-separated) that yt-dlp, ffmpeg and Deno get; they see only PATH, HOME, USER, LANG, LC_*, TZ, temp folders, XDG_CACHE_HOME, DENO_DIR and TLS CA settings besides, never vidgate\'s settings or secrets')
 } as const
 

@@ -17,7 +17,7 @@ export interface Subscription {
 }
 
 export interface Broadcast {
-  // false once the output has passed the join window or ended
+  // false once the output has passed the join window, ended, or everyone left
   joinable: () => boolean
   // null when not joinable
   join: () => Subscription | null
@@ -35,6 +35,8 @@ export function createBroadcast (): Broadcast {
   let dropped = 0
   let produced = 0
   let done = false
+  // every subscriber left before the end: the producer is being stopped
+  let stopped = false
   let emptied: (() => void) | null = null
   let changed = signalPromise()
   let resumed: ReturnType<typeof signalPromise> | null = null
@@ -51,7 +53,7 @@ export function createBroadcast (): Broadcast {
     for (const s of subs) if (min === null || s.bytes < min.bytes) min = s
     return min
   }
-  const joinable = (): boolean => !done && produced <= JOIN_WINDOW_BYTES
+  const joinable = (): boolean => !done && !stopped && produced <= JOIN_WINDOW_BYTES
   // Past the join window, what the slowest subscriber has read is no longer needed.
   function release (): void {
     if (joinable()) return
@@ -94,7 +96,7 @@ export function createBroadcast (): Broadcast {
           subs.delete(sub)
           release()
           maybeResume()
-          if (subs.size === 0 && !done) emptied?.()
+          if (subs.size === 0 && !done) { stopped = true; emptied?.() }
         }
       }
     },

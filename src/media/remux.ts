@@ -8,6 +8,11 @@
 // a Unix socket this process listens on for that one remux, in a private
 // (0700) directory. Concurrent requests for the same pair share one ffmpeg.
 // Bounded per worker; ffmpeg is killed when its last client leaves.
+// With the remux cache (remux-cache.ts), the output of a whole remux is also
+// written to a file, and requests with Range (and, once complete, every
+// request) are served from it (remux-file.ts); the file's writer keeps ffmpeg
+// going while clients come and go, until nobody has asked for IDLE_MS.
+// t= (startSec) seeks ffmpeg's inputs (-ss, to the keyframe before) and is never cached.
 import { mkdtemp } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { Socket } from 'node:net'
@@ -20,12 +25,19 @@ import { createThreadLauncher } from './ffmpeg-launcher.ts'
 import type { Exit, FfmpegLauncher, Launched } from './ffmpeg-launcher.ts'
 import { createBroadcast } from './remux-share.ts'
 import type { Broadcast, Subscription } from './remux-share.ts'
+import type { RemuxCache } from './remux-cache.ts'
+import { sendCachedFile, sendWrittenRange, waitForRange, writeToCache } from './remux-file.ts'
+import type { GrowingFile } from './remux-file.ts'
+import { parseRange } from '../proxy/range.ts'
+import type { RangeSpec } from '../proxy/range.ts'
+import { remember } from '../guard/memo.ts'
 
 export interface Remuxer {
   // key: what the output depends on (the pair of formats); requests with the same key
   // while the output is young share one ffmpeg (remux-share.ts)
   // audioCodec: the audio format's codec as extracted (mp4a.* for AAC), when known
-  serve: (ex: MediaExchange, inputs: { video: string, audio: string, audioCodec?: string | null }, opts: { filename?: string | null, download?: boolean, key?: string }) => Promise<void>
+  // startSec: where the output starts (t=; 0: the beginning); live: the output never completes (not cached)
+  serve: (ex: MediaExchange, inputs: { video: string, audio: string, audioCodec?: string | null }, opts: { filename?: string | null, download?: boolean, key?: string, startSec?: number, live?: boolean }) => Promise<void>
   // any other ffmpeg output streamed the same way (shared by key, bounded, killed when its last client leaves)
   run: (ex: MediaExchange, job: FfmpegJob) => Promise<void>
   active: () => number
@@ -35,6 +47,8 @@ export interface Remuxer {
 export interface FfmpegJob {
   // what the output depends on: requests with the same key while it is young share one ffmpeg
   key: string | null
+  // also keep the whole output in the remux cache under this key, and serve Range and HEAD from it (remux-file.ts)
+  cacheKey?: string | null
   // ffmpeg's arguments: it writes to `output`, and reads its inputs through `httpProxy` (the egress's local route)
   args: (output: string, httpProxy: string | null) => string[]
   contentType: string
@@ -59,8 +73,9 @@ const isAac = (codec: string | null | undefined): boolean => codec !== null && c
 
 // httpProxy: the egress's local route (null: ffmpeg connects itself; tests only)
 // video === audio: one input holding both (an HLS source remuxed whole), read once
-export function remuxArgs (video: string, audio: string, output = 'pipe:1', httpProxy: string | null = null, audioCodec: string | null = null): string[] {
-  const input = (url: string): string[] => ['-protocol_whitelist', REMUX_INPUT_PROTOCOLS, ...(httpProxy === null ? [] : ['-http_proxy', httpProxy]), '-i', url]
+export function remuxArgs (video: string, audio: string, output = 'pipe:1', httpProxy: string | null = null, audioCodec: string | null = null, startSec = 0): string[] {
+  const seek = startSec > 0 ? ['-ss', String(startSec)] : []
+  const input = (url: string): string[] => ['-protocol_whitelist', REMUX_INPUT_PROTOCOLS, ...(httpProxy === null ? [] : ['-http_proxy', httpProxy]), ...seek, '-i', url]
   const one = video === audio
   return [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
@@ -106,24 +121,34 @@ async function listenOnce (path: string): Promise<Output> {
   }
 }
 
-interface Job { broadcast: Broadcast, finished: Promise<Exit> }
+// file: the output being written to the cache; clients: requests reading this job (either way)
+interface Job { broadcast: Broadcast, finished: Promise<Exit>, file: GrowingFile | null, clients: number }
+
+// a cached remux nobody asks for is stopped (and not kept) after this long
+export const IDLE_MS = 30_000
+const NO_RANGE: RangeSpec = { kind: 'none' }
 
 // ffmpeg runs below the HTTP worker's priority: on a busy machine the event loop
 // keeps its CPU and the remuxes share what is left.
 const FFMPEG_NICE = 10
 
 // ffmpegPath null: no ffmpeg on this host; every remux answers 503 FFMPEG_MISSING.
-export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent: number, launcher?: FfmpegLauncher, httpProxy?: () => string | null, env?: Record<string, string> }): Remuxer {
+// cache: where whole remuxes are kept for Range and exact lengths (none: every remux is streamed only)
+export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent: number, launcher?: FfmpegLauncher, httpProxy?: () => string | null, env?: Record<string, string>, cache?: RemuxCache }): Remuxer {
   const ffmpegPath = opts.ffmpegPath
   const launcher = opts.launcher ?? (ffmpegPath === null ? null : createThreadLauncher(ffmpegPath, opts.env))
   const jobs = new Map<string, Job>()
   let dir: Promise<string> | null = null
   let seq = 0
   let active = 0
+  const cache = opts.cache ?? null
+  // pairs whose remux did not fit in the cache: their Range requests are answered whole (200)
+  const tooBig = new Map<string, true>()
 
   // Registers the job and joins the caller before the first await, so requests
   // arriving meanwhile share it; then starts ffmpeg.
-  function start (spec: FfmpegJob, key: string | null): { job: Job, sub: Subscription } {
+  // cacheKey: also write the output to the cache under this key
+  function start (spec: FfmpegJob, key: string | null, cacheKey: string | null = null): { job: Job, sub: Subscription } {
     if (launcher === null) {
       throw new AppError('FFMPEG_MISSING', undefined, { detail: `no ffmpeg on this server (FFMPEG_PATH): ${spec.purpose} needs it. Install ffmpeg or set FFMPEG_PATH, then restart.` })
     }
@@ -158,31 +183,94 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
         broadcast.end()
         if (proc !== null) await proc.exited
         active--
-        if (key !== null && jobs.get(key)?.broadcast === broadcast) jobs.delete(key)
       }
     })()
-    const job: Job = { broadcast, finished }
+    const writer = cacheKey === null || cache === null ? null : broadcast.join()
+    const file = writer === null || cache === null || cacheKey === null
+      ? null
+      : writeToCache(writer, cache.create(cacheKey), finished, () => { remember(tooBig, 1024, cacheKey, true) })
+    const job: Job = { broadcast, finished, file, clients: 0 }
     if (key !== null) jobs.set(key, job)
+    // a job is found by its key until its file, if any, is complete (or failed)
+    void finished.then(async () => { await file?.settled() }).then(() => { if (key !== null && jobs.get(key) === job) jobs.delete(key) })
     return { job, sub }
+  }
+
+  // A job's readers: once the last one has gone, a job that only fills the cache is stopped after IDLE_MS.
+  function enter (job: Job): () => void {
+    job.clients++
+    let left = false
+    return () => {
+      if (left) return
+      left = true
+      if (--job.clients > 0 || job.file === null) return
+      const file = job.file
+      setTimeout(() => { if (job.clients === 0) file.abandon() }, IDLE_MS).unref()
+    }
+  }
+
+  function busy (key: string | null): void {
+    if (active >= opts.maxConcurrent && !(key !== null && jobs.get(key)?.broadcast.joinable() === true)) {
+      throw new AppError('STREAM_BUSY', 'Too many remuxes and transcodes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
+    }
+  }
+
+  // A request served from the cache: a finished file (any request), or a range
+  // of one being written (a closed range once its bytes are on disk, any other
+  // once it is complete), starting the remux if none runs. false: not answered
+  // (no file, HEAD, no range, bytes=0-, or the file failed): stream it.
+  async function fromCache (ex: MediaExchange, spec: FfmpegJob, key: string): Promise<boolean> {
+    if (cache === null) return false
+    // without validators of ours, an If-Range never matches: the whole stream
+    const range = ex.ifRange === null ? parseRange(ex.range) : NO_RANGE
+    const found = await cache.find(key)
+    if (found !== null && await sendCachedFile(ex, found, range)) return true
+    if (ex.head || tooBig.has(key) || (range.kind !== 'from' && range.kind !== 'suffix')) return false
+    // bytes=0- asks for the whole stream, which need not wait for the file
+    if (range.kind === 'from' && range.start === 0 && range.end === null) return false
+    let job = jobs.get(key)
+    if (job?.file?.state() !== 'writing') {
+      const started = start(spec, key, key)
+      // the caller's subscription is not needed: the file is read instead (the writer keeps the job going)
+      started.sub.leave()
+      job = started.job
+    }
+    const leave = enter(job)
+    try {
+      const g = job.file
+      if (g === null) return false
+      const got = await waitForRange(g, range, ex.signal)
+      if (got === 'gone') return true
+      if (got === 'failed') return false
+      if (got === 'ready' && range.kind === 'from' && range.end !== null) return await sendWrittenRange(ex, g, range.start, range.end)
+      const file = await cache.find(key)
+      return file !== null && await sendCachedFile(ex, file, range)
+    } finally {
+      leave()
+    }
   }
 
   async function run (ex: MediaExchange, spec: FfmpegJob): Promise<void> {
     const key = spec.key
-    if (active >= opts.maxConcurrent && !(key !== null && jobs.get(key)?.broadcast.joinable() === true)) {
-      throw new AppError('STREAM_BUSY', 'Too many remuxes and transcodes are running; try again shortly', { detail: `${active} of ${opts.maxConcurrent}`, headers: { 'retry-after': '5' } })
-    }
+    const cacheKey = cache === null ? null : spec.cacheKey ?? null
     ex.header('content-type', spec.contentType)
     ex.header('x-stream-mode', spec.mode)
     ex.header('cache-control', 'no-store')
     if (spec.disposition !== null) ex.header('content-disposition', contentDisposition(spec.disposition.filename, spec.disposition.attachment ? 'attachment' : 'inline'))
     for (const [name, value] of spec.headers ?? []) ex.header(name, value)
+    if (cacheKey !== null || spec.mode === 'remux') ex.header('accept-ranges', cacheKey === null ? 'none' : 'bytes')
+    if (cacheKey !== null && await fromCache(ex, spec, cacheKey)) return
     // the length is not known before ffmpeg ends: none rather than a false one
     if (ex.head) { ex.sink().headOnly(200, null); return }
+    busy(key)
     const signal = ex.signal
     const shared = key === null ? undefined : jobs.get(key)
     const joined = shared?.broadcast.join() ?? null
-    const { job, sub: subscription } = shared !== undefined && joined !== null ? { job: shared, sub: joined } : start(spec, key)
-    const leave = (): void => { subscription.leave() }
+    // a new remux fills the cache unless one already does (or the output does not fit)
+    const fills = cacheKey !== null && !tooBig.has(cacheKey) && shared?.file?.state() !== 'writing'
+    const { job, sub: subscription } = shared !== undefined && joined !== null ? { job: shared, sub: joined } : start(spec, key, fills ? cacheKey : null)
+    const left = enter(job)
+    const leave = (): void => { subscription.leave(); left() }
     signal.addEventListener('abort', leave, { once: true })
     try {
       const sink = ex.sink()
@@ -208,10 +296,14 @@ export function createRemuxer (opts: { ffmpegPath: string | null, maxConcurrent:
     active: () => active,
     run,
     async serve (ex, inputs, o) {
+      const startSec = o.startSec ?? 0
       const named = o.download === true || (o.filename ?? null) !== null
+      // a seek is another output: shared only with the same start, never cached
+      const key = o.key === undefined ? null : startSec > 0 ? `${o.key}@t=${startSec}` : o.key
       await run(ex, {
-        key: o.key ?? null,
-        args: (output, httpProxy) => remuxArgs(inputs.video, inputs.audio, output, httpProxy, inputs.audioCodec ?? null),
+        key,
+        cacheKey: cache === null || startSec > 0 || o.live === true ? null : key,
+        args: (output, httpProxy) => remuxArgs(inputs.video, inputs.audio, output, httpProxy, inputs.audioCodec ?? null, startSec),
         contentType: 'video/mp4',
         mode: 'remux',
         disposition: named ? { filename: `${o.filename ?? 'video'}.mp4`, attachment: o.download === true } : null,

@@ -18,6 +18,7 @@ import { transcodeJob, transcodeLabel, transcodeOut } from './audio.ts'
 import type { AudioTranscode } from './audio.ts'
 import type { Quality, AutoInput } from './quality.ts'
 import { formatQuality } from './quality.ts'
+import { checkStart } from './start-time.ts'
 import type { Extractor } from '../extract/engine.ts'
 import type { CacheEntry } from '../extract/cache.ts'
 import type { PlatformRegistry, Target } from '../platforms/index.ts'
@@ -128,6 +129,8 @@ export interface StreamOptions {
   transcode?: AudioTranscode | null
   // who asks: extractions take turns per client and count against its cap (default: the server itself)
   client?: Requester
+  // t=: a remuxed stream starts here (seconds; 0 or absent: the beginning)
+  startSec?: number
 }
 
 export interface StreamDeps {
@@ -440,6 +443,7 @@ export function createStreamService (deps: StreamDeps): StreamService {
         detail: `${p.reason}; no HLS form exists: ask /api/v2/stream/${target.platform.name}/${encodeURIComponent(target.id)}?format=mp4${itemQuery(target.item)} for one MP4`
       })
     }
+    const startSec = checkStart(opts.startSec ?? 0, info.duration)
     const base = deps.selfBase()
     ex.header('x-stream-mode', 'remux')
     // one input: an HLS source remuxed whole (format=mp4); two: separate video and audio
@@ -448,7 +452,9 @@ export function createStreamService (deps: StreamDeps): StreamService {
     await deps.remuxer.serve(ex, { video, audio, audioCodec: (p.audio ?? p.primary).acodec }, {
       filename,
       download: opts.download,
-      key: `${target.platform.name}/${target.id}/${target.item === undefined ? '' : `item${target.item}/`}${p.primary.format_id}${p.audio === null ? '' : `+${p.audio.format_id}`}`
+      key: `${target.platform.name}/${target.id}/${target.item === undefined ? '' : `item${target.item}/`}${p.primary.format_id}${p.audio === null ? '' : `+${p.audio.format_id}`}`,
+      startSec,
+      live: info.is_live === true
     })
   }
 

@@ -79,6 +79,8 @@ function baseEnv (dir: string): Record<string, string> {
     YTDLP_MODE: 'spawn',
     DOWNLOAD_DIRECTORY: join(dir, 'downloads'),
     COOKIES_DIRECTORY: join(dir, 'cookies'),
+    // the default is per port, and every test app listens on port 0: each its own
+    REMUX_CACHE_DIRECTORY: join(dir, 'remux-cache'),
     SHUTDOWN_TIMEOUT: '2',
     // the fake yt-dlp reads these (children get an allow-listed environment only)
     CHILD_ENV_ALLOW: 'FAKE_YTDLP_LOG,FAKE_YTDLP_FIXTURE_DIR'

@@ -4,6 +4,7 @@
 import type { Request } from 'hyper-express'
 import { AppError } from '../../errors.ts'
 import { queryString, queryEnum, queryBool, queryInt } from '../input.ts'
+import { parseStartTime } from '../../media/start-time.ts'
 import { parseQuality } from '../../media/quality.ts'
 import type { Quality } from '../../media/quality.ts'
 import { STREAM_MODES } from '../../media/stream-plan.ts'
@@ -30,6 +31,8 @@ export interface StreamQuery {
   device: string | undefined
   // item=N of a multi-item post
   item: number | undefined
+  // t=: where a remuxed stream starts, in seconds (0: the beginning)
+  start: number
 }
 
 // item=N (from 1): one item of a multi-item post; undefined when not asked
@@ -67,7 +70,8 @@ export function parseStreamQuery (q: Readonly<Record<string, unknown>>, defaults
     filename: queryString(q, 'filename', { max: 200 }) ?? null,
     bandwidth,
     device: queryString(q, 'device', { max: 16 }),
-    item: queryItem(q)
+    item: queryItem(q),
+    start: parseStartTime(queryString(q, 't', { max: 32 }))
   }
 }
 
@@ -85,6 +89,7 @@ export function withAgent (s: StreamQuery, ua: string): StreamOptions {
     download: s.download,
     filename: s.filename,
     transcode: s.transcode,
+    startSec: s.start,
     auto: { bandwidthKbps: s.bandwidth === 0 ? undefined : s.bandwidth, userAgent: ua, device: s.device },
     ...(s.item === undefined ? {} : { item: s.item })
   }

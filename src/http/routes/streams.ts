@@ -49,7 +49,8 @@ const STREAM_PARAMS: readonly ParamDoc[] = [
   { name: 'filename', in: 'query', description: 'file name for Content-Disposition (UTF-8 allowed)' },
   { name: 'bandwidth', in: 'query', description: 'kbps, for quality=auto' },
   { name: 'device', in: 'query', description: 'mobile|tablet|desktop|auto, for quality=auto' },
-  ITEM_PARAM
+  ITEM_PARAM,
+  { name: 't', in: 'query', description: 'a merged (remuxed) stream starts here: seconds (90.5) or 1h2m3s, from the keyframe at or before it; for players that cannot send Range (400 INVALID_INPUT when invalid or past the end)' }
 ]
 const URL_PARAM: ParamDoc = { name: 'url', in: 'query', required: true, description: 'the video page URL' }
 
