@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { CLOCK_TICKS_PER_SEC, childrenOf, percentile } from './lib.ts'
+import { CLOCK_TICKS_PER_SEC, childrenOf, percentile, splitClipFixture } from './lib.ts'
 import { ROOT, startCluster } from './servers.ts'
 
 const LOOP_RESOLUTION_MS = 10
@@ -120,17 +120,7 @@ async function main (): Promise<void> {
   // remux: the clip every "same video" request asks for; remux-<n>: the same bytes under
   // distinct ids, so each of those remuxes runs its own ffmpeg.
   for (const name of ['remux', ...Array.from({ length: concurrency }, (_, i) => `remux-${i}`)]) {
-    writeFileSync(join(dir, `${name}.json`), JSON.stringify({
-      id: name,
-      title: 'remux bench',
-      extractor: 'generic',
-      duration: 10,
-      webpage_url: `http://${host}/fixture/${name}`,
-      formats: [
-        { format_id: 'v720', ext: 'mp4', protocol: 'https', vcodec: 'avc1.64001f', acodec: 'none', width: 1280, height: 720, tbr: 2500, url: `http://${host}/video.mp4` },
-        { format_id: 'a128', ext: 'm4a', protocol: 'https', vcodec: 'none', acodec: 'mp4a.40.2', tbr: 128, url: `http://${host}/audio.m4a` }
-      ]
-    }))
+    writeFileSync(join(dir, `${name}.json`), splitClipFixture(name, 'remux bench', host))
   }
   const server = await startCluster({
     workers: 1,

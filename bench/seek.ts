@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { percentile } from './lib.ts'
+import { percentile, splitClipFixture } from './lib.ts'
 import { ROOT, startCluster } from './servers.ts'
 
 const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? 10)
@@ -67,17 +67,7 @@ async function main (): Promise<void> {
   })
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve))
   const host = `127.0.0.1:${(origin.address() as AddressInfo).port}`
-  writeFileSync(join(dir, 'seek.json'), JSON.stringify({
-    id: 'seek',
-    title: 'seek bench',
-    extractor: 'generic',
-    duration: 10,
-    webpage_url: `http://${host}/fixture/seek`,
-    formats: [
-      { format_id: 'v720', ext: 'mp4', protocol: 'https', vcodec: 'avc1.64001f', acodec: 'none', width: 1280, height: 720, tbr: 2500, url: `http://${host}/video.mp4` },
-      { format_id: 'a128', ext: 'm4a', protocol: 'https', vcodec: 'none', acodec: 'mp4a.40.2', tbr: 128, url: `http://${host}/audio.m4a` }
-    ]
-  }))
+  writeFileSync(join(dir, 'seek.json'), splitClipFixture('seek', 'seek bench', host))
   const server = await startCluster({
     workers: 1,
     env: {

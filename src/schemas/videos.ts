@@ -1,7 +1,7 @@
 import { batchResults, compile, nullable, object } from './compile.ts'
 import type { ItemError } from './compile.ts'
 import type { JsonSchema } from './compile.ts'
-import type { MediaFormat } from '../../workers/protocol.ts'
+import type { MediaEntry, MediaFormat } from '../../workers/protocol.ts'
 
 // A format as clients see it: a view of the one format shape (workers/protocol.ts),
 // without URLs and headers (those stay server-side), plus whether it needs our headers.
@@ -32,19 +32,9 @@ export const formatSchema = object(formatProps)
 
 const thumbnailSchema = object({ url: { type: 'string' }, width: nullable('integer'), height: nullable('integer') })
 
-// One item of a multi-item post (item=N on the stream, embed, VRChat and download routes)
-export interface EntryOut {
-  index: number
-  kind: 'video' | 'photo'
-  id: string | null
-  title: string | null
-  duration: number | null
-  thumbnail: string | null
-  image: string | null
-  width: number | null
-  height: number | null
-  formats: FormatOut[]
-}
+// One item of a multi-item post (item=N on the stream, embed, VRChat and download routes):
+// the extraction's entry, its formats as the info's are sent
+export type EntryOut = Omit<MediaEntry, 'formats' | 'expires_at'> & { formats: FormatOut[] }
 
 export const entrySchema = object({
   index: { type: 'integer', minimum: 1, description: 'the item number: item=N on the stream, embed, VRChat and download routes' },
