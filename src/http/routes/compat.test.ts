@@ -217,11 +217,21 @@ test('the original\'s compat forms answer as the original did', async (t) => {
     const location = new URL(res.headers.get('location') ?? '')
     assert.equal(location.origin, base)
     assert.equal(location.pathname, `/api/v2/stream/proxy/youtube/${YT_ID}`)
-    assert.deepEqual(Object.fromEntries(location.searchParams), { quality: '720p', download: 'true', filename: VRCHAT_NAME, player: 'auto' })
+    assert.deepEqual(Object.fromEntries(location.searchParams), { quality: '720p', format: 'mp4', download: 'true', filename: VRCHAT_NAME, player: 'auto' })
+    // followed: 720p exists only as HLS here, and a download named .mp4 is one MP4 file (remuxed), never a playlist
+    const hlsOnly = await fetch(location, { signal: AbortSignal.timeout(60_000) })
+    assert.equal(hlsOnly.status, 200)
+    assert.equal(hlsOnly.headers.get('content-type'), 'video/mp4')
+    assert.equal(Buffer.from(await hlsOnly.arrayBuffer()).subarray(4, 8).toString('latin1'), 'ftyp')
 
     const named = await get(`/api/vrchat/download?url=${q(YT_PAGE)}&quality=480p&player=avpro&filename=${q('my vídeo\'s "cut".webm')}`)
     const namedAt = new URL(named.headers.get('location') ?? '')
-    assert.deepEqual(Object.fromEntries(namedAt.searchParams), { quality: '480p', download: 'true', filename: 'my_videos_cut.webm.mp4', player: 'avpro' })
+    assert.deepEqual(Object.fromEntries(namedAt.searchParams), { quality: '480p', format: 'mp4', download: 'true', filename: 'my_videos_cut.webm.mp4', player: 'avpro' })
+    // one item of a multi-item post is passed on; a bad one is refused here
+    const second = await get(`/api/vrchat/download?url=${q(YT_PAGE)}&item=2&filename=x`)
+    assert.equal(new URL(second.headers.get('location') ?? '').searchParams.get('item'), '2')
+    const badItem = await json(`${base}/api/vrchat/download?url=${q(YT_PAGE)}&item=0`)
+    assert.equal(badItem.res.status, 400)
     // followed: the progressive 360p MP4 (the best at or below 480p) through the proxy, as an attachment with that name
     const file = await fetch(namedAt, { signal: AbortSignal.timeout(30_000) })
     assert.equal(file.status, 200)

@@ -8,6 +8,7 @@ import type { Route, ParamDoc } from '../route.ts'
 import { processTime, requester } from '../context.ts'
 import { queryEnum, queryString } from '../input.ts'
 import { formatsOut, infoOut, targetFrom } from './videos.ts'
+import { ITEM_PARAM, queryItem } from './stream-options.ts'
 import { formatQuality, parseQuality } from '../../media/quality.ts'
 import { safeLocation } from '../../media/stream-plan.ts'
 import type { StreamService } from '../../media/service.ts'
@@ -152,14 +153,16 @@ export function compatRoutes (deps: CompatRouteDeps): Route[] {
       params: [URL_PARAM,
         { name: 'quality', in: 'query', description: '720p (default), 480p, 360p, best' },
         { name: 'player', in: 'query', description: 'avpro | unity | auto (passed on)' },
-        { name: 'filename', in: 'query', description: 'file name (sanitized to ASCII, .mp4 forced); default: the title\'s' }],
-      responses: { 302: { description: 'to /api/v2/stream/proxy/{platform}/{id}?quality=&download=true&filename=&player=' } }
+        { name: 'filename', in: 'query', description: 'file name (sanitized to ASCII, .mp4 forced); default: the title\'s' },
+        ITEM_PARAM],
+      responses: { 302: { description: 'to /api/v2/stream/proxy/{platform}/{id}?quality=&format=mp4&download=true&filename=&player=' } }
     },
     async handle (req, res, ctx) {
       const q = req.query_parameters
       const target = targetFrom(registry, {}, q, 'video')
       const wanted = quality(q)
       const player = queryEnum(q, 'player', PLAYERS, 'auto')
+      const item = queryItem(q)
       const asked = queryString(q, 'filename', { max: 200 })
       let name = asked
       if (name === undefined) {
@@ -169,7 +172,8 @@ export function compatRoutes (deps: CompatRouteDeps): Route[] {
       name = vrchatFilename(name)
       if (!name.endsWith('.mp4')) name += '.mp4'
       const location = `${deps.publicBase(req)}/api/v2/stream/proxy/${target.platform.name}/${encodeURIComponent(target.id)}` +
-        `?quality=${encodeURIComponent(wanted)}&download=true&filename=${encodeURIComponent(name)}&player=${player}`
+        `?quality=${encodeURIComponent(wanted)}&format=mp4&download=true&filename=${encodeURIComponent(name)}&player=${player}` +
+        (item === undefined ? '' : `&item=${item}`)
       res.status(302).header('location', safeLocation(location)).header('cache-control', 'no-store').header('x-process-time', processTime(ctx)).send()
     }
   })
