@@ -129,6 +129,16 @@ const streamDataSchema = object({
   cached_at: { ...nullable('number'), description: 'epoch seconds: when this request cached it; null when it was cached before' }
 })
 
+// /api/v2/stream/info/{platform}/{id}: the original's fields (expires_at and cached_at in epoch
+// seconds, video_id, video_info, timestamp) beside ours; quality is the one chosen, as ours
+export type CompatStreamInfoV2Out = Omit<StreamInfoOut, 'expires_at'> & Omit<StreamData, 'quality'> & { timestamp: number }
+
+export const compatStreamInfoV2Schema = object({
+  ...propsOf(streamInfoSchema),
+  ...propsOf(streamDataSchema),
+  timestamp: { type: 'number', description: 'epoch seconds: when this answer was made' }
+}, optionalOf(streamInfoSchema))
+
 export const compatBatchSchema = object({
   batch_results: object({
     results: {
@@ -195,6 +205,7 @@ export const serializeVrchatHealth = compile<VrchatHealthOut>(vrchatHealthSchema
 export const serializeCompatFormats = compile<CompatFormatsOut>(compatFormatsSchema)
 export const serializeCompatPlatforms = compile<CompatPlatformsOut>(compatPlatformsSchema)
 export const serializeCompatStreamInfo = compile<CompatStreamInfoOut>(compatStreamInfoSchema)
+export const serializeCompatStreamInfoV2 = compile<CompatStreamInfoV2Out>(compatStreamInfoV2Schema)
 
 // /api/vrchat/stream?format=json and /api/vrchat/info: ours plus the original's fields of both
 export interface VrchatOriginal {

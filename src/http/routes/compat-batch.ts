@@ -15,6 +15,8 @@ import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import type { JsonSchema, Serializer } from '../../schemas/compile.ts'
 import { serializeCompatBatch } from '../../schemas/compat.ts'
 import type { CompatBatchOut, StreamData } from '../../schemas/compat.ts'
+import type { StreamInfoOut } from '../../schemas/streams.ts'
+import type { StreamOptions } from '../../media/service.ts'
 
 export interface CompatBatchDeps {
   req: Request
@@ -30,6 +32,27 @@ export interface CompatBatchDeps {
 export const isCompatBatch = (v: unknown): v is CompatBatchOut => typeof v === 'object' && v !== null && 'batch_results' in v
 
 const seconds = (ms: number): number => ms / 1000
+
+// One video's stream as the original's stream data (epoch-second times), and our description of it
+export async function originalStream (d: Pick<CompatBatchDeps, 'streams' | 'extractor' | 'base' | 'image'>, target: Target, opts: StreamOptions, quality: string): Promise<{ data: StreamData, described: StreamInfoOut }> {
+  const startedMs = Date.now()
+  const { info, cached, entry } = await d.extractor.info(target, { client: opts.client })
+  const { plan } = await d.streams.plan(target, opts)
+  const described = d.streams.describe(d.base, target, info, plan, opts)
+  const mediaExpiry = described.expires_at === null ? NaN : Date.parse(described.expires_at)
+  const thumb = info.thumbnail === null ? null : d.image === undefined ? info.thumbnail : d.base + d.image(target, info.thumbnail)
+  const data: StreamData = {
+    stream_url: described.stream_url,
+    quality,
+    platform: target.platform.name,
+    video_id: target.id,
+    video_info: { title: info.title, duration: info.duration, thumbnail: thumb, uploader: info.uploader },
+    extracted_at: cached ? null : seconds(startedMs),
+    expires_at: entry !== null ? seconds(entry.expiresAt) : Number.isNaN(mediaExpiry) ? null : seconds(mediaExpiry),
+    cached_at: !cached && entry !== null ? seconds(Date.now()) : null
+  }
+  return { data, described }
+}
 
 // a v2 batch body or the original's, each by its own schema (both in /openapi.json)
 function serializer<T> (v2: Serializer<T>): Serializer<T | CompatBatchOut> {
@@ -70,22 +93,7 @@ async function handle (items: unknown[], d: CompatBatchDeps): Promise<CompatBatc
     try {
       const target = d.registry.resolve({ platform, id: videoId, kind: 'video' })
       const opts = { ...streamOptions(d.req), mode: 'json' as const, quality: parseQuality(quality), client }
-      const startedMs = Date.now()
-      const { info, cached, entry } = await d.extractor.info(target, { client })
-      const { plan } = await d.streams.plan(target, opts)
-      const described = d.streams.describe(d.base, target, info, plan, opts)
-      const mediaExpiry = described.expires_at === null ? NaN : Date.parse(described.expires_at)
-      const thumb = info.thumbnail === null ? null : d.image === undefined ? info.thumbnail : d.base + d.image(target, info.thumbnail)
-      const data: StreamData = {
-        stream_url: described.stream_url,
-        quality,
-        platform: target.platform.name,
-        video_id: target.id,
-        video_info: { title: info.title, duration: info.duration, thumbnail: thumb, uploader: info.uploader },
-        extracted_at: cached ? null : seconds(startedMs),
-        expires_at: entry !== null ? seconds(entry.expiresAt) : Number.isNaN(mediaExpiry) ? null : seconds(mediaExpiry),
-        cached_at: !cached && entry !== null ? seconds(Date.now()) : null
-      }
+      const { data } = await originalStream(d, target, opts, quality)
       return [key, { success: true, data }] as const
     } catch (err) {
       return [key, { success: false, error: err instanceof AppError ? `${err.message}${err.detail === null ? '' : `: ${err.detail}`}` : 'Internal error' }] as const

@@ -134,6 +134,12 @@ test('the original\'s compat forms answer as the original did', async (t) => {
     assert.notEqual(lowest.quality, best.quality)
     const bad = await json(`${base}/api/v2/stream/info/youtube/${YT_ID}?quality=ultra`)
     assert.equal(bad.res.status, 400)
+    // the original's fields and types on this path: epoch-second times, video_id, video_info
+    assertTypes(best, { platform: 'string', video_id: 'string', stream_url: 'string', quality: 'string', video_info: 'object', expires_at: 'number', cached_at: 'number|null', timestamp: 'number' }, 'stream/info')
+    assert.equal(best.video_id, YT_ID)
+    assert.ok(Number(best.expires_at) > Date.now() / 1000 && Number(best.timestamp) <= Date.now() / 1000 + 1)
+    const v2 = await json(`${base}/api/v2/stream/youtube/${YT_ID}?mode=json`)
+    assert.equal(typeof v2.body.expires_at, 'string', 'the v2 body keeps its ISO expiry')
   })
 
   await t.test('/api/info carries the original\'s fields and types beside ours; /api/v2/videos stays as it is', async () => {

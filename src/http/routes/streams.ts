@@ -17,7 +17,7 @@ import type { StreamMode } from '../../media/stream-plan.ts'
 import type { Redirect, StreamOptions, StreamService } from '../../media/service.ts'
 import type { MediaExchange } from '../../proxy/exchange.ts'
 import { serializeStreamInfo, serializeStreamBatch } from '../../schemas/streams.ts'
-import { serializeCompatStreamInfo } from '../../schemas/compat.ts'
+import { serializeCompatStreamInfo, serializeCompatStreamInfoV2 } from '../../schemas/compat.ts'
 import type { StreamBatchOut } from '../../schemas/streams.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import { PROXY_MAX_URL_LENGTH } from './proxy.ts'
@@ -25,7 +25,7 @@ import { embedRoutes } from './embed.ts'
 import { vrchatRoutes } from './vrchat.ts'
 import { autoHeaders, directHeaders, headerLines } from './compat-headers.ts'
 import type { CompatHeaders } from './compat-headers.ts'
-import { compatBatch } from './compat-batch.ts'
+import { compatBatch, originalStream } from './compat-batch.ts'
 import type { Extractor } from '../../extract/engine.ts'
 
 export interface StreamRouteDeps {
@@ -63,7 +63,7 @@ const HLS_SUMMARY = 'An HLS playlist whose every URI goes through this server, n
 // headers: the original's X-Platform etc. on its compat paths (compat-headers.ts)
 // original: the mode=json answer carries the original's video_id and success beside ours
 // proxyParam: the original's proxy=true (on /url) means mode=proxy unless a mode is given
-interface Fixed { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean, headers?: CompatHeaders, original?: boolean, proxyParam?: boolean }
+interface Fixed { mode?: StreamMode, quality?: Quality, download?: boolean, urlParam?: string, hls?: boolean, headers?: CompatHeaders, original?: boolean, originalInfo?: boolean, proxyParam?: boolean }
 
 export function streamRoutes (deps: StreamRouteDeps): Route[] {
   const { registry, streams } = deps
@@ -163,6 +163,11 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
       // (hyper-express's path_query is undefined without a query string, as uWS's getQuery() is)
       if (seen !== undefined) remember(seen, SEEN_MAX, seenKey(raw, (req.path_query as string | undefined) ?? ''), { target, query, byHls: [null, null] })
       opts.client = requester(ctx)
+      if (opts.mode === 'json' && fixed?.originalInfo === true) {
+        const { data, described } = await originalStream({ streams, extractor: deps.extractor, base: deps.publicBase(req), image: deps.image }, target, opts, '')
+        sendJson(req, res, ctx, 200, serializeCompatStreamInfoV2({ ...described, ...data, quality: described.quality, timestamp: Date.now() / 1000 }))
+        return
+      }
       if (opts.mode === 'json') {
         const { info, plan } = await streams.plan(target, opts)
         const described = streams.describe(deps.publicBase(req), target, info, plan, opts)
@@ -280,7 +285,7 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     streamRoute('/api/v2/stream/url', [URL_PARAM, { name: 'proxy', in: 'query', description: 'true: mode=proxy (the original\'s form)' }], 'The stream of a video page URL (compat)', { proxyParam: true }),
     streamRoute('/api/v2/stream/direct/:platform/:id', [], 'Redirect to the media (compat: mode=redirect; X-Platform, X-Quality, X-Video-Title)', { mode: 'redirect', headers: 'direct' }),
     streamRoute('/api/v2/stream/proxy/:platform/:id', [], 'The media through this server (compat: mode=proxy; X-Platform)', { mode: 'proxy', headers: 'proxy' }),
-    streamRoute('/api/v2/stream/info/:platform/:id', [], 'The stream URL and its expiry as JSON (compat: mode=json)', { mode: 'json' }),
+    streamRoute('/api/v2/stream/info/:platform/:id', [], 'The stream URL and its expiry as JSON (compat: mode=json; the original\'s fields: expires_at and cached_at in epoch seconds, video_id, video_info, timestamp)', { mode: 'json', originalInfo: true }),
     streamRoute('/api/v2/stream/auto/:platform/:id', [], 'quality=auto from bandwidth and device (compat; X-Platform, X-Selected-Quality, X-Device-Type)', { quality: { kind: 'auto' }, headers: 'auto' }),
     streamRoute('/api/v2/stream/hls/:platform/:id', [], HLS_SUMMARY, { mode: 'proxy', hls: true }),
     streamRoute('/api/v2/stream/hls', [URL_PARAM], `For a page URL: ${HLS_SUMMARY}`, { mode: 'proxy', hls: true }),
