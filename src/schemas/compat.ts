@@ -139,6 +139,15 @@ export const compatStreamInfoV2Schema = object({
   timestamp: { type: 'number', description: 'epoch seconds: when this answer was made' }
 }, optionalOf(streamInfoSchema))
 
+// POST /api/v2/videos/stream: ours, with the original's video_info and its expiry format
+export type CompatVideoStreamOut = StreamInfoOut & { video_info: VideoInfoOut }
+
+export const compatVideoStreamSchema = object({
+  ...propsOf(streamInfoSchema),
+  expires_at: { ...nullable('string'), description: 'when the stream URL expires, "YYYY-MM-DD HH:MM:SS" in UTC (the original\'s format); null when unknown' },
+  video_info: videoInfoSchema
+}, optionalOf(streamInfoSchema))
+
 export const compatBatchSchema = object({
   batch_results: object({
     results: {
@@ -206,6 +215,7 @@ export const serializeCompatFormats = compile<CompatFormatsOut>(compatFormatsSch
 export const serializeCompatPlatforms = compile<CompatPlatformsOut>(compatPlatformsSchema)
 export const serializeCompatStreamInfo = compile<CompatStreamInfoOut>(compatStreamInfoSchema)
 export const serializeCompatStreamInfoV2 = compile<CompatStreamInfoV2Out>(compatStreamInfoV2Schema)
+export const serializeCompatVideoStream = compile<CompatVideoStreamOut>(compatVideoStreamSchema)
 
 // /api/vrchat/stream?format=json and /api/vrchat/info: ours plus the original's fields of both
 export interface VrchatOriginal {

@@ -159,6 +159,19 @@ test('the original\'s compat forms answer as the original did', async (t) => {
     assert.equal(v2.res.status, 200)
     for (const key of Object.keys(v2.body)) assert.ok(key in body, `/api/info keeps our ${key}`)
     for (const key of ['video_id', 'info', 'stream_available', 'success']) assert.ok(!(key in v2.body), `v2 has no ${key}`)
+    assert.match(String(v2.body.upload_date), /^\d{4}-\d\d-\d\d$/, 'v2 keeps its own date')
+    // POST /api/v2/videos/info: the original's VideoInfo date type on that path only
+    const posted = await json(`${base}/api/v2/videos/info`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: YT_PAGE }) })
+    assert.equal(posted.res.status, 200, JSON.stringify(posted.body))
+    assert.equal(posted.body.upload_date, String(v2.body.upload_date).replaceAll('-', ''))
+    assert.equal(posted.body.title, TITLE)
+    // POST /api/v2/videos/stream: the original's video_info and expiry format beside ours
+    const stream = await json(`${base}/api/v2/videos/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: YT_PAGE, quality: '360p' }) })
+    assert.equal(stream.res.status, 200, JSON.stringify(stream.body))
+    assert.match(String(stream.body.expires_at), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)
+    assert.equal(typeof stream.body.stream_url, 'string')
+    assert.equal((stream.body.video_info as Json).title, TITLE)
+    assert.equal((stream.body.video_info as Json).id, YT_ID)
   })
 
   await t.test('/api/formats, /api/platforms and /api/stream?format=json carry the original\'s fields beside ours', async () => {

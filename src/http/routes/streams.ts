@@ -7,7 +7,7 @@ import { requester } from '../context.ts'
 import type { Route, ParamDoc, PeekAnswer } from '../route.ts'
 import { mediaExchange } from '../hyper-exchange.ts'
 import { jsonBody, jsonValue, bodyString, bodyArray, queryBool } from '../input.ts'
-import { targetFrom } from './videos.ts'
+import { infoOut, targetFrom } from './videos.ts'
 import { streamOptions, parseStreamQuery, prefersHls, withAgent, ITEM_PARAM } from './stream-options.ts'
 import type { StreamQuery } from './stream-options.ts'
 import { remember } from '../../guard/memo.ts'
@@ -17,7 +17,7 @@ import type { StreamMode } from '../../media/stream-plan.ts'
 import type { Redirect, StreamOptions, StreamService } from '../../media/service.ts'
 import type { MediaExchange } from '../../proxy/exchange.ts'
 import { serializeStreamInfo, serializeStreamBatch } from '../../schemas/streams.ts'
-import { serializeCompatStreamInfo, serializeCompatStreamInfoV2 } from '../../schemas/compat.ts'
+import { serializeCompatStreamInfo, serializeCompatStreamInfoV2, serializeCompatVideoStream } from '../../schemas/compat.ts'
 import type { StreamBatchOut } from '../../schemas/streams.ts'
 import type { PlatformRegistry, Target } from '../../platforms/index.ts'
 import { PROXY_MAX_URL_LENGTH } from './proxy.ts'
@@ -191,14 +191,21 @@ export function streamRoutes (deps: StreamRouteDeps): Route[] {
     method: 'post',
     path: '/api/v2/videos/stream',
     limit: 'extract',
-    doc: { summary: 'The stream URL and its expiry for a page URL in a JSON body {url, quality} (compat)', tags: ['streams', 'compat'], body: { schema: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, quality: { type: 'string' } } } } },
-    serialize: serializeStreamInfo,
+    doc: { summary: 'The stream URL and its expiry for a page URL in a JSON body {url, quality} (compat: the original\'s video_info, expires_at as "YYYY-MM-DD HH:MM:SS" UTC)', tags: ['streams', 'compat'], body: { schema: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, quality: { type: 'string' } } } } },
+    serialize: serializeCompatVideoStream,
     handle: async ({ req, ctx }) => {
       const body = await jsonBody(req)
       const target = registry.resolve({ url: bodyString(body, 'url', { required: true, max: 8192 }), kind: 'video' })
       const opts = { ...streamOptions(req), mode: 'json' as const, quality: parseQuality(bodyString(body, 'quality', { max: 32 })), client: requester(ctx) }
+      const { cached } = await deps.extractor.info(target, { client: opts.client })
       const { info, plan } = await streams.plan(target, opts)
-      return streams.describe(deps.publicBase(req), target, info, plan, opts)
+      const base = deps.publicBase(req)
+      const described = streams.describe(base, target, info, plan, opts)
+      const image = deps.image
+      const videoInfo = infoOut(target, info, cached, image === undefined ? null : (url) => base + image(target, url))
+      // the original's types on this path: its expiry "YYYY-MM-DD HH:MM:SS" (UTC), and the video's info
+      const expires = described.expires_at === null ? null : new Date(described.expires_at).toISOString().slice(0, 19).replace('T', ' ')
+      return { ...described, expires_at: expires, video_info: videoInfo }
     }
   })
 

@@ -323,13 +323,15 @@ export function videoRoutes (deps: VideoRouteDeps): Route[] {
     method: 'post',
     path: '/api/v2/videos/info',
     limit: 'extract',
-    doc: { summary: 'Info by page URL in a JSON body {url} (compat)', tags: ['videos', 'compat'], body: { schema: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, quality: { type: 'string' } } } } },
+    doc: { summary: 'Info by page URL in a JSON body {url} (compat: upload_date as the original\'s YYYYMMDD)', tags: ['videos', 'compat'], body: { schema: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, quality: { type: 'string' } } } } },
     serialize: serializeVideoInfo,
     handle: async ({ req, ctx }) => {
       const body = await jsonBody(req)
       const target = registry.resolve({ url: bodyString(body, 'url', { required: true, max: 8192 }), kind: 'video' })
       const { info, cached } = await extractor.info(target, { client: requester(ctx) })
-      return infoOut(target, info, cached, imagesFor(req, target))
+      const out = infoOut(target, info, cached, imagesFor(req, target))
+      // the original's VideoInfo type on this path: upload_date YYYYMMDD (ours: YYYY-MM-DD)
+      return { ...out, upload_date: out.upload_date === null ? null : out.upload_date.replaceAll('-', '') }
     }
   })
 
