@@ -346,19 +346,3 @@ export async function fetchBody (url: string, opts: { range?: string } = {}): Pr
     socket.once('close', () => finish(length < 0 ? new Error(`${url}: closed before the response head`) : null))
   })
 }
-
-// The fake yt-dlp's info for a 10 s clip whose 720p video and 128k audio are separate
-// files on `host` (a remux): for the remux and seek benches.
-export function splitClipFixture (id: string, title: string, host: string): string {
-  return JSON.stringify({
-    id,
-    title,
-    extractor: 'generic',
-    duration: 10,
-    webpage_url: `http://${host}/fixture/${id}`,
-    formats: [
-      { format_id: 'v720', ext: 'mp4', protocol: 'https', vcodec: 'avc1.64001f', acodec: 'none', width: 1280, height: 720, tbr: 2500, url: `http://${host}/video.mp4` },
-      { format_id: 'a128', ext: 'm4a', protocol: 'https', vcodec: 'none', acodec: 'mp4a.40.2', tbr: 128, url: `http://${host}/audio.m4a` }
-    ]
-  })
-}

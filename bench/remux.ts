@@ -10,15 +10,14 @@
 // With --audio=mp3|opus|m4a|wav the same scenarios run the audio transcode
 // (quality=audio&format=…) of the clip instead, on the same shared-ffmpeg machinery.
 // Prints JSON. Run: node dist/bench/remux.js [--concurrency=10] [--runs=5] [--audio=mp3]
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, get } from 'node:http'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { get } from 'node:http'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { CLOCK_TICKS_PER_SEC, childrenOf, percentile, splitClipFixture } from './lib.ts'
+import { CLOCK_TICKS_PER_SEC, childrenOf, percentile } from './lib.ts'
+import { splitClipFixture, startSplitClipOrigin } from './split-clip.ts'
 import { ROOT, startCluster } from './servers.ts'
 
 const LOOP_RESOLUTION_MS = 10
@@ -30,30 +29,6 @@ function arg (name: string, fallback: number): number {
   const n = raw === undefined ? fallback : Number(raw)
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`)
   return n
-}
-
-function makeClip (dir: string): { video: Buffer, audio: Buffer } {
-  const ff = (...args: string[]): void => { execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...args], { cwd: dir, timeout: 120_000 }) }
-  ff('-f', 'lavfi', '-i', 'testsrc2=duration=10:size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=duration=10:frequency=440',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '2500k', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-shortest', 'clip.mp4')
-  // Shaped like YouTube's separate formats: fragmented, with a global sidx.
-  ff('-i', 'clip.mp4', '-map', '0:v', '-c', 'copy', '-movflags', '+dash+global_sidx', 'video.mp4')
-  ff('-i', 'clip.mp4', '-map', '0:a', '-c', 'copy', '-movflags', '+dash+global_sidx', 'audio.m4a')
-  return { video: readFileSync(join(dir, 'video.mp4')), audio: readFileSync(join(dir, 'audio.m4a')) }
-}
-
-function serveRange (req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '')
-  const start = m === null ? 0 : Number(m[1])
-  const end = m === null || m[2] === '' ? body.length - 1 : Math.min(Number(m[2]), body.length - 1)
-  if (start >= body.length) { res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end(); return }
-  res.writeHead(m === null ? 200 : 206, {
-    'content-type': 'video/mp4',
-    'accept-ranges': 'bytes',
-    'content-length': end - start + 1,
-    ...(m === null ? {} : { 'content-range': `bytes ${start}-${end}/${body.length}` })
-  })
-  res.end(req.method === 'HEAD' ? undefined : body.subarray(start, end + 1))
 }
 
 interface Remuxed { ms: number, bytes: number, mode: string | null, body: Buffer | null }
@@ -108,15 +83,8 @@ async function main (): Promise<void> {
   if (audio !== null && !['mp3', 'opus', 'm4a', 'wav'].includes(audio)) throw new Error('--audio must be mp3, opus, m4a or wav')
   const runs = arg('runs', 5)
   const dir = mkdtempSync(join(tmpdir(), 'vidgate-bench-remux-'))
-  const clip = makeClip(dir)
-  const origin = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0]
-    if (path === '/video.mp4') serveRange(req, res, clip.video)
-    else if (path === '/audio.m4a') serveRange(req, res, clip.audio)
-    else res.writeHead(404).end()
-  })
-  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve))
-  const host = `127.0.0.1:${(origin.address() as AddressInfo).port}`
+  const origin = await startSplitClipOrigin(dir)
+  const { host, clip } = origin
   // remux: the clip every "same video" request asks for; remux-<n>: the same bytes under
   // distinct ids, so each of those remuxes runs its own ffmpeg.
   for (const name of ['remux', ...Array.from({ length: concurrency }, (_, i) => `remux-${i}`)]) {
@@ -192,8 +160,7 @@ async function main (): Promise<void> {
     if (!result.sound || !same.pass.ratio || !same.pass.event_loop || !different.pass.event_loop) process.exitCode = 1
   } finally {
     await server.stop()
-    origin.closeAllConnections()
-    await new Promise<void>((resolve) => origin.close(() => resolve()))
+    await origin.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -5,40 +5,16 @@
 // medians and their ratios to the remux measured in the same run, and checks
 // that every answer holds the remux's bytes.
 // Prints JSON. Run: node dist/bench/seek.js [--runs=10]
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, request } from 'node:http'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { percentile, splitClipFixture } from './lib.ts'
+import { percentile } from './lib.ts'
+import { splitClipFixture, startSplitClipOrigin } from './split-clip.ts'
 import { ROOT, startCluster } from './servers.ts'
 
 const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? 10)
 const MIB = 1024 * 1024
-
-function makeClip (dir: string): { video: Buffer, audio: Buffer } {
-  const ff = (...args: string[]): void => { execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...args], { cwd: dir, timeout: 120_000 }) }
-  ff('-f', 'lavfi', '-i', 'testsrc2=duration=10:size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=duration=10:frequency=440',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '2500k', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-shortest', 'clip.mp4')
-  ff('-i', 'clip.mp4', '-map', '0:v', '-c', 'copy', '-movflags', '+dash+global_sidx', 'video.mp4')
-  ff('-i', 'clip.mp4', '-map', '0:a', '-c', 'copy', '-movflags', '+dash+global_sidx', 'audio.m4a')
-  return { video: readFileSync(join(dir, 'video.mp4')), audio: readFileSync(join(dir, 'audio.m4a')) }
-}
-
-function serveRange (req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '')
-  const start = m === null ? 0 : Number(m[1])
-  const end = m === null || m[2] === '' ? body.length - 1 : Math.min(Number(m[2]), body.length - 1)
-  res.writeHead(m === null ? 200 : 206, {
-    'content-type': 'video/mp4',
-    'accept-ranges': 'bytes',
-    'content-length': end - start + 1,
-    ...(m === null ? {} : { 'content-range': `bytes ${start}-${end}/${body.length}` })
-  })
-  res.end(req.method === 'HEAD' ? undefined : body.subarray(start, end + 1))
-}
 
 interface Answer { ms: number, status: number, length: string | undefined, body: Buffer }
 
@@ -58,15 +34,8 @@ const round = (n: number): number => Math.round(n * 10) / 10
 
 async function main (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vidgate-bench-seek-'))
-  const clip = makeClip(dir)
-  const origin = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0]
-    if (path === '/video.mp4') serveRange(req, res, clip.video)
-    else if (path === '/audio.m4a') serveRange(req, res, clip.audio)
-    else res.writeHead(404).end()
-  })
-  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve))
-  const host = `127.0.0.1:${(origin.address() as AddressInfo).port}`
+  const origin = await startSplitClipOrigin(dir)
+  const { host } = origin
   writeFileSync(join(dir, 'seek.json'), splitClipFixture('seek', 'seek bench', host))
   const server = await startCluster({
     workers: 1,
@@ -118,8 +87,7 @@ async function main (): Promise<void> {
     if (!exact) process.exitCode = 1
   } finally {
     await server.stop()
-    origin.closeAllConnections()
-    await new Promise<void>((resolve) => origin.close(() => resolve()))
+    await origin.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }
