@@ -3,6 +3,7 @@
 // spawned extraction), read from /proc. Each runs in a process group of its own,
 // killed with its worker (workers/children.ts).
 import { test } from 'node:test'
+import type { TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -89,21 +90,26 @@ test('SIGTERM during an extraction, a download and a remux: no warm yt-dlp, yt-d
   await Promise.all(waiting)
 })
 
-test('SIGTERM during a spawned extraction that never ends: the yt-dlp process goes with the server', { timeout: 60_000 }, async (t) => {
+// A one-worker cluster whose spawned yt-dlp (the helpers' fake, in spawn mode) never
+// exits: /hang, asked for by a client that is still waiting.
+async function hangingExtraction (t: TestContext): Promise<{ cluster: StartedCluster, procs: Map<number, string[]>, asking: AbortController, pending: Promise<void> }> {
   const site = await startCountingServer((_req, res) => { res.end() })
   t.after(async () => { await site.close() })
-  // the helpers' fake yt-dlp in spawn mode: /hang never exits
   const cluster = await startCluster({ workers: 1, env: { GENERIC_HOSTS: site.host, RATE_LIMIT_ENABLED: 'false' } })
   t.after(async () => { await cluster.stop() })
   const asking = new AbortController()
   t.after(() => asking.abort())
   const pending = fetch(`${cluster.url}/api/v2/videos?url=${encodeURIComponent(`${site.url}/hang`)}`, { signal: asking.signal }).then(async (res) => { await res.arrayBuffer() }, () => {})
-
   let procs = new Map<number, string[]>()
   await until('the spawned yt-dlp is running', 30_000, () => {
     procs = started(cluster)
     return [...procs.values()].some((argv) => argv.at(-1) === `${site.url}/hang`)
   }, () => show(procs))
+  return { cluster, procs, asking, pending }
+}
+
+test('SIGTERM during a spawned extraction that never ends: the yt-dlp process goes with the server', { timeout: 60_000 }, async (t) => {
+  const { cluster, procs, asking, pending } = await hangingExtraction(t)
 
   await stopAndCheck(cluster, procs)
   asking.abort()
@@ -111,19 +117,7 @@ test('SIGTERM during a spawned extraction that never ends: the yt-dlp process go
 })
 
 test('a worker that hangs in its drain is killed by the primary, and its yt-dlp process with it', { timeout: 60_000 }, async (t) => {
-  const site = await startCountingServer((_req, res) => { res.end() })
-  t.after(async () => { await site.close() })
-  const cluster = await startCluster({ workers: 1, env: { GENERIC_HOSTS: site.host, RATE_LIMIT_ENABLED: 'false' } })
-  t.after(async () => { await cluster.stop() })
-  const asking = new AbortController()
-  t.after(() => asking.abort())
-  const pending = fetch(`${cluster.url}/api/v2/videos?url=${encodeURIComponent(`${site.url}/hang`)}`, { signal: asking.signal }).then(async (res) => { await res.arrayBuffer() }, () => {})
-
-  let procs = new Map<number, string[]>()
-  await until('the spawned yt-dlp is running', 30_000, () => {
-    procs = started(cluster)
-    return [...procs.values()].some((argv) => argv.at(-1) === `${site.url}/hang`)
-  }, () => show(procs))
+  const { cluster, procs, asking, pending } = await hangingExtraction(t)
   // the worker stops running JavaScript: only the primary's deadline (SHUTDOWN_TIMEOUT) ends it
   for (const worker of cluster.workerPids()) process.kill(worker, 'SIGSTOP')
 
