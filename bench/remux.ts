@@ -17,7 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { CLOCK_TICKS_PER_SEC, childrenOf, percentile } from './lib.ts'
-import { splitClipFixture, startSplitClipOrigin } from './split-clip.ts'
+import { fakeYtdlpEnv, splitClipFixture, startSplitClipOrigin } from './split-clip.ts'
 import { ROOT, startCluster } from './servers.ts'
 
 const LOOP_RESOLUTION_MS = 10
@@ -93,13 +93,7 @@ async function main (): Promise<void> {
   const server = await startCluster({
     workers: 1,
     env: {
-      YTDLP_PATH: join(ROOT, 'workers', 'fixtures', 'fake-yt-dlp'),
-      YTDLP_MODE: 'spawn',
-      FAKE_YTDLP_FIXTURE_DIR: dir,
-      // yt-dlp's children see only allow-listed variables: the fake yt-dlp needs its fixture folder
-      CHILD_ENV_ALLOW: 'FAKE_YTDLP_FIXTURE_DIR',
-      GENERIC_HOSTS: host,
-      RATE_LIMIT_ENABLED: 'false',
+      ...fakeYtdlpEnv(ROOT, dir, host),
       REMUX_MAX_CONCURRENT: String(Math.max(16, concurrency)),
       // what is measured is ffmpeg's remux: with the remux cache, every run after the
       // first would be served from a file (bench/seek.ts measures that)

@@ -10,7 +10,7 @@ import { request } from 'node:http'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { percentile } from './lib.ts'
-import { splitClipFixture, startSplitClipOrigin } from './split-clip.ts'
+import { fakeYtdlpEnv, splitClipFixture, startSplitClipOrigin } from './split-clip.ts'
 import { ROOT, startCluster } from './servers.ts'
 
 const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? 10)
@@ -40,13 +40,7 @@ async function main (): Promise<void> {
   const server = await startCluster({
     workers: 1,
     env: {
-      YTDLP_PATH: join(ROOT, 'workers', 'fixtures', 'fake-yt-dlp'),
-      YTDLP_MODE: 'spawn',
-      FAKE_YTDLP_FIXTURE_DIR: dir,
-      // the fake yt-dlp reads it (children get an allow-listed environment only)
-      CHILD_ENV_ALLOW: 'FAKE_YTDLP_FIXTURE_DIR',
-      GENERIC_HOSTS: host,
-      RATE_LIMIT_ENABLED: 'false',
+      ...fakeYtdlpEnv(ROOT, dir, host),
       // a folder of this run's own (the default is per port)
       REMUX_CACHE_DIRECTORY: join(dir, 'cache')
     }

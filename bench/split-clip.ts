@@ -53,6 +53,19 @@ export async function startSplitClipOrigin (dir: string): Promise<SplitClipOrigi
   }
 }
 
+// The server's settings for the fake yt-dlp reading its fixtures from `dir`, with the clip's origin allowed.
+export function fakeYtdlpEnv (root: string, dir: string, host: string): Record<string, string> {
+  return {
+    YTDLP_PATH: join(root, 'workers', 'fixtures', 'fake-yt-dlp'),
+    YTDLP_MODE: 'spawn',
+    FAKE_YTDLP_FIXTURE_DIR: dir,
+    // yt-dlp's children see only allow-listed variables: the fake yt-dlp needs its fixture folder
+    CHILD_ENV_ALLOW: 'FAKE_YTDLP_FIXTURE_DIR',
+    GENERIC_HOSTS: host,
+    RATE_LIMIT_ENABLED: 'false'
+  }
+}
+
 // The fake yt-dlp's info for the clip on `host`, under its own id.
 export function splitClipFixture (id: string, title: string, host: string): string {
   return JSON.stringify({
